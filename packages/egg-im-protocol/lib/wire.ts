@@ -1,0 +1,136 @@
+/**
+ * The wire protocol of egg-im: what crosses the socket and the HTTP API.
+ * Server and typed client both compile against these types.
+ */
+import type { ErrorBody, FailedReply } from './errors';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export type ConversationType = 'direct' | 'group';
+export type RecipientStatus = 'pending' | 'delivered' | 'read' | 'failed';
+export type MessageStatus = 'sent' | 'delivered' | 'read' | 'failed';
+
+/** A stored message, exactly as clients receive it. */
+export interface Message<TType extends string = string, TContent extends JsonObject = JsonObject> {
+  id: string;
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  type: TType;
+  content: TContent;
+  meta: JsonObject;
+  clientMsgId: string;
+  createdAt: string;
+}
+
+export interface SendTarget {
+  type: 'user' | 'group';
+  id: string;
+}
+
+export interface SendBody<TType extends string = string, TContent extends JsonObject = JsonObject> {
+  to: SendTarget;
+  type: TType;
+  content: TContent;
+  meta?: JsonObject;
+  clientMsgId: string;
+}
+
+export type Reply<T extends object = object> = ({ ok: true } & T) | FailedReply;
+export type SendReply = Reply<{ message: Message }>;
+export type SyncReply = Reply<{ messages: Message[]; hasMore: boolean }>;
+
+export interface ReadBody {
+  conversationId: string;
+  seq: number;
+}
+
+export interface SyncBody {
+  cursors?: Record<string, number>;
+  limit?: number;
+}
+
+export interface StatusEvent {
+  messageId: string;
+  conversationId: string;
+  seq: number;
+  userId: string;
+  status: RecipientStatus;
+}
+
+export interface SessionExpiredEvent {
+  sessionId: string;
+}
+
+/** Events the client emits; each takes an ack callback. */
+export interface ClientToServerEvents {
+  'message:send': (body: SendBody, ack: (reply: SendReply) => void) => void;
+  'message:read': (body: ReadBody, ack: (reply: Reply) => void) => void;
+  sync: (body: SyncBody, ack: (reply: SyncReply) => void) => void;
+}
+
+/** Events the server emits. `message:new` expects the client to call the ack: that is the delivery receipt. */
+export interface ServerToClientEvents {
+  'message:new': (message: Message, ack: () => void) => void;
+  'message:status': (event: StatusEvent) => void;
+  'session:expired': (event: SessionExpiredEvent) => void;
+}
+
+/** The handshake `connect_error` data: `err.message` is the code, `err.data` this body. */
+export type HandshakeError = ErrorBody;
+
+export interface LoginResult {
+  token: string;
+  userId: string;
+  sessionId: string;
+  deviceId: string;
+  expiresAt: string;
+}
+
+export interface ConversationSummary {
+  conversationId: string;
+  type: ConversationType;
+  peerId?: string;
+  groupId?: string;
+  lastSeq: number;
+  readSeq: number;
+  unread: number;
+}
+
+export interface RecipientState {
+  userId: string;
+  status: RecipientStatus;
+  attempts: number;
+  deliveredAt?: string;
+  readAt?: string;
+  failedAt?: string;
+}
+
+export interface MessageStatusResult {
+  messageId: string;
+  conversationId: string;
+  seq: number;
+  status: MessageStatus;
+  recipients: RecipientState[];
+}
+
+export interface PresenceResult {
+  userId: string;
+  online: boolean;
+  devices: number;
+  lastSeenAt?: string;
+}
+
+export type ReadinessStatus = 'ready' | 'degraded' | 'unavailable';
+
+export interface ReadinessCheck {
+  ok: boolean;
+  latencyMs?: number;
+  error?: string;
+}
+
+export interface ReadinessResult {
+  status: ReadinessStatus;
+  checks: Record<string, ReadinessCheck>;
+}
