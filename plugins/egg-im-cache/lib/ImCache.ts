@@ -1,0 +1,429 @@
+import assert from 'node:assert';
+import { EventEmitter } from 'node:events';
+import { BrokenCircuitError, CircuitBreakerPolicy, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
+import { createClient, type RedisClientType } from 'redis';
+import { errorMessage, isWrongType, ImCacheWrongTypeError, withTimeout } from './errors';
+import { MemoryStore } from './MemoryStore';
+import { LOG_PREFIX, reconnectDelay, redactUrl } from './options';
+import { RedisStore } from './RedisStore';
+import type { ImCacheCheck, ImCacheClientConfig, ImCacheLogger, ImCacheMode, MemoryStats } from './types';
+
+/** Longest a readiness check waits for PING. */
+const CHECK_TIMEOUT_CAP_MS = 1000;
+
+export interface ImCacheEvents {
+  degraded: [reason: string];
+  restored: [];
+}
+
+/**
+ * `app.imCache`: egg-im's cache. Redis when a URL is configured, a bounded in-memory store
+ * otherwise, and that same memory store as the fallback while Redis is unusable ("degraded").
+ *
+ * Rules (see the README): every write has a TTL; keys are built with `key()` and carry the
+ * prefix; failures never reach callers (reads may miss, writes go to the fallback), except
+ * WRONGTYPE misuse; after an outage nothing written before or during it is served: on restore
+ * the fallback is cleared and every key under the prefix is deleted from Redis.
+ */
+export class ImCache extends EventEmitter<ImCacheEvents> {
+  /** What is configured: `redis` when a URL is set, else `memory`. */
+  readonly mode: ImCacheMode;
+  readonly prefix: string;
+  readonly #options: ImCacheClientConfig;
+  readonly #logger: ImCacheLogger;
+  readonly #memory: MemoryStore;
+  readonly #client?: RedisClientType;
+  readonly #store?: RedisStore;
+  readonly #breaker?: CircuitBreakerPolicy;
+  #degraded = false;
+  #started = false;
+  #closed = false;
+  #restoring?: Promise<void>;
+  #probeTimer?: NodeJS.Timeout;
+
+  /** Use `ImCache.create()`: it also connects. */
+  constructor(options: ImCacheClientConfig, logger: ImCacheLogger) {
+    super();
+    this.#options = options;
+    this.#logger = logger;
+    this.prefix = options.prefix;
+    this.mode = options.url ? 'redis' : 'memory';
+    this.#memory = new MemoryStore(options.memory);
+    if (this.mode === 'redis') {
+      const { reconnect } = options;
+      this.#client = createClient({
+        url: options.url,
+        socket: {
+          connectTimeout: options.connectTimeoutMs,
+          reconnectStrategy: retries => reconnectDelay(retries, reconnect.baseMs, reconnect.maxMs),
+        },
+      }) as unknown as RedisClientType;
+      // Without an `error` listener node-redis crashes the process on the first lost socket.
+      this.#client.on('error', err => this.#onClientError(err));
+      this.#client.on('ready', () => this.#onClientReady());
+      this.#store = new RedisStore(this.#client, options.commandTimeoutMs);
+      this.#breaker = circuitBreaker(handleWhen(err => !isWrongType(err)), {
+        halfOpenAfter: options.breaker.halfOpenAfterMs,
+        breaker: new ConsecutiveBreaker(options.breaker.consecutiveFailures),
+      });
+      this.#breaker.onBreak(() => this.#enterDegraded(
+        `circuit breaker opened after ${options.breaker.consecutiveFailures} consecutive failed calls`));
+    }
+  }
+
+  /** Creates the cache and, in redis mode, connects (waiting at most `connectTimeoutMs`; never fails on a dead Redis). */
+  static async create(options: ImCacheClientConfig, logger: ImCacheLogger): Promise<ImCache> {
+    const cache = new ImCache(options, logger);
+    await cache.#start();
+    return cache;
+  }
+
+  /** Redis is configured but not in use right now: reads and writes go to the memory fallback. */
+  get degraded(): boolean {
+    return this.#degraded;
+  }
+
+  /** The node-redis client in redis mode (e.g. to `duplicate()` for the socket.io adapter), else undefined. */
+  get redis(): RedisClientType | undefined {
+    return this.#client;
+  }
+
+  /** `prefix` + parts joined with `:`, e.g. `key('session', hash)` → `im:session:<hash>`. */
+  key(...parts: string[]): string {
+    assert(parts.length > 0, `${LOG_PREFIX} key() needs at least one part`);
+    for (const part of parts) {
+      assert(typeof part === 'string' && part.length > 0, `${LOG_PREFIX} key() parts must be non-empty strings`);
+    }
+    return this.prefix + parts.join(':');
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    this.#assertKey(key);
+    return this.#read('get', key, store => store.get(key), memory => memory.get(key));
+  }
+
+  async mget(keys: readonly string[]): Promise<Array<string | undefined>> {
+    assert(Array.isArray(keys), `${LOG_PREFIX} mget() takes an array of keys`);
+    keys.forEach(key => this.#assertKey(key));
+    if (keys.length === 0) return [];
+    return this.#read('mget', keys[0], store => store.mget(keys), memory => memory.mget(keys));
+  }
+
+  /** Stores a string for `ttlMs` milliseconds (required, > 0). */
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    this.#assertKey(key);
+    assert(typeof value === 'string', `${LOG_PREFIX} set() stores strings (use setJson() for objects)`);
+    const ttl = this.#ttl(ttlMs);
+    await this.#write('set', key, store => store.set(key, value, ttl), memory => {
+      if (!memory.set(key, value, ttl)) {
+        this.#logger.debug('%s a value of kind "%s" is larger than memory.maxBytes and was not cached', LOG_PREFIX, this.#kind(key));
+      }
+    });
+  }
+
+  async del(...keys: string[]): Promise<void> {
+    keys.forEach(key => this.#assertKey(key));
+    if (keys.length === 0) return;
+    await this.#write('del', keys[0], store => store.del(keys), memory => memory.del(keys));
+  }
+
+  /** Parsed JSON, or undefined when missing (a value that is not JSON is logged and read as missing). */
+  async getJson<T>(key: string): Promise<T | undefined> {
+    const text = await this.get(key);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      this.#logger.warn('%s a value of kind "%s" is not valid JSON; read as a miss', LOG_PREFIX, this.#kind(key));
+      return undefined;
+    }
+  }
+
+  async setJson(key: string, value: unknown, ttlMs: number): Promise<void> {
+    const text = JSON.stringify(value);
+    assert(typeof text === 'string', `${LOG_PREFIX} setJson() needs a JSON-serialisable value`);
+    await this.set(key, text, ttlMs);
+  }
+
+  /**
+   * Appends `items` to the list at `key`, keeps only the newest `maxLen` items and sets the list's
+   * TTL, in one round trip (MULTI: RPUSH, LTRIM, PEXPIRE). Returns the list's length afterwards.
+   */
+  async listPush(key: string, items: readonly string[], maxLen: number, ttlMs: number): Promise<number> {
+    this.#assertKey(key);
+    assert(Array.isArray(items) && items.length > 0 && items.every(item => typeof item === 'string'),
+      `${LOG_PREFIX} listPush() takes a non-empty array of strings`);
+    assert(Number.isInteger(maxLen) && maxLen > 0, `${LOG_PREFIX} listPush() maxLen must be a positive integer`);
+    const ttl = this.#ttl(ttlMs);
+    let length = 0;
+    await this.#write('listPush', key, async store => {
+      length = await store.listPush(key, items, maxLen, ttl);
+    }, memory => {
+      length = memory.listPush(key, items, maxLen, ttl);
+    });
+    return length;
+  }
+
+  /** Items `start`..`stop` inclusive, oldest first; negative indexes count from the end (LRANGE). */
+  async listRange(key: string, start: number, stop: number): Promise<string[]> {
+    this.#assertKey(key);
+    assert(Number.isInteger(start) && Number.isInteger(stop), `${LOG_PREFIX} listRange() start and stop must be integers`);
+    return this.#read('listRange', key, store => store.listRange(key, start, stop), memory => memory.listRange(key, start, stop));
+  }
+
+  /** For `/readyz`: PING with a short timeout. Never throws. */
+  async check(): Promise<ImCacheCheck> {
+    if (this.mode === 'memory') return { ok: true, mode: 'memory', degraded: false };
+    const client = this.#client as RedisClientType;
+    const store = this.#store as RedisStore;
+    if (this.#closed) return { ok: false, mode: 'redis', degraded: true, error: 'closed' };
+    if (!client.isReady) {
+      this.#enterDegraded('connection lost');
+      return { ok: false, mode: 'redis', degraded: true, error: 'not connected' };
+    }
+    try {
+      const latencyMs = await store.ping(Math.min(this.#options.commandTimeoutMs, CHECK_TIMEOUT_CAP_MS));
+      if (this.#degraded) this.#tryRestore();
+      return { ok: true, mode: 'redis', degraded: this.#degraded, latencyMs: Math.round(latencyMs * 1000) / 1000 };
+    } catch (err) {
+      return { ok: false, mode: 'redis', degraded: this.#degraded, error: errorMessage(err) };
+    }
+  }
+
+  memoryStats(): MemoryStats {
+    return this.#memory.stats();
+  }
+
+  /** Stops probing and closes the Redis client (`close()`; `destroy()` when Redis is unusable anyway). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopProbe();
+    const client = this.#client;
+    if (client?.isOpen) {
+      if (client.isReady && !this.#degraded) {
+        try {
+          await withTimeout(client.close(), this.#options.commandTimeoutMs * 2, 'close');
+        } catch (err) {
+          // the server took the commands but does not answer: let the socket go without holding the process
+          this.#logger.warn('%s redis did not answer while closing: %s', LOG_PREFIX, errorMessage(err));
+          client.unref();
+        }
+      } else {
+        client.destroy();
+      }
+    }
+    this.#memory.clear();
+  }
+
+  async #start(): Promise<void> {
+    const { memory } = this.#options;
+    if (this.mode === 'memory') {
+      this.#logger.info('%s no redis url configured: cache in memory mode (single node only; at most %d entries / %d bytes)',
+        LOG_PREFIX, memory.maxEntries, memory.maxBytes);
+      return;
+    }
+    const client = this.#client as RedisClientType;
+    const { connectTimeoutMs } = this.#options;
+    this.#logger.info('%s redis mode: %s, key prefix "%s"', LOG_PREFIX, redactUrl(this.#options.url), this.prefix);
+
+    // Wait for the first attempt to succeed or fail (at most connectTimeoutMs); the connection
+    // loop itself goes on in the background until it succeeds or the cache is closed.
+    const firstAttempt = new Promise<string | undefined>(resolve => {
+      const done = (reason?: string) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('error', onError);
+        resolve(reason);
+      };
+      const onReady = () => done();
+      const onError = (err: unknown) => done(errorMessage(err));
+      const timer = setTimeout(() => done(`no connection within ${connectTimeoutMs} ms`), connectTimeoutMs);
+      client.once('ready', onReady);
+      client.once('error', onError);
+    });
+    client.connect().catch(err => {
+      if (!this.#closed) this.#logger.error('%s redis connection loop ended: %s', LOG_PREFIX, errorMessage(err));
+    });
+    const failure = await firstAttempt;
+    this.#started = true;
+    if (failure !== undefined && !client.isReady) this.#enterDegraded(`cannot connect at start: ${failure}`);
+  }
+
+  #onClientError(err: unknown): void {
+    const client = this.#client as RedisClientType;
+    if (this.#closed || !this.#started) {
+      // after close: nothing to do; while starting: #start() reports the first failure
+      this.#logger.debug('%s redis error: %s', LOG_PREFIX, errorMessage(err));
+    } else if (client.isReady) {
+      this.#logger.warn('%s redis client error: %s', LOG_PREFIX, errorMessage(err));
+    } else if (!this.#degraded) {
+      this.#enterDegraded(`connection lost: ${errorMessage(err)}`);
+    } else {
+      // the reconnection loop at work; the state change was logged once already
+      this.#logger.debug('%s redis reconnection attempt failed: %s', LOG_PREFIX, errorMessage(err));
+    }
+  }
+
+  #onClientReady(): void {
+    if (this.#degraded) this.#tryRestore();
+  }
+
+  #enterDegraded(reason: string): void {
+    if (this.mode !== 'redis' || this.#degraded || this.#closed) return;
+    this.#degraded = true;
+    this.#logger.warn('%s redis unavailable, serving from memory (degraded): %s', LOG_PREFIX, reason);
+    this.#startProbe();
+    this.#notify('degraded', reason);
+  }
+
+  #startProbe(): void {
+    if (this.#probeTimer) return;
+    const every = Math.max(25, Math.floor(this.#options.breaker.halfOpenAfterMs / 2));
+    this.#probeTimer = setInterval(() => this.#tryRestore(), every);
+    this.#probeTimer.unref();
+  }
+
+  #stopProbe(): void {
+    if (this.#probeTimer) clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
+  }
+
+  #tryRestore(): void {
+    if (!this.#degraded || this.#closed || this.#restoring || !this.#client?.isReady) return;
+    this.#restoring = this.#restore()
+      .catch(err => this.#logger.error('%s restoring redis failed: %s', LOG_PREFIX, errorMessage(err)))
+      .finally(() => {
+        this.#restoring = undefined;
+      });
+  }
+
+  /** Emits a state change; a listener that throws is logged, never allowed into the cache's own paths. */
+  #notify(event: 'degraded', reason: string): void;
+  #notify(event: 'restored'): void;
+  #notify(event: keyof ImCacheEvents, ...args: unknown[]): void {
+    try {
+      (this.emit as (name: string, ...values: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      this.#logger.error('%s a "%s" listener threw: %s', LOG_PREFIX, event, errorMessage(err));
+    }
+  }
+
+  /**
+   * Leaves degraded mode once Redis answers again, without ever serving stale data: keys under
+   * the prefix may have been superseded by writes that went to the fallback (or to nowhere), so
+   * all of them are deleted from Redis (SCAN + UNLINK), then the fallback is cleared. Until the
+   * switch, calls keep using the fallback; writes made meanwhile are dropped with it (a miss, never stale).
+   */
+  async #restore(): Promise<void> {
+    const store = this.#store as RedisStore;
+    const breaker = this.#breaker as CircuitBreakerPolicy;
+    try {
+      // through the breaker: refused while it is open, the half-open trial once it may be
+      await breaker.execute(() => store.ping());
+    } catch (err) {
+      this.#logger.debug('%s redis probe failed: %s', LOG_PREFIX, errorMessage(err));
+      return;
+    }
+    let purged: number;
+    try {
+      purged = await store.purge(this.prefix);
+    } catch (err) {
+      this.#logger.warn('%s redis answers again but deleting the keys under "%s" failed; staying degraded: %s',
+        LOG_PREFIX, this.prefix, errorMessage(err));
+      return;
+    }
+    if (this.#closed || !this.#degraded || !this.#client?.isReady) return;
+    const dropped = this.#memory.clear();
+    this.#degraded = false;
+    this.#stopProbe();
+    this.#logger.info('%s redis restored (deleted %d keys under "%s" and %d fallback entries, so nothing stale is served)',
+      LOG_PREFIX, purged, this.prefix, dropped);
+    this.#notify('restored');
+  }
+
+  /** Redis is to be used for this call; notices a lost connection that has not been reported yet. */
+  #useRedis(): boolean {
+    if (this.mode !== 'redis' || this.#degraded || this.#closed) return false;
+    if (!this.#client?.isReady) {
+      this.#enterDegraded('connection lost');
+      return false;
+    }
+    return true;
+  }
+
+  /** Runs a memory operation; a type clash is reported with the key's kind, like Redis' WRONGTYPE. */
+  #inMemory<T>(op: string, key: string, fn: (memory: MemoryStore) => T): T {
+    try {
+      return fn(this.#memory);
+    } catch (err) {
+      if (isWrongType(err)) throw new ImCacheWrongTypeError(op, this.#kind(key));
+      throw err;
+    }
+  }
+
+  async #read<T>(op: string, key: string, viaRedis: (store: RedisStore) => Promise<T>, viaMemory: (memory: MemoryStore) => T): Promise<T> {
+    if (!this.#useRedis()) return this.#inMemory(op, key, viaMemory);
+    try {
+      return await (this.#breaker as CircuitBreakerPolicy).execute(() => viaRedis(this.#store as RedisStore));
+    } catch (err) {
+      if (isWrongType(err)) throw new ImCacheWrongTypeError(op, this.#kind(key));
+      this.#logFailure(op, key, err);
+      // the fallback is empty unless an outage has begun: usually a miss
+      return this.#inMemory(op, key, viaMemory);
+    }
+  }
+
+  async #write(op: string, key: string, viaRedis: (store: RedisStore) => Promise<unknown>, viaMemory: (memory: MemoryStore) => unknown): Promise<void> {
+    if (!this.#useRedis()) {
+      this.#inMemory(op, key, viaMemory);
+      return;
+    }
+    try {
+      await (this.#breaker as CircuitBreakerPolicy).execute(() => viaRedis(this.#store as RedisStore));
+    } catch (err) {
+      if (isWrongType(err)) throw new ImCacheWrongTypeError(op, this.#kind(key));
+      this.#logFailure(op, key, err);
+      // Redis may still hold the value this write replaces: from now on only the fallback is
+      // trusted, until a restore has deleted everything under the prefix.
+      this.#enterDegraded(`${op} failed on a key of kind "${this.#kind(key)}": ${errorMessage(err)}`);
+      this.#inMemory(op, key, viaMemory);
+    }
+  }
+
+  /**
+   * One line per failed call while Redis is otherwise in use. Failures that belong to an outage
+   * (the connection is gone, or the breaker has opened) are covered by the single state-change line:
+   * a lost socket rejects every command in flight at once, and that must not flood the log.
+   */
+  #logFailure(op: string, key: string, err: unknown): void {
+    if (err instanceof BrokenCircuitError || this.#degraded) return;
+    if (!this.#client?.isReady) {
+      this.#enterDegraded(`connection lost: ${errorMessage(err)}`);
+      return;
+    }
+    this.#logger.warn('%s redis %s failed (key kind "%s"): %s', LOG_PREFIX, op, this.#kind(key), errorMessage(err));
+  }
+
+  #assertKey(key: string): void {
+    assert(typeof key === 'string' && key.length > this.prefix.length && key.startsWith(this.prefix),
+      `${LOG_PREFIX} keys must be built with imCache.key(...) (prefix "${this.prefix}")`);
+  }
+
+  #ttl(ttlMs: number): number {
+    assert(typeof ttlMs === 'number' && Number.isFinite(ttlMs) && ttlMs > 0,
+      `${LOG_PREFIX} every write needs a TTL in milliseconds > 0, got ${String(ttlMs)}`);
+    return Math.ceil(ttlMs);
+  }
+
+  /**
+   * The first part after the prefix (`session`, `member`, ...): all that logs may say about a key.
+   * A part that does not look like a name (a hash, an id) is not logged.
+   */
+  #kind(key: string): string {
+    const rest = key.startsWith(this.prefix) ? key.slice(this.prefix.length) : key;
+    const end = rest.indexOf(':');
+    const kind = end < 0 ? rest : rest.slice(0, end);
+    return /^[A-Za-z][A-Za-z_.-]{0,39}$/.test(kind) ? kind : '(unnamed)';
+  }
+}

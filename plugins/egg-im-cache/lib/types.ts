@@ -1,0 +1,54 @@
+/** Configuration of one cache client (`config.imCache.client`). */
+export interface ImCacheClientConfig {
+  /**
+   * `redis://[user:pass@]host:port[/db]` (or `rediss://` for TLS). Empty: memory mode (single node).
+   * Defaults to `process.env.IM_REDIS_URL`.
+   */
+  url: string;
+  /** Prefix of every key this cache writes; the cache owns every key under it (see the README). */
+  prefix: string;
+  /** How long one connection attempt may take, and how long the app waits for Redis at start. */
+  connectTimeoutMs: number;
+  /** How long one Redis command may take before it counts as failed. */
+  commandTimeoutMs: number;
+  /** Reconnection delays: exponential from `baseMs`, capped at `maxMs`, never giving up. */
+  reconnect: { baseMs: number; maxMs: number };
+  /** Circuit breaker: opens after `consecutiveFailures` failed calls, probes again after `halfOpenAfterMs`. */
+  breaker: { consecutiveFailures: number; halfOpenAfterMs: number };
+  /** Bounds of the in-memory store (memory mode, and the fallback while Redis is down). */
+  memory: { maxEntries: number; maxBytes: number };
+}
+
+/** `config.imCache` */
+export interface ImCacheConfig {
+  client: ImCacheClientConfig;
+}
+
+export type ImCacheMode = 'redis' | 'memory';
+
+/** Result of `imCache.check()` (used by `/readyz`). */
+export interface ImCacheCheck {
+  /** False only when Redis is configured but does not answer. */
+  ok: boolean;
+  mode: ImCacheMode;
+  /** Redis is configured but not in use right now: the cache serves from memory. */
+  degraded: boolean;
+  latencyMs?: number;
+  error?: string;
+}
+
+export interface MemoryStats {
+  entries: number;
+  /** Approximate size: UTF-8 bytes of keys and values. */
+  bytes: number;
+  maxEntries: number;
+  maxBytes: number;
+}
+
+/** The subset of Egg's logger the cache uses (`app.coreLogger`). */
+export interface ImCacheLogger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string | Error, ...args: unknown[]): void;
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert';
+import type { MockApplication } from 'egg-mock';
+import { sleep } from 'egg-im-testkit';
+
+/** What every cache must do the same way, in redis mode and in memory mode. */
+export function behavesAsACache(getApp: () => MockApplication): void {
+  const cache = () => getApp().imCache;
+
+  it('key() applies the prefix and refuses empty parts', () => {
+    const c = cache();
+    assert.strictEqual(c.key('session', 'abc'), `${c.prefix}session:abc`);
+    assert.throws(() => c.key(), /\[egg-im-cache\] key\(\) needs at least one part/);
+    assert.throws(() => c.key('session', ''), /\[egg-im-cache\] key\(\) parts must be non-empty strings/);
+  });
+
+  it('refuses keys not built with key()', async () => {
+    await assert.rejects(cache().get('elsewhere:x'), /\[egg-im-cache\] keys must be built with imCache\.key/);
+    await assert.rejects(cache().set('elsewhere:x', 'v', 1000), /\[egg-im-cache\] keys must be built with imCache\.key/);
+  });
+
+  it('gets, sets and deletes strings', async () => {
+    const c = cache();
+    const a = c.key('t', 'a');
+    const b = c.key('t', 'b');
+    assert.strictEqual(await c.get(a), undefined);
+    await c.set(a, 'alpha ✓', 60_000);
+    await c.set(b, '', 60_000);
+    assert.strictEqual(await c.get(a), 'alpha ✓');
+    assert.strictEqual(await c.get(b), '');
+    await c.set(a, 'alpha 2', 60_000);
+    assert.strictEqual(await c.get(a), 'alpha 2');
+    await c.del(a, b, c.key('t', 'never-written'));
+    assert.strictEqual(await c.get(a), undefined);
+    assert.strictEqual(await c.get(b), undefined);
+  });
+
+  it('requires a TTL > 0 on every write, and writes nothing without one', async () => {
+    const c = cache();
+    const k = c.key('t', 'no-ttl');
+    for (const ttl of [ 0, -1, Number.NaN, Infinity, undefined as unknown as number ]) {
+      await assert.rejects(c.set(k, 'v', ttl), /\[egg-im-cache\] every write needs a TTL/);
+      await assert.rejects(c.setJson(k, { a: 1 }, ttl), /\[egg-im-cache\] every write needs a TTL/);
+      await assert.rejects(c.listPush(k, [ 'x' ], 10, ttl), /\[egg-im-cache\] every write needs a TTL/);
+    }
+    assert.strictEqual(await c.get(k), undefined);
+    assert.deepStrictEqual(await c.listRange(k, 0, -1), []);
+  });
+
+  it('expires entries after their TTL', async () => {
+    const c = cache();
+    const k = c.key('t', 'short');
+    const l = c.key('t', 'short-list');
+    await c.set(k, 'v', 150);
+    await c.listPush(l, [ 'x' ], 10, 150);
+    assert.strictEqual(await c.get(k), 'v');
+    assert.deepStrictEqual(await c.listRange(l, 0, -1), [ 'x' ]);
+    await sleep(300);
+    assert.strictEqual(await c.get(k), undefined);
+    assert.deepStrictEqual(await c.listRange(l, 0, -1), []);
+  });
+
+  it('round-trips JSON and reads non-JSON as a miss', async () => {
+    const c = cache();
+    const k = c.key('t', 'json');
+    const value = { userId: '42', devices: [ 'a', 'b' ], nested: { ok: true, n: 1.5, text: 'héllo 🌍' } };
+    await c.setJson(k, value, 60_000);
+    assert.deepStrictEqual(await c.getJson(k), value);
+    assert.strictEqual(await c.getJson(c.key('t', 'json-missing')), undefined);
+    await c.set(k, '{not json', 60_000);
+    assert.strictEqual(await c.getJson(k), undefined);
+  });
+
+  it('mget returns values in order, undefined for missing keys and for lists', async () => {
+    const c = cache();
+    const [ a, b, missing, list ] = [ 'a', 'b', 'missing', 'list' ].map(p => c.key('m', p));
+    await c.set(a, '1', 60_000);
+    await c.set(b, '2', 60_000);
+    await c.listPush(list, [ 'x' ], 5, 60_000);
+    assert.deepStrictEqual(await c.mget([ a, missing, b, list ]), [ '1', undefined, '2', undefined ]);
+    assert.deepStrictEqual(await c.mget([]), []);
+  });
+
+  it('keeps a list window of the newest maxLen items with LRANGE semantics', async () => {
+    const c = cache();
+    const k = c.key('hist', 'conv1');
+    assert.strictEqual(await c.listPush(k, [ '1', '2' ], 3, 60_000), 2);
+    assert.strictEqual(await c.listPush(k, [ '3', '4', '5' ], 3, 60_000), 3);
+    assert.deepStrictEqual(await c.listRange(k, 0, -1), [ '3', '4', '5' ]);
+    assert.deepStrictEqual(await c.listRange(k, -2, -1), [ '4', '5' ]);
+    assert.deepStrictEqual(await c.listRange(k, 1, 1), [ '4' ]);
+    assert.deepStrictEqual(await c.listRange(k, 0, 100), [ '3', '4', '5' ]);
+    assert.deepStrictEqual(await c.listRange(k, -100, 0), [ '3' ]);
+    assert.deepStrictEqual(await c.listRange(k, 5, 10), []);
+    assert.deepStrictEqual(await c.listRange(k, 2, 1), []);
+    // a single push larger than the window keeps its newest items
+    assert.strictEqual(await c.listPush(k, [ 'a', 'b', 'c', 'd', 'e' ], 3, 60_000), 3);
+    assert.deepStrictEqual(await c.listRange(k, 0, -1), [ 'c', 'd', 'e' ]);
+    await assert.rejects(c.listPush(k, [], 3, 60_000), /\[egg-im-cache\] listPush\(\) takes a non-empty array of strings/);
+    await assert.rejects(c.listPush(k, [ 'x' ], 0, 60_000), /\[egg-im-cache\] listPush\(\) maxLen must be a positive integer/);
+  });
+
+  it('reports using a key of the wrong type to the caller, without degrading', async () => {
+    const c = cache();
+    const list = c.key('wt', 'list');
+    const text = c.key('wt', 'text');
+    await c.listPush(list, [ 'x' ], 5, 60_000);
+    await c.set(text, 'v', 60_000);
+    await assert.rejects(c.get(list), (err: Error) => err.name === 'ImCacheWrongTypeError' && /\[egg-im-cache\] WRONGTYPE: get on a key of kind "wt"/.test(err.message));
+    await assert.rejects(c.listRange(text, 0, -1), /\[egg-im-cache\] WRONGTYPE: listRange/);
+    await assert.rejects(c.listPush(text, [ 'x' ], 5, 60_000), /\[egg-im-cache\] WRONGTYPE: listPush/);
+    assert.strictEqual(c.degraded, false);
+    assert.strictEqual(await c.get(text), 'v');
+  });
+}

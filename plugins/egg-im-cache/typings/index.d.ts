@@ -1,0 +1,14 @@
+import 'egg';
+import type { ImCache } from '../lib/ImCache';
+import type { ImCacheConfig } from '../lib/types';
+
+declare module 'egg' {
+  interface Application {
+    /** egg-im's cache: Redis, or a bounded in-memory store (see egg-im-cache's README). */
+    imCache: ImCache;
+  }
+
+  interface EggAppConfig {
+    imCache: ImCacheConfig;
+  }
+}
