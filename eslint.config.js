@@ -1,6 +1,7 @@
 'use strict';
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
+const globals = require('globals');
 
 module.exports = tseslint.config(
   {
@@ -30,6 +31,6 @@ module.exports = tseslint.config(
   },
   {
     files: ['**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly', exports: 'writable' } },
+    languageOptions: { sourceType: 'commonjs', globals: globals.node },
   },
 );

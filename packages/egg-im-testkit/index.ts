@@ -1,0 +1,5 @@
+export * from './lib/services';
+export * from './lib/wait';
+export * from './lib/mariadbServer';
+export * from './lib/redisServer';
+export * from './lib/im';

@@ -1,0 +1,69 @@
+import type { ConversationSummary } from 'egg-im-protocol';
+import type { ImStore } from '../ImStore';
+import { newId } from '../ids';
+import { dialectOf, marks, readInt, sqlTime } from '../sql/dialect';
+
+/** Conversations and their members. Direct conversations are made by the first message; groups here. */
+export class ConversationRepository {
+  constructor(private readonly store: ImStore) {}
+
+  async memberIds(conversationId: string): Promise<string[]> {
+    const rows = await this.store.withRetry(() => this.store.dataSource.query(
+      'SELECT user_id FROM im_members WHERE conversation_id = ? ORDER BY user_id', [ conversationId ]), { label: 'read members' });
+    return rows.map((r: { user_id: string }) => r.user_id);
+  }
+
+  /** The user's conversations, most recently active first. */
+  async listForUser(userId: string): Promise<ConversationSummary[]> {
+    const rows = await this.store.withRetry(() => this.store.dataSource.query(
+      'SELECT m.conversation_id, m.read_seq, c.type, c.group_id, c.last_seq FROM im_members m ' +
+      'JOIN im_conversations c ON c.id = m.conversation_id WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id', [ userId ]),
+    { label: 'list conversations' });
+    return rows.map((row: any) => {
+      const lastSeq = readInt(row.last_seq);
+      const readSeq = Math.min(readInt(row.read_seq), lastSeq);
+      const summary: ConversationSummary = { conversationId: row.conversation_id, type: row.type, lastSeq, readSeq, unread: lastSeq - readSeq };
+      if (row.type === 'group') summary.groupId = row.group_id;
+      else {
+        const [ , a, b ] = String(row.conversation_id).split(':');
+        summary.peerId = a === userId ? b : a;
+      }
+      return summary;
+    });
+  }
+
+  async createGroup(name: string, creatorId: string, memberIds: string[]): Promise<{ groupId: string; conversationId: string }> {
+    const groupId = newId('g_');
+    const conversationId = `g:${groupId}`;
+    const at = sqlTime(new Date());
+    const members = [ creatorId, ...memberIds.filter(id => id !== creatorId) ];
+    await this.store.withRetry(async manager => {
+      await manager.query('INSERT INTO im_groups (id, name, created_by, created_at) VALUES (?, ?, ?, ?)', [ groupId, name, creatorId, at ]);
+      await manager.query('INSERT INTO im_conversations (id, type, group_id, last_seq, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)',
+        [ conversationId, 'group', groupId, at, at ]);
+      await this.insertMembers(manager, conversationId, members, 0, at);
+    }, { label: 'create group', transaction: true });
+    return { groupId, conversationId };
+  }
+
+  /** New members see the messages written after they joined. Existing members are left as they are. */
+  async addMembers(conversationId: string, userIds: string[]): Promise<void> {
+    await this.store.withRetry(async manager => {
+      const [ row ] = await manager.query('SELECT last_seq FROM im_conversations WHERE id = ?', [ conversationId ]);
+      await this.insertMembers(manager, conversationId, userIds, readInt(row?.last_seq ?? 0), sqlTime(new Date()));
+    }, { label: 'add members', transaction: true });
+  }
+
+  async removeMember(conversationId: string, userId: string): Promise<void> {
+    await this.store.withRetry(() => this.store.dataSource.query(
+      'DELETE FROM im_members WHERE conversation_id = ? AND user_id = ?', [ conversationId, userId ]), { label: 'remove member' });
+  }
+
+  private async insertMembers(manager: { query: (sql: string, params: unknown[]) => Promise<unknown> }, conversationId: string,
+    userIds: string[], sinceSeq: number, at: string): Promise<void> {
+    const { insertIgnore } = dialectOf(this.store.driver);
+    // A member starts with everything before it joined counted as delivered and read.
+    await manager.query(`${insertIgnore} INTO im_members (conversation_id, user_id, since_seq, read_seq, delivered_seq, joined_at) VALUES ` +
+      userIds.map(() => `(${marks(6)})`).join(', '), userIds.flatMap(id => [ conversationId, id, sinceSeq, sinceSeq, sinceSeq, at ]));
+  }
+}

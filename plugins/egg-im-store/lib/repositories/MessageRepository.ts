@@ -1,0 +1,107 @@
+import type { Message } from 'egg-im-protocol';
+import type { ImStore } from '../ImStore';
+import { readInt } from '../sql/dialect';
+import { storedFromRow } from './MessageWriter';
+import { toMessage } from './rows';
+
+const COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, content, meta, created_at';
+
+export interface HistoryQuery {
+  afterSeq?: number;
+  beforeSeq?: number;
+  limit: number;
+}
+
+export interface Page {
+  messages: Message[];
+  hasMore: boolean;
+}
+
+export interface Backlog {
+  conversationId: string;
+  /** What the user has acknowledged already: the messages follow it. */
+  afterSeq: number;
+  messages: Message[];
+}
+
+/**
+ * Reads of messages. Every query is a range of the primary key (conversation_id, seq): keyset pagination,
+ * never OFFSET. A member sees a group's messages from the one after it joined (`since_seq`).
+ */
+export class MessageRepository {
+  constructor(private readonly store: ImStore) {}
+
+  private query(sql: string, params: unknown[]): Promise<any[]> {
+    return this.store.withRetry(() => this.store.dataSource.query(sql, params), { label: 'read messages' });
+  }
+
+  async findById(id: string): Promise<Message | undefined> {
+    const [ row ] = await this.query(`SELECT ${COLUMNS} FROM im_messages WHERE id = ?`, [ id ]);
+    return row ? toMessage(storedFromRow(row)) : undefined;
+  }
+
+  /** A page of history, ascending: after `afterSeq`, before `beforeSeq`, or the newest. */
+  async history(conversationId: string, userId: string, { afterSeq, beforeSeq, limit }: HistoryQuery): Promise<Page> {
+    const since = await this.sinceSeq(conversationId, userId);
+    let rows: any[];
+    if (afterSeq !== undefined) {
+      rows = await this.query(`SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+        [ conversationId, Math.max(afterSeq, since), limit + 1 ]);
+      const hasMore = rows.length > limit;
+      return { messages: rows.slice(0, limit).map(r => toMessage(storedFromRow(r))), hasMore };
+    }
+    const upper = beforeSeq === undefined ? '' : ' AND seq < ?';
+    rows = await this.query(`SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq > ?${upper} ORDER BY seq DESC LIMIT ?`,
+      beforeSeq === undefined ? [ conversationId, since, limit + 1 ] : [ conversationId, since, beforeSeq, limit + 1 ]);
+    const hasMore = rows.length > limit;
+    return { messages: rows.slice(0, limit).reverse().map(r => toMessage(storedFromRow(r))), hasMore };
+  }
+
+  /** Messages after the cursors in every conversation of the user (absent cursors count from 0), ascending seq per conversation. */
+  async sync(userId: string, cursors: Record<string, number>, limit: number): Promise<Page> {
+    const conversations = await this.query(
+      'SELECT m.conversation_id, m.since_seq, c.last_seq FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id WHERE m.user_id = ? ORDER BY m.conversation_id',
+      [ userId ]);
+    const messages: Message[] = [];
+    let hasMore = false;
+    for (const row of conversations) {
+      const after = Math.max(cursors[row.conversation_id] ?? 0, readInt(row.since_seq));
+      if (readInt(row.last_seq) <= after) continue;
+      const room = limit - messages.length;
+      if (room <= 0) {
+        hasMore = true;
+        break;
+      }
+      const rows = await this.query(`SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+        [ row.conversation_id, after, room + 1 ]);
+      if (rows.length > room) hasMore = true;
+      messages.push(...rows.slice(0, room).map(r => toMessage(storedFromRow(r))));
+    }
+    return { messages, hasMore };
+  }
+
+  /** What the user's devices have not acknowledged (pending or failed), others' messages only, oldest first. */
+  async undelivered(userId: string, limit: number): Promise<Backlog[]> {
+    const conversations = await this.query(
+      'SELECT m.conversation_id, m.delivered_seq, m.since_seq, c.last_seq FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id ' +
+      'WHERE m.user_id = ? AND c.last_seq > m.delivered_seq', [ userId ]);
+    const backlog: Backlog[] = [];
+    let room = limit;
+    for (const row of conversations) {
+      if (room <= 0) break;
+      const afterSeq = Math.max(readInt(row.delivered_seq), readInt(row.since_seq));
+      const rows = await this.query(
+        `SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq > ? AND sender_id <> ? ORDER BY seq ASC LIMIT ?`,
+        [ row.conversation_id, afterSeq, userId, room ]);
+      if (rows.length === 0) continue;
+      room -= rows.length;
+      backlog.push({ conversationId: row.conversation_id, afterSeq, messages: rows.map(r => toMessage(storedFromRow(r))) });
+    }
+    return backlog;
+  }
+
+  private async sinceSeq(conversationId: string, userId: string): Promise<number> {
+    const [ row ] = await this.query('SELECT since_seq FROM im_members WHERE conversation_id = ? AND user_id = ?', [ conversationId, userId ]);
+    return row ? readInt(row.since_seq) : 0;
+  }
+}

@@ -1,0 +1,133 @@
+import type { MessageStatus, MessageStatusResult, RecipientState, RecipientStatus } from 'egg-im-protocol';
+import type { ImStore } from '../ImStore';
+import { BatchQueue } from '../batch/BatchQueue';
+import { dialectOf, readInt, readTimeOrUndefined, sqlTime } from '../sql/dialect';
+
+export interface Receipt {
+  conversationId: string;
+  userId: string;
+  seq: number;
+  /** Pushes made for this message while a device of the user was connected. */
+  attempts: number;
+}
+
+export interface ReadMark {
+  id: string;
+  conversationId: string;
+  seq: number;
+  senderId: string;
+}
+
+const ORDER: Record<RecipientStatus, number> = { failed: 0, pending: 1, delivered: 2, read: 3 };
+const AS_MESSAGE: Record<RecipientStatus, MessageStatus> = { failed: 'failed', pending: 'sent', delivered: 'delivered', read: 'read' };
+
+/**
+ * Delivery state as cursors per member: `delivered_seq` (highest seq a device of the member acknowledged),
+ * `read_seq`, `failed_seq` (highest seq whose retries ran out). One row per member per conversation, so a
+ * message to a group of 1,000 writes no per-recipient rows; acknowledgements are batched.
+ */
+export class ReceiptRepository {
+  private readonly deliveredQueue: BatchQueue<Receipt, void>;
+  private readonly failedQueue: BatchQueue<Receipt, void>;
+
+  constructor(private readonly store: ImStore, batch: { maxBatch: number; lingerMs: number }) {
+    this.deliveredQueue = new BatchQueue(items => this.write('delivered', items), batch);
+    this.failedQueue = new BatchQueue(items => this.write('failed', items), batch);
+  }
+
+  delivered(receipt: Receipt): Promise<void> {
+    return this.deliveredQueue.push(receipt);
+  }
+
+  failed(receipt: Receipt): Promise<void> {
+    return this.failedQueue.push(receipt);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all([ this.deliveredQueue.drain(), this.failedQueue.drain() ]);
+  }
+
+  /**
+   * Marks everything up to `seq` read (and delivered). Returns, for each other sender whose messages were
+   * just read, its latest such message: what the senders are told.
+   */
+  async read({ conversationId, userId, seq }: Omit<Receipt, 'attempts'>): Promise<ReadMark[]> {
+    return this.store.withRetry(async manager => {
+      const [ member ] = await manager.query(
+        'SELECT m.read_seq, c.last_seq FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id WHERE m.conversation_id = ? AND m.user_id = ?',
+        [ conversationId, userId ]);
+      if (!member) return [];
+      const from = readInt(member.read_seq);
+      const to = Math.min(seq, readInt(member.last_seq));
+      if (to <= from) return [];
+      const at = sqlTime(new Date());
+      const { greatest } = dialectOf(this.store.driver);
+      // Single-table UPDATE: assignments run left to right, so delivered_at sees the old delivered_seq.
+      await manager.query(
+        `UPDATE im_members SET delivered_at = CASE WHEN delivered_seq < ? THEN ? ELSE delivered_at END, delivered_seq = ${greatest('delivered_seq', '?')}, ` +
+        'read_seq = ?, read_at = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?',
+        [ to, at, to, to, at, conversationId, userId, to ]);
+      const latest = await manager.query(
+        'SELECT sender_id, MAX(seq) AS seq FROM im_messages WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? GROUP BY sender_id',
+        [ conversationId, from, to, userId ]);
+      if (latest.length === 0) return [];
+      const rows = await manager.query(
+        `SELECT id, seq, sender_id FROM im_messages WHERE conversation_id = ? AND seq IN (${latest.map(() => '?').join(', ')})`,
+        [ conversationId, ...latest.map((r: any) => readInt(r.seq)) ]);
+      return rows.map((r: any) => ({ id: r.id, conversationId, seq: readInt(r.seq), senderId: r.sender_id }));
+    }, { label: 'mark read', transaction: true });
+  }
+
+  /** The delivery state of one message for each recipient (members who had joined before it, but the sender). */
+  async statusOf(messageId: string): Promise<(MessageStatusResult & { senderId: string }) | undefined> {
+    const [ message ] = await this.store.withRetry(() => this.store.dataSource.query(
+      'SELECT conversation_id, seq, sender_id FROM im_messages WHERE id = ?', [ messageId ]), { label: 'read status' });
+    if (!message) return undefined;
+    const seq = readInt(message.seq);
+    const members = await this.store.withRetry(() => this.store.dataSource.query(
+      'SELECT user_id, since_seq, delivered_seq, read_seq, failed_seq, attempts, delivered_at, read_at, failed_at FROM im_members ' +
+      'WHERE conversation_id = ? AND user_id <> ? ORDER BY user_id', [ message.conversation_id, message.sender_id ]), { label: 'read status' });
+    const recipients: RecipientState[] = [];
+    for (const m of members) {
+      if (readInt(m.since_seq) >= seq) continue;
+      const status: RecipientStatus = readInt(m.read_seq) >= seq ? 'read'
+        : readInt(m.delivered_seq) >= seq ? 'delivered'
+          : readInt(m.failed_seq) >= seq ? 'failed' : 'pending';
+      const state: RecipientState = { userId: m.user_id, status, attempts: readInt(m.attempts) };
+      if (status === 'pending') state.attempts = 0;
+      const deliveredAt = readTimeOrUndefined(m.delivered_at);
+      const readAt = readTimeOrUndefined(m.read_at);
+      const failedAt = readTimeOrUndefined(m.failed_at);
+      if ((status === 'delivered' || status === 'read') && deliveredAt) state.deliveredAt = deliveredAt.toISOString();
+      if (status === 'read' && readAt) state.readAt = readAt.toISOString();
+      if (status === 'failed' && failedAt) state.failedAt = failedAt.toISOString();
+      recipients.push(state);
+    }
+    const least = recipients.reduce<RecipientStatus | undefined>((min, r) => (min === undefined || ORDER[r.status] < ORDER[min] ? r.status : min), undefined);
+    return {
+      messageId, conversationId: message.conversation_id, seq, senderId: message.sender_id,
+      status: least === undefined ? 'sent' : AS_MESSAGE[least], recipients,
+    };
+  }
+
+  private async write(kind: 'delivered' | 'failed', receipts: Receipt[]): Promise<void[]> {
+    // One row per member: the highest seq of the batch wins.
+    const latest = new Map<string, Receipt>();
+    for (const r of receipts) {
+      const key = `${r.conversationId}\n${r.userId}`;
+      const seen = latest.get(key);
+      if (!seen || r.seq > seen.seq) latest.set(key, r);
+    }
+    const at = sqlTime(new Date());
+    const rows = [ ...latest.values() ].map(r => [ r.conversationId, r.userId, r.seq, r.attempts, at ]);
+    const { updateFrom } = dialectOf(this.store.driver);
+    const sql = kind === 'delivered'
+      ? updateFrom('im_members', 'm', [ 'c', 'u', 's', 'a', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
+        'm.delivered_seq = v.s, m.delivered_at = v.t, m.attempts = v.a', 'm.delivered_seq < v.s')
+      // A later delivery wins over a failure: a failure is recorded only above the delivered cursor.
+      : updateFrom('im_members', 'm', [ 'c', 'u', 's', 'a', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
+        'm.failed_seq = v.s, m.failed_at = v.t, m.attempts = v.a', 'm.failed_seq < v.s AND m.delivered_seq < v.s');
+    await this.store.withRetry(() => this.store.dataSource.query(sql, rows.flat()), { label: `record ${kind}` });
+    return receipts.map(() => undefined);
+  }
+}

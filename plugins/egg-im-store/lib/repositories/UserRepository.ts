@@ -1,0 +1,97 @@
+import { ImError } from 'egg-im-protocol';
+import { ImUser } from '../entity/ImUser';
+import { isDuplicateKeyError } from '../dbErrors';
+import { newId } from '../ids';
+import type { ImStore } from '../ImStore';
+
+const MAX_ID = 32;
+const MAX_USERNAME = 64;
+
+function checkUserId(userId: string): void {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID) {
+    throw new ImError('VALIDATION_FAILED', `userId must be a string of 1 to ${MAX_ID} characters`, { field: 'userId' });
+  }
+}
+
+function checkUsername(username: string): void {
+  if (typeof username !== 'string' || username.length === 0 || username.length > MAX_USERNAME) {
+    throw new ImError('VALIDATION_FAILED', `username must be a string of 1 to ${MAX_USERNAME} characters`, { field: 'username' });
+  }
+}
+
+/** `app.imStore.users`: the im_users table. Every call retries transient failures (see `ImStore.withRetry`). */
+export class UserRepository {
+  constructor(private readonly store: ImStore) {}
+
+  /** Registers a user and returns the new id; `USERNAME_TAKEN` when the name is in use (names compare byte for byte). */
+  async create(username: string, passwordHash: string | null): Promise<string> {
+    checkUsername(username);
+    const id = newId('u_');
+    return this.store.withRetry(async manager => {
+      const users = manager.getRepository(ImUser);
+      try {
+        await users.insert({ id, username, passwordHash, createdAt: new Date(), lastSeenAt: null });
+        return id;
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) throw err;
+        // a retry after a COMMIT whose answer was lost finds its own row
+        const holder = await users.findOneBy({ username });
+        if (holder?.id === id) return id;
+        throw new ImError('USERNAME_TAKEN', 'this username is already taken', { field: 'username' });
+      }
+    }, { label: 'create user' });
+  }
+
+  /**
+   * Makes sure a user of the host application's own user system exists here (no password hash).
+   * A known id is left as it is; a new id with a name held by another id is `USERNAME_TAKEN`.
+   */
+  async ensure(userId: string, username: string): Promise<void> {
+    checkUserId(userId);
+    checkUsername(username);
+    await this.store.withRetry(async manager => {
+      const users = manager.getRepository(ImUser);
+      if (await users.existsBy({ id: userId })) return;
+      try {
+        await users.insert({ id: userId, username, passwordHash: null, createdAt: new Date(), lastSeenAt: null });
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) throw err;
+        if (await users.existsBy({ id: userId })) return; // another login of the same user got there first
+        throw new ImError('USERNAME_TAKEN', 'this username belongs to another user', { field: 'username' });
+      }
+    }, { label: 'ensure user' });
+  }
+
+  /** True when a user with this id exists. */
+  exists(userId: string): Promise<boolean> {
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID) return Promise.resolve(false);
+    return this.store.withRetry(manager => manager.getRepository(ImUser).existsBy({ id: userId }), { label: 'check user' });
+  }
+
+  findById(userId: string): Promise<ImUser | null> {
+    return this.store.withRetry(manager => manager.getRepository(ImUser).findOneBy({ id: userId }), { label: 'find user' });
+  }
+
+  findByUsername(username: string): Promise<ImUser | null> {
+    return this.store.withRetry(manager => manager.getRepository(ImUser).findOneBy({ username }), { label: 'find user' });
+  }
+
+  /** Moves `last_seen_at` forward to `at` (never backward). */
+  async markSeen(userId: string, at: Date): Promise<void> {
+    await this.store.withRetry(manager => manager.createQueryBuilder()
+      .update(ImUser)
+      .set({ lastSeenAt: at })
+      .where('id = :userId', { userId })
+      .andWhere('(last_seen_at IS NULL OR last_seen_at < :at)', { at })
+      .execute(), { label: 'mark user seen' });
+  }
+
+  /** When a device of the user was last connected, or null (unknown user, or never seen). */
+  async lastSeenAt(userId: string): Promise<Date | null> {
+    const user = await this.store.withRetry(
+      manager => manager.getRepository(ImUser).findOne({ where: { id: userId }, select: { id: true, lastSeenAt: true } }),
+      { label: 'read last seen' },
+    );
+    return user?.lastSeenAt ?? null;
+  }
+}

@@ -1,0 +1,28 @@
+import type { Message } from 'egg-im-protocol';
+
+/** A message as stored: `content` and `meta` are the JSON text exactly as it was accepted. */
+export interface StoredMessage {
+  id: string;
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  clientMsgId: string;
+  type: string;
+  contentJson: string;
+  metaJson: string;
+  createdAt: Date;
+}
+
+export function toMessage(stored: StoredMessage): Message {
+  return {
+    id: stored.id,
+    conversationId: stored.conversationId,
+    seq: stored.seq,
+    senderId: stored.senderId,
+    type: stored.type,
+    content: JSON.parse(stored.contentJson),
+    meta: JSON.parse(stored.metaJson),
+    clientMsgId: stored.clientMsgId,
+    createdAt: stored.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import mm, { type MockApplication } from 'egg-mock';
+import { isImError } from 'egg-im-protocol';
+import { createTestDatabase, dropTestDatabase } from 'egg-im-testkit';
+import type { ImStore } from '../lib/ImStore';
+import { cleanFixture, makeTempDir, rejectionOf } from './helpers';
+
+async function expectImError(promise: Promise<unknown>, code: string): Promise<void> {
+  const err = await rejectionOf(promise);
+  assert.ok(isImError(err), `expected ImError ${code}, got ${err}`);
+  assert.equal(err.code, code);
+}
+
+const drivers: Array<{ name: string; setup: () => Promise<{ boot: () => MockApplication; cleanup: () => Promise<void> }> }> = [
+  {
+    name: 'SQLite',
+    async setup() {
+      const dir = makeTempDir('repos');
+      return {
+        boot: () => {
+          mm(process.env, 'IM_DATABASE_URL', `sqlite:${path.join(dir, 'repos.sqlite')}`);
+          return mm.app({ baseDir: 'apps/sqlite', cache: false });
+        },
+        cleanup: async () => {
+          fs.rmSync(dir, { recursive: true, force: true });
+          cleanFixture('sqlite');
+        },
+      };
+    },
+  },
+  {
+    name: 'MariaDB',
+    async setup() {
+      const db = await createTestDatabase('repos');
+      return {
+        boot: () => {
+          mm(process.env, 'STORE_TEST_MYSQL_URL', db.url);
+          return mm.app({ baseDir: 'apps/mysql', cache: false });
+        },
+        cleanup: async () => {
+          await dropTestDatabase(db.name);
+          cleanFixture('mysql');
+        },
+      };
+    },
+  },
+];
+
+for (const driver of drivers) {
+  describe(`egg-im-store repositories on ${driver.name}`, () => {
+    let app: MockApplication;
+    let store: ImStore;
+    let cleanup: () => Promise<void> = async () => undefined;
+
+    before(async () => {
+      const env = await driver.setup();
+      cleanup = env.cleanup;
+      app = env.boot();
+      await app.ready();
+      store = app.imStore;
+    });
+
+    after(async () => {
+      await app?.close();
+      await cleanup();
+    });
+
+    it('users: create, find, USERNAME_TAKEN, byte-exact names, exists', async () => {
+      const id = await store.users.create('carol', 'scrypt$hash');
+      assert.match(id, /^u_[0-9a-z]+$/);
+      assert.ok(id.length <= 32);
+      const carol = await store.users.findByUsername('carol');
+      assert.equal(carol?.id, id);
+      assert.equal(carol?.passwordHash, 'scrypt$hash');
+      assert.equal((await store.users.findById(id))?.username, 'carol');
+      await expectImError(store.users.create('carol', 'other'), 'USERNAME_TAKEN');
+      const upper = await store.users.create('Carol', null);
+      assert.notEqual(upper, id, 'names compare byte for byte');
+      assert.equal(await store.users.exists(id), true);
+      assert.equal(await store.users.exists('u_nobody'), false);
+      assert.equal(await store.users.exists('x'.repeat(40)), false);
+      assert.equal(await store.users.findByUsername('nobody'), null);
+    });
+
+    it('users: ensure adds a host-app user once, without a password hash', async () => {
+      await store.users.ensure('host_42', 'dave');
+      await store.users.ensure('host_42', 'dave');
+      const dave = await store.users.findById('host_42');
+      assert.equal(dave?.username, 'dave');
+      assert.equal(dave?.passwordHash, null);
+      await expectImError(store.users.ensure('host_43', 'dave'), 'USERNAME_TAKEN');
+      await expectImError(store.users.ensure('x'.repeat(33), 'erin'), 'VALIDATION_FAILED');
+      await expectImError(store.users.create('', null), 'VALIDATION_FAILED');
+    });
+
+    it('users: last seen only moves forward, at millisecond precision', async () => {
+      assert.equal(await store.users.lastSeenAt('host_42'), null);
+      const t1 = new Date('2025-03-04T05:06:07.891Z');
+      await store.users.markSeen('host_42', t1);
+      await store.users.markSeen('host_42', new Date(t1.getTime() - 60_000));
+      assert.equal((await store.users.lastSeenAt('host_42'))?.toISOString(), t1.toISOString());
+      const t2 = new Date(t1.getTime() + 1);
+      await store.users.markSeen('host_42', t2);
+      assert.equal((await store.users.lastSeenAt('host_42'))?.toISOString(), t2.toISOString());
+      assert.equal(await store.users.lastSeenAt('u_nobody'), null);
+    });
+
+    it('sessions: create, find by token hash, revoke once', async () => {
+      const tokenHash = 'f'.repeat(64);
+      const expiresAt = new Date(Date.now() + 3600_000);
+      const id = await store.sessions.create({ userId: 'host_42', deviceId: 'phone', tokenHash, expiresAt });
+      assert.match(id, /^s_[0-9a-z]+$/);
+      const found = await store.sessions.findByTokenHash(tokenHash);
+      assert.equal(found?.id, id);
+      assert.equal(found?.userId, 'host_42');
+      assert.equal(found?.deviceId, 'phone');
+      assert.equal(found?.expiresAt.toISOString(), expiresAt.toISOString());
+      assert.equal(found?.revokedAt, null);
+
+      const first = new Date('2025-05-05T05:05:05.555Z');
+      assert.equal(await store.sessions.revoke(id, first), tokenHash);
+      assert.equal(await store.sessions.revoke(id, new Date()), tokenHash);
+      assert.equal((await store.sessions.findById(id))?.revokedAt?.toISOString(), first.toISOString(), 'the first revocation time is kept');
+      assert.equal(await store.sessions.revoke('s_nobody'), undefined);
+      assert.equal(await store.sessions.findByTokenHash('0'.repeat(64)), null);
+      // the token hash is unique
+      await assert.rejects(store.sessions.create({ userId: 'host_42', deviceId: 'tablet', tokenHash, expiresAt }));
+    });
+  });
+}
