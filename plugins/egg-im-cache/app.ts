@@ -21,5 +21,6 @@ export default class ImCacheBoot implements IBoot {
       ? [ holder ]
       : [ ...((holder as { clients?: Map<string, ImCache> } | undefined)?.clients?.values() ?? []) ];
     await Promise.all(caches.map(cache => cache.close()));
+    this.app.coreLogger.info('[egg-im-cache] closed');
   }
 }

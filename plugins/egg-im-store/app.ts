@@ -16,5 +16,6 @@ export default class ImStoreBoot implements IBoot {
 
   async beforeClose(): Promise<void> {
     await closeStores(this.app);
+    this.app.coreLogger.info('[egg-im-store] closed');
   }
 }

@@ -1,0 +1,213 @@
+import { io, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, Message, ServerToClientEvents, StatusEvent } from 'egg-im-protocol';
+import { ImClientError } from './errors';
+import { closedError } from './retry';
+import type { ClientSessionExpiredEvent } from './types';
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+type AckOf<E extends keyof ClientToServerEvents> = Parameters<Parameters<ClientToServerEvents[E]>[1]>[0];
+
+/** What the connection tells its owner. */
+export interface ConnectionHandlers {
+  connect(): void;
+  disconnect(reason: string, willReconnect: boolean): void;
+  messageNew(message: Message): void;
+  status(event: StatusEvent): void;
+  sessionExpired(event: ClientSessionExpiredEvent): void;
+  /** The socket stopped for good for another reason (e.g. a reconnect refused with `UNAUTHORIZED`). */
+  stopped(error: ImClientError): void;
+}
+
+export interface ConnectionOptions {
+  baseUrl: string;
+  token: string;
+  sessionId?: string;
+  path: string;
+  transports: Array<'websocket' | 'polling' | 'webtransport'>;
+  reconnection: { delayMs: number; maxDelayMs: number; attempts: number };
+  ackTimeoutMs: number;
+  connectWaitMs: number;
+}
+
+interface Waiter { resolve(): void; reject(err: ImClientError): void }
+
+/**
+ * The socket's life: handshake with `auth: { token }`, reconnection (socket.io-client's), the end of it
+ * (close, `session:expired`, a refused reconnect), and ack calls made only while connected.
+ */
+export class Connection {
+  readonly #options: ConnectionOptions;
+  readonly #handlers: ConnectionHandlers;
+  #socket?: ClientSocket;
+  /** Set while the socket will not connect again without `open()`: what calls waiting for it get. */
+  #stopped?: ImClientError = new ImClientError('NOT_CONNECTED', '[egg-im/client] connect() was not called');
+  #opening?: { resolve(): void; reject(err: ImClientError): void };
+  readonly #waiters = new Set<Waiter>();
+
+  constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
+    this.#options = options;
+    this.#handlers = handlers;
+  }
+
+  get connected(): boolean {
+    return this.#socket?.connected === true;
+  }
+
+  /** Connects; rejects with the handshake's error (its `code` is the server's, e.g. `UNAUTHORIZED`). */
+  open(): Promise<void> {
+    if (this.#socket?.connected) return Promise.resolve();
+    if (this.#opening) return new Promise((resolve, reject) => this.#waiters.add({ resolve, reject }));
+    this.#stopped = undefined;
+    const socket = this.#socket ?? this.#createSocket();
+    return new Promise<void>((resolve, reject) => {
+      this.#opening = { resolve, reject };
+      socket.connect();
+    });
+  }
+
+  /** Stops for good: disconnects, and fails whatever waits for a connection with `CLOSED`. */
+  close(): void {
+    this.#stop(closedError());
+  }
+
+  /** Resolves once connected: at once, or after a reconnect (at most `connectWaitMs`); rejects when it will not connect. */
+  waitConnected(): Promise<void> {
+    if (this.#socket?.connected) return Promise.resolve();
+    if (this.#stopped) return Promise.reject(this.#stopped);
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: () => { clearTimeout(timer); resolve(); },
+        reject: (err) => { clearTimeout(timer); this.#waiters.delete(waiter); reject(err); },
+      };
+      const timer = setTimeout(() => waiter.reject(new ImClientError('DISCONNECTED',
+        `[egg-im/client] not reconnected within ${this.#options.connectWaitMs} ms`)), this.#options.connectWaitMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** One call with an ack, only while connected; `TIMEOUT` when no ack came in `ackTimeoutMs`, `DISCONNECTED` when the socket dropped first. */
+  ask<E extends keyof ClientToServerEvents>(event: E, body: Parameters<ClientToServerEvents[E]>[0]): Promise<AckOf<E>> {
+    const socket = this.#socket;
+    if (!socket?.connected) {
+      return Promise.reject(new ImClientError('DISCONNECTED', `[egg-im/client] ${event}: not connected`));
+    }
+    const timeoutMs = this.#options.ackTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const emitter = socket.timeout(timeoutMs) as unknown as { emit(ev: string, body: unknown, ack: (err: Error | null, reply: AckOf<E>) => void): void };
+      emitter.emit(event, body, (err, reply) => {
+        if (!err) return resolve(reply);
+        if (/timed out/.test(err.message)) {
+          reject(new ImClientError('TIMEOUT', `[egg-im/client] ${event}: no ack within ${timeoutMs} ms`, { cause: err }));
+        } else {
+          reject(new ImClientError('DISCONNECTED', `[egg-im/client] ${event}: the socket dropped before the ack`, { cause: err }));
+        }
+      });
+    });
+  }
+
+  #createSocket(): ClientSocket {
+    const { baseUrl, token, path, transports, reconnection } = this.#options;
+    const origin = new URL(baseUrl, globalThis.location?.href).origin;
+    const socket: ClientSocket = io(origin, {
+      path,
+      transports,
+      auth: { token },
+      autoConnect: false,
+      forceNew: true,
+      reconnection: true,
+      reconnectionDelay: reconnection.delayMs,
+      reconnectionDelayMax: reconnection.maxDelayMs,
+      reconnectionAttempts: reconnection.attempts,
+    });
+    socket.on('connect', () => this.#onConnect());
+    socket.on('connect_error', (err) => this.#onConnectError(socket, err));
+    socket.on('disconnect', (reason) => this.#onDisconnect(socket, reason));
+    socket.io.on('reconnect_failed', () => this.#stop(new ImClientError('DISCONNECTED',
+      `[egg-im/client] gave up reconnecting after ${reconnection.attempts} attempts`), true));
+    socket.on('message:new', (message, ack) => {
+      // The ack is the delivery receipt: always sent, duplicates included.
+      if (typeof ack === 'function') ack();
+      this.#handlers.messageNew(message);
+    });
+    socket.on('message:status', (event) => this.#handlers.status(event));
+    socket.on('session:expired', (event) => this.#expire(event ?? {}));
+    this.#socket = socket;
+    return socket;
+  }
+
+  #takeWaiters(): Waiter[] {
+    const waiters = [ ...this.#waiters ];
+    this.#waiters.clear();
+    return waiters;
+  }
+
+  #onConnect(): void {
+    const opening = this.#opening;
+    this.#opening = undefined;
+    opening?.resolve();
+    for (const waiter of this.#takeWaiters()) waiter.resolve();
+    this.#handlers.connect();
+  }
+
+  #onConnectError(socket: ClientSocket, err: Error & { data?: unknown }): void {
+    const refused = !socket.active;
+    const error = handshakeError(err, refused);
+    if (this.#opening) {
+      // The first handshake failed: report it, and do not keep retrying in the background.
+      const opening = this.#opening;
+      this.#opening = undefined;
+      this.#stop(error); // connect() rejects with it: no `error` event as well
+      opening.reject(error);
+      return;
+    }
+    if (!refused) return; // a transport failure: socket.io-client tries again
+    if (error.code === 'SESSION_EXPIRED') this.#expire({ sessionId: this.#options.sessionId });
+    else this.#stop(error, true);
+  }
+
+  #onDisconnect(socket: ClientSocket, reason: string): void {
+    const willReconnect = socket.active;
+    this.#handlers.disconnect(reason, willReconnect);
+    // e.g. the server ended the socket (logout): the `disconnect` event above already says it will not reconnect.
+    if (!willReconnect && !this.#stopped) {
+      this.#stop(new ImClientError('DISCONNECTED', `[egg-im/client] disconnected for good (${reason})`));
+    }
+  }
+
+  #expire(event: ClientSessionExpiredEvent): void {
+    if (this.#stopped?.code === 'SESSION_EXPIRED') return;
+    this.#stop(new ImClientError('SESSION_EXPIRED', '[egg-im/client] the session expired'));
+    this.#handlers.sessionExpired(event);
+  }
+
+  /** Ends the socket (no reconnect) and fails the waiters; `notify` tells the owner (not for close() and expiry, reported apart). */
+  #stop(error: ImClientError, notify = false): void {
+    if (this.#stopped === error) return;
+    const wasStopped = this.#stopped !== undefined;
+    this.#stopped = error;
+    const socket = this.#socket;
+    if (socket && (socket.active || socket.connected)) socket.disconnect();
+    if (error.code === 'CLOSED' && socket) {
+      socket.off();
+      socket.io.off();
+      this.#socket = undefined;
+    }
+    const opening = this.#opening;
+    this.#opening = undefined;
+    opening?.reject(error);
+    for (const waiter of this.#takeWaiters()) waiter.reject(error);
+    if (notify && !wasStopped) this.#handlers.stopped(error);
+  }
+}
+
+/** The `connect_error` as an `ImClientError`: the server's body from `err.data`, its code from `err.message`, else a network failure. */
+function handshakeError(err: Error & { data?: unknown }, refused: boolean): ImClientError {
+  const data = err.data as { code?: unknown; message?: unknown } | undefined;
+  if (data && typeof data.code === 'string') {
+    return ImClientError.fromBody({ message: err.message, ...data });
+  }
+  if (refused && /^[A-Z][A-Z_]+$/.test(err.message)) {
+    return new ImClientError(err.message, `[egg-im/client] handshake refused: ${err.message}`);
+  }
+  return new ImClientError('NETWORK_ERROR', `[egg-im/client] cannot connect: ${err.message}`, { cause: err });
+}

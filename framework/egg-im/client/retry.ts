@@ -1,0 +1,29 @@
+import { ImClientError } from './errors';
+
+export interface Backoff { attempts: number; baseDelayMs: number; maxDelayMs: number }
+
+/** Delay before attempt `attempt + 1` (attempt counts from 1): exponential, capped, with jitter in [50%, 100%]. */
+export function backoffDelay(policy: Backoff, attempt: number): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(exp / 2 + Math.random() * exp / 2);
+}
+
+/** Resolves after `ms`, or rejects with `CLOSED` as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(closedError());
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(closedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export function closedError(): ImClientError {
+  return new ImClientError('CLOSED', '[egg-im/client] the client was closed');
+}

@@ -1,0 +1,11 @@
+import type { EggPlugin } from 'egg';
+
+/** The four egg-im plugins, bundled: a host app selecting the framework gets all of them. */
+const plugin: EggPlugin = {
+  imStore: { enable: true, package: 'egg-im-store' },
+  imCache: { enable: true, package: 'egg-im-cache' },
+  imConnection: { enable: true, package: 'egg-im-connection' },
+  imRouter: { enable: true, package: 'egg-im-router' },
+};
+
+export default plugin;

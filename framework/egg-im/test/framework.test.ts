@@ -1,0 +1,109 @@
+import assert from 'node:assert';
+import * as egg from 'egg';
+import mm, { type MockApplication } from 'egg-mock';
+import { createTestDatabase, dropTestDatabase, TEST_REDIS_URL, uniqueName } from 'egg-im-testkit';
+
+/** Boots the `basic` fixture on the framework with these environment variables, restoring them afterwards. */
+async function boot(env: Record<string, string>): Promise<MockApplication> {
+  for (const [ name, value ] of Object.entries(env)) mm(process.env, name, value);
+  const app = mm.app({ baseDir: 'apps/basic', framework: true, cache: false } as any);
+  await app.ready();
+  return app;
+}
+
+describe('egg-im framework', () => {
+  afterEach(() => mm.restore());
+
+  it('re-exports egg with its own Application and Agent', () => {
+    const framework = require('egg-im');
+    assert.equal(typeof framework.startCluster, 'function');
+    assert.equal(framework.Controller, egg.Controller);
+    assert.notEqual(framework.Application, egg.Application);
+    assert(framework.Application.prototype instanceof egg.Application);
+    assert(framework.Agent.prototype instanceof egg.Agent);
+  });
+
+  describe('on MySQL and Redis', () => {
+    let app: MockApplication;
+    let database: { name: string; url: string };
+
+    before(async () => {
+      database = await createTestDatabase('fw');
+      app = await boot({ IM_DATABASE_URL: database.url, IM_REDIS_URL: TEST_REDIS_URL, TEST_IM_PREFIX: `${uniqueName('fw')}:` });
+    });
+    after(async () => {
+      await app?.close();
+      await dropTestDatabase(database.name);
+    });
+
+    it('loads the four plugins with the real services', () => {
+      for (const name of [ 'imStore', 'imCache', 'imConnection', 'imRouter' ]) {
+        assert.equal((app as any).plugins[name].enable, true, name);
+      }
+      assert.equal(app.imStore.driver, 'mysql');
+      assert.equal(app.imCache.mode, 'redis');
+    });
+
+    it('joins socket.io to the other nodes through the Redis adapter', () => {
+      assert.equal(app.imSockets.io.of('/').adapter.constructor.name, 'RedisAdapter');
+    });
+
+    it('answers /healthz and /readyz', async () => {
+      await app.httpRequest().get('/healthz').expect(200, { status: 'ok' });
+      const res = await app.httpRequest().get('/readyz').expect(200);
+      assert.equal(res.body.status, 'ready');
+      assert.equal(res.body.checks.store.ok, true);
+      assert.equal(res.body.checks.cache.ok, true);
+    });
+
+    it('answers an unknown path under the prefix with NOT_FOUND, token or not', async () => {
+      const res = await app.httpRequest().get('/im/no-such-route').expect(404);
+      assert.deepEqual(res.body, { ok: false, error: { code: 'NOT_FOUND', message: 'no route for GET /im/no-such-route' } });
+      await app.httpRequest().post('/im/no-such-route').set('Authorization', 'Bearer abc').expect(404);
+    });
+  });
+
+  describe('the embedded default (no IM_DATABASE_URL, no IM_REDIS_URL)', () => {
+    let app: MockApplication;
+    before(async () => {
+      app = await boot({ IM_DATABASE_URL: '', IM_REDIS_URL: '' });
+    });
+    after(() => app?.close());
+
+    it('runs on SQLite and the in-memory cache, ready', async () => {
+      assert.equal(app.imStore.driver, 'better-sqlite3');
+      assert.equal(app.imCache.mode, 'memory');
+      const res = await app.httpRequest().get('/readyz').expect(200);
+      assert.equal(res.body.status, 'ready');
+    });
+  });
+
+  describe('with Redis unreachable', () => {
+    let app: MockApplication;
+    let database: { name: string; url: string };
+    before(async () => {
+      database = await createTestDatabase('fwdeg');
+      app = await boot({ IM_DATABASE_URL: database.url, IM_REDIS_URL: 'redis://127.0.0.1:1' });
+    });
+    after(async () => {
+      await app?.close();
+      await dropTestDatabase(database.name);
+    });
+
+    it('starts and reports degraded (200)', async () => {
+      const res = await app.httpRequest().get('/readyz').expect(200);
+      assert.equal(res.body.status, 'degraded');
+      assert.equal(res.body.checks.store.ok, true);
+      assert.equal(res.body.checks.cache.ok, false);
+    });
+  });
+
+  describe('with a bad configuration', () => {
+    it('refuses an unknown store type with a prefixed error', async () => {
+      mm(process.env, 'IM_DATABASE_URL', 'postgres://127.0.0.1/im');
+      const app = mm.app({ baseDir: 'apps/basic', framework: true, cache: false } as any);
+      await assert.rejects(app.ready(), /\[egg-im-store\] unknown store type "postgres"/);
+      await app.close();
+    });
+  });
+});

@@ -1,0 +1,33 @@
+import type { Context } from 'egg';
+import { ImError, errorReply } from 'egg-im-protocol';
+
+/** Turns every error under the IM prefix into the contract's error body; unknown paths are NOT_FOUND. */
+export default () => async function imErrorHandler(ctx: Context, next: () => Promise<void>) {
+  const { prefix } = ctx.app.config.im.http;
+  if (ctx.path !== prefix && !ctx.path.startsWith(prefix + '/')) return next();
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) {
+      throw new ImError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+    }
+  } catch (err: any) {
+    const imError = toImError(err);
+    if (!imError) {
+      ctx.coreLogger.error(new Error(`[egg-im-connection] ${ctx.method} ${ctx.path} failed: ${err?.message}`, { cause: err }));
+    }
+    ctx.status = imError ? imError.status : 500;
+    ctx.body = errorReply(imError ?? err);
+  }
+};
+
+/** Maps client errors raised by Egg's own middleware (body parser limits, bad JSON) to contract codes. */
+function toImError(err: any): ImError | undefined {
+  if (err instanceof ImError) return err;
+  if (err?.status === 413 || err?.type === 'entity.too.large') {
+    return new ImError('PAYLOAD_TOO_LARGE', 'request body is too large');
+  }
+  if (err?.status === 400 || err?.status === 415 || err?.status === 422) {
+    return new ImError('VALIDATION_FAILED', err.expose ? String(err.message) : 'invalid request body');
+  }
+  return undefined;
+}

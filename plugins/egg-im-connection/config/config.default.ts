@@ -1,0 +1,51 @@
+import type { EggAppConfig, PowerPartial } from 'egg';
+
+export default () => {
+  const config: PowerPartial<EggAppConfig> = {};
+
+  /** egg-im-connection: sockets, sessions, presence. Every option is documented in docs/configuration.md. */
+  config.imConnection = {
+    socket: {
+      path: '/socket.io',
+      /** 'websocket' alone is fastest; 'polling' helps clients behind proxies (needs --sticky in cluster mode). */
+      transports: [ 'websocket', 'polling' ],
+      /** Largest frame a client may send, in bytes; a larger frame closes the socket (the transport's limit). */
+      maxHttpBufferSize: 1024 * 1024,
+      pingIntervalMs: 25000,
+      pingTimeoutMs: 20000,
+      /** A connection that has not finished the handshake by then is closed. */
+      connectTimeoutMs: 10000,
+      /** Origins allowed to open a socket (checked in allowRequest, since CORS does not stop other clients); [] = any. */
+      allowedOrigins: [],
+    },
+    /** Per-connection event rate: `burst` events at once, refilled at `perSecond`; excess gets RATE_LIMITED. */
+    rateLimit: { burst: 200, perSecond: 100 },
+    session: {
+      /** Lifetime of a login session. */
+      ttlMs: 7 * 24 * 3600 * 1000,
+      /** How long a session stays cached by token hash (never past its expiry). */
+      cacheTtlMs: 10 * 60 * 1000,
+    },
+    presence: {
+      /** A socket's presence entry lapses this long after its node's last heartbeat (heartbeats every ttl/3). */
+      ttlMs: 30000,
+      lastSeenTtlMs: 30 * 24 * 3600 * 1000,
+    },
+    auth: {
+      /** POST /im/auth/register; turn off when users come from the host application. */
+      registration: true,
+      minPasswordLength: 8,
+      /** scrypt cost for stored passwords (N=16384, r=8, p=1: ~40 ms and 16 MB per hash on one core). */
+      scrypt: { N: 16384, r: 8, p: 1 },
+      /** The host app's own credential check: `async ({ username, password }, ctx) => ({ userId }) | null`. */
+      verifyCredentials: undefined,
+    },
+  };
+
+  // The HTTP surface of egg-im; the contract names `im.http.prefix`.
+  config.im = {
+    http: { prefix: '/im' },
+  } as any;
+
+  return config;
+};

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import type { Application } from 'egg';
+import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { ImError, errorReply, isImError } from 'egg-im-protocol';
+import { Presence } from './presence/Presence';
+import { guardPromises } from './socket/guardPromises';
+import { TokenBucket } from './socket/TokenBucket';
+import { sessionRoom, userRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
+
+/** Events between nodes (socket.io serverSideEmit, through the Redis adapter). */
+interface NodeEvents {
+  'im:session-ended': (sessionId: string) => void;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * socket.io on Egg's HTTP server. The server exists from boot; it is attached when Egg emits 'server',
+ * and joined to the other nodes through Redis once the cache is up: whichever of the two comes last.
+ */
+export class SocketServer {
+  readonly io: ImIo;
+  /** Identifies this process among the nodes (presence entries, logs). */
+  readonly nodeId = `${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly presence: Presence;
+  private readonly handlers = new Map<string, EventHandler>();
+  private readonly connectHooks: ConnectionHook[] = [];
+  private readonly disconnectHooks: ConnectionHook[] = [];
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  private redisClients: Array<{ close(): Promise<unknown>; destroy(): void; isOpen: boolean; isReady: boolean }> = [];
+
+  constructor(private readonly app: Application) {
+    const { socket } = app.config.imConnection;
+    const allowed = new Set(socket.allowedOrigins);
+    this.presence = new Presence(app, this.nodeId);
+    this.io = new Server({
+      path: socket.path,
+      transports: socket.transports,
+      maxHttpBufferSize: socket.maxHttpBufferSize,
+      pingInterval: socket.pingIntervalMs,
+      pingTimeout: socket.pingTimeoutMs,
+      connectTimeout: socket.connectTimeoutMs,
+      serveClient: false,
+      // CORS headers do not stop non-browser clients: the origin is checked here, for every client.
+      allowRequest: (req, callback) => {
+        const origin = req.headers.origin;
+        if (allowed.size === 0 || (origin !== undefined && allowed.has(origin))) return callback(null, true);
+        app.coreLogger.warn('[egg-im-connection] refused a connection from origin %s', origin ?? '(none)');
+        callback('origin not allowed', false);
+      },
+    });
+    this.io.use((socket, next) => { this.authenticate(socket).then(() => next(), next); });
+    this.io.on('connection', socket => this.onSocketOpened(socket));
+    (this.io as unknown as Server<NodeEvents, NodeEvents>).on('im:session-ended', sessionId => this.endLocalSession(sessionId));
+  }
+
+  /** Routes a client event to `handler`; the ack gets `{ ok: true, ...result }` or the error body. */
+  handle(event: string, handler: EventHandler): void {
+    if (this.handlers.has(event)) throw new Error(`[egg-im-connection] socket event "${event}" already has a handler`);
+    this.handlers.set(event, handler);
+  }
+
+  onConnect(hook: ConnectionHook): void {
+    this.connectHooks.push(hook);
+  }
+
+  onDisconnect(hook: ConnectionHook): void {
+    this.disconnectHooks.push(hook);
+  }
+
+  attach(server: HttpServer): void {
+    this.io.attach(server);
+    // The HTTP request object is only needed during the handshake; dropping it saves ~4 KB per connection.
+    this.io.engine.on('connection', (raw: { request: unknown }) => { raw.request = null; });
+    this.presence.start();
+    this.app.coreLogger.info('[egg-im-connection] socket.io attached at %s (node %s)', this.app.config.imConnection.socket.path, this.nodeId);
+  }
+
+  /** Joins the nodes through Redis when the cache runs on Redis. */
+  async joinNodes(): Promise<void> {
+    const redis = this.app.imCache.redis;
+    if (!redis) {
+      this.app.coreLogger.info('[egg-im-connection] single node: no Redis, socket.io keeps its in-memory adapter');
+      return;
+    }
+    const warn = (err: Error) => this.app.coreLogger.warn('[egg-im-connection] adapter redis: %s', err.message);
+    // While Redis is down, commands wait in a bounded queue (then fail and are logged) instead of growing memory.
+    const pub = redis.duplicate({ commandsQueueMaxLength: 10000 });
+    const sub = redis.duplicate({ commandsQueueMaxLength: 10000 });
+    for (const client of [ pub, sub ]) client.on('error', warn);
+    this.redisClients = [ pub, sub ];
+    // Not awaited: with Redis down at start the app still starts (degraded); the clients keep reconnecting.
+    for (const client of [ pub, sub ]) client.connect().catch(warn);
+    this.io.adapter(createAdapter(guardPromises(pub, warn), guardPromises(sub, warn), { key: `${this.app.config.imCache.client.prefix}sio` }));
+    this.app.coreLogger.info('[egg-im-connection] socket.io joined to the other nodes through the Redis adapter');
+  }
+
+  /** Tells every socket of the session, on every node, that it has ended, and disconnects them. */
+  endSession(sessionId: string): void {
+    this.endLocalSession(sessionId);
+    (this.io as unknown as Server<NodeEvents, NodeEvents>).serverSideEmit('im:session-ended', sessionId);
+  }
+
+  async close(): Promise<void> {
+    this.presence.stop();
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    this.expiryTimers.clear();
+    // Disconnect every socket and stop accepting new ones, then release the adapter's Redis clients.
+    if (this.io.engine) await new Promise<void>(resolve => this.io.close(() => resolve()));
+    else this.io.disconnectSockets(true);
+    // close() waits for Redis to answer; a client that is not connected (Redis down) is destroyed instead.
+    await Promise.all(this.redisClients.filter(c => c.isOpen).map(c => (c.isReady ? c.close() : c.destroy())));
+    this.redisClients = [];
+    this.app.coreLogger.info('[egg-im-connection] sockets closed');
+  }
+
+  private async authenticate(socket: ImSocket): Promise<void> {
+    try {
+      // The token is read from the handshake's auth payload only: query strings end up in access logs.
+      const session = await this.app.imSessions.authenticate(socket.handshake.auth?.token);
+      Object.assign(socket.data, session);
+    } catch (err) {
+      const error = isImError(err) ? err : new ImError('INTERNAL', 'could not check the session');
+      if (!isImError(err)) this.app.coreLogger.error(new Error('[egg-im-connection] handshake failed', { cause: err }));
+      throw Object.assign(new Error(error.code), { data: error.toBody() });
+    }
+  }
+
+  private onSocketOpened(socket: ImSocket): void {
+    const { userId, sessionId, deviceId, expiresAt } = socket.data;
+    socket.join([ userRoom(userId), sessionRoom(sessionId) ]);
+    this.armExpiry(socket, expiresAt);
+    const { burst, perSecond } = this.app.config.imConnection.rateLimit;
+    const bucket = new TokenBucket(burst, perSecond);
+    for (const [ event, handler ] of this.handlers) {
+      socket.on(event as any, (payload: unknown, ack: unknown) => this.dispatch(socket, bucket, event, handler, payload, ack));
+    }
+    socket.on('disconnect', () => this.onSocketClosed(socket));
+    this.presence.connected(socket.id, userId, deviceId)
+      .catch(err => this.app.coreLogger.warn('[egg-im-connection] presence of user %s not recorded: %s', userId, err.message));
+    for (const hook of this.connectHooks) this.runHook(hook, socket, 'connect');
+  }
+
+  private onSocketClosed(socket: ImSocket): void {
+    clearTimeout(this.expiryTimers.get(socket.id));
+    this.expiryTimers.delete(socket.id);
+    this.presence.disconnected(socket.id)
+      .catch(err => this.app.coreLogger.warn('[egg-im-connection] presence of user %s not updated: %s', socket.data.userId, err.message));
+    for (const hook of this.disconnectHooks) this.runHook(hook, socket, 'disconnect');
+  }
+
+  private runHook(hook: ConnectionHook, socket: ImSocket, phase: string): void {
+    Promise.resolve()
+      .then(() => hook(socket))
+      .catch(err => this.app.coreLogger.error(new Error(`[egg-im-connection] ${phase} hook failed for user ${socket.data.userId} socket ${socket.id}`, { cause: err })));
+  }
+
+  private async dispatch(socket: ImSocket, bucket: TokenBucket, event: string, handler: EventHandler, payload: unknown, ack: unknown) {
+    if (typeof ack !== 'function') {
+      // Every client event of the protocol takes an ack: without one there is nobody to answer.
+      this.app.coreLogger.warn('[egg-im-connection] user %s sent "%s" without an ack callback; ignored', socket.data.userId, event);
+      return;
+    }
+    const retryAfterMs = bucket.take();
+    if (retryAfterMs > 0) {
+      ack(new ImError('RATE_LIMITED', `too many events on this connection; retry in ${retryAfterMs} ms`, { retryAfterMs }).toReply());
+      return;
+    }
+    try {
+      const result = await handler(socket, payload);
+      ack({ ok: true, ...result });
+    } catch (err) {
+      if (!isImError(err)) {
+        this.app.coreLogger.error(new Error(`[egg-im-connection] "${event}" failed for user ${socket.data.userId} socket ${socket.id}`, { cause: err }));
+      }
+      ack(errorReply(err));
+    }
+  }
+
+  /** At expiry the socket is told (`session:expired`) and closed, within the timer's precision. */
+  private armExpiry(socket: ImSocket, expiresAt: number): void {
+    const delay = expiresAt - Date.now();
+    const timer = setTimeout(() => {
+      if (Date.now() < expiresAt) return this.armExpiry(socket, expiresAt);
+      this.endSocket(socket);
+    }, Math.max(0, Math.min(delay, MAX_TIMER_MS)));
+    this.expiryTimers.set(socket.id, timer);
+  }
+
+  private endLocalSession(sessionId: string): void {
+    for (const socketId of this.io.of('/').adapter.rooms.get(sessionRoom(sessionId)) ?? []) {
+      const socket = this.io.of('/').sockets.get(socketId);
+      if (socket) this.endSocket(socket);
+    }
+  }
+
+  private endSocket(socket: ImSocket): void {
+    socket.emit('session:expired', { sessionId: socket.data.sessionId });
+    socket.disconnect(true);
+  }
+}

@@ -1,0 +1,146 @@
+import type { Application } from 'egg';
+import type { PresenceResult } from 'egg-im-protocol';
+
+interface Entry {
+  userId: string;
+  deviceId: string;
+  /** `<nodeId>|<socketId>|<deviceId>`: unique per socket, names its device. */
+  member: string;
+}
+
+/**
+ * Who is online, on any node. Each connected socket is an entry with an expiry, refreshed by its node's
+ * heartbeat: entries of a node that died lapse by themselves after `ttlMs`. In Redis (shared by the nodes):
+ * one sorted set per user scored by expiry; this node's own entries are also kept locally, which is the
+ * whole truth in memory mode and what is re-written to Redis by the next heartbeat after an outage.
+ */
+export class Presence {
+  private readonly local = new Map<string, Entry>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly app: Application, private readonly nodeId: string) {}
+
+  private get config() {
+    return this.app.config.imConnection.presence;
+  }
+
+  private get redis() {
+    const cache = this.app.imCache;
+    return cache.mode === 'redis' && !cache.degraded ? cache.redis : undefined;
+  }
+
+  private key(kind: 'presence' | 'lastseen', userId: string) {
+    return this.app.imCache.key(kind, userId);
+  }
+
+  start(): void {
+    const every = Math.max(1000, Math.floor(this.config.ttlMs / 3));
+    this.timer = setInterval(() => {
+      this.heartbeat().catch(err => this.app.coreLogger.warn('[egg-im-connection] presence heartbeat failed: %s', err.message));
+    }, every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async connected(socketId: string, userId: string, deviceId: string): Promise<void> {
+    const entry: Entry = { userId, deviceId, member: `${this.nodeId}|${socketId}|${deviceId}` };
+    this.local.set(socketId, entry);
+    await this.write([ entry ]);
+  }
+
+  /** Returns true when that was the user's last connected device (the user went offline). */
+  async disconnected(socketId: string): Promise<boolean> {
+    const entry = this.local.get(socketId);
+    if (!entry) return false;
+    this.local.delete(socketId);
+    const now = Date.now();
+    const redis = this.redis;
+    let online: boolean;
+    if (redis) {
+      try {
+        const key = this.key('presence', entry.userId);
+        const [ , live ] = await redis.multi()
+          .zRem(key, entry.member)
+          .zCount(key, now, '+inf')
+          .exec() as unknown as [number, number];
+        online = live > 0;
+      } catch (err: any) {
+        this.app.coreLogger.warn('[egg-im-connection] presence: redis unavailable on disconnect of user %s: %s', entry.userId, err.message);
+        online = this.localDevices(entry.userId).size > 0;
+      }
+    } else {
+      online = this.localDevices(entry.userId).size > 0;
+    }
+    if (!online) await this.markSeen(entry.userId, now);
+    return !online;
+  }
+
+  async query(userId: string): Promise<PresenceResult> {
+    const now = Date.now();
+    let devices = this.localDevices(userId);
+    let lapsedAt: number | undefined;
+    const redis = this.redis;
+    if (redis) {
+      try {
+        const key = this.key('presence', userId);
+        const [ lapsed, live ] = await redis.multi()
+          .zRangeByScoreWithScores(key, '-inf', now)
+          .zRangeByScore(key, now, '+inf')
+          .zRemRangeByScore(key, '-inf', now)
+          .exec() as unknown as [Array<{ score: number }>, string[]];
+        devices = new Set(live.map(member => member.slice(member.lastIndexOf('|') + 1)));
+        // A node that died never said goodbye: its entries lapsed; the user was last seen at its last heartbeat.
+        if (lapsed.length > 0) lapsedAt = Math.max(...lapsed.map(e => e.score)) - this.config.ttlMs;
+      } catch (err: any) {
+        this.app.coreLogger.warn('[egg-im-connection] presence: redis unavailable, answering for this node only: %s', err.message);
+      }
+    }
+    if (devices.size > 0) return { userId, online: true, devices: devices.size };
+    if (lapsedAt !== undefined) await this.markSeen(userId, lapsedAt);
+    const seen = await this.seenAt(userId);
+    return seen === undefined
+      ? { userId, online: false, devices: 0 }
+      : { userId, online: false, devices: 0, lastSeenAt: new Date(seen).toISOString() };
+  }
+
+  /** Re-writes every local entry with a fresh expiry (and after an outage, puts them back). */
+  async heartbeat(): Promise<void> {
+    await this.write([ ...this.local.values() ]);
+  }
+
+  private localDevices(userId: string): Set<string> {
+    const devices = new Set<string>();
+    for (const entry of this.local.values()) if (entry.userId === userId) devices.add(entry.deviceId);
+    return devices;
+  }
+
+  private async write(entries: Entry[]): Promise<void> {
+    const redis = this.redis;
+    if (!redis || entries.length === 0) return;
+    const expiresAt = Date.now() + this.config.ttlMs;
+    const multi = redis.multi();
+    for (const entry of entries) {
+      const key = this.key('presence', entry.userId);
+      multi.zAdd(key, { score: expiresAt, value: entry.member });
+      multi.pExpire(key, this.config.ttlMs * 2);
+    }
+    await multi.exec();
+  }
+
+  private async markSeen(userId: string, at: number): Promise<void> {
+    const previous = await this.seenAt(userId);
+    if (previous !== undefined && previous >= at) return;
+    await this.app.imCache.set(this.key('lastseen', userId), String(at), this.config.lastSeenTtlMs);
+    await this.app.imStore.users.markSeen(userId, new Date(at));
+  }
+
+  private async seenAt(userId: string): Promise<number | undefined> {
+    const cached = await this.app.imCache.get(this.key('lastseen', userId));
+    if (cached !== undefined) return Number(cached);
+    const stored = await this.app.imStore.users.lastSeenAt(userId);
+    return stored?.getTime();
+  }
+}

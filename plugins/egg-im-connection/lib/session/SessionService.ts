@@ -1,0 +1,78 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Application, Context } from 'egg';
+import { ImError, type LoginResult } from 'egg-im-protocol';
+
+/** A live session, as the handshake and the HTTP routes see it. */
+export interface Session {
+  sessionId: string;
+  userId: string;
+  deviceId: string;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Login sessions: one per device. The client holds an opaque random token; only its SHA-256 is stored
+ * (MySQL, cached in Redis by hash), so neither a database dump nor a cache dump can be replayed.
+ */
+export class SessionService {
+  constructor(private readonly app: Application) {}
+
+  /** Koa middleware: the request must carry `Authorization: Bearer <token>` of a live session (`ctx.imSession`). */
+  readonly requireSession = async (ctx: Context, next: () => Promise<void>): Promise<void> => {
+    const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+    if (!match) throw new ImError('UNAUTHORIZED', 'Authorization: Bearer <token> is required');
+    ctx.imSession = await this.authenticate(match[1]);
+    await next();
+  };
+
+  private get ttlMs() {
+    return this.app.config.imConnection.session.ttlMs;
+  }
+
+  private cacheKey(tokenHash: string) {
+    return this.app.imCache.key('session', tokenHash);
+  }
+
+  async create(userId: string, deviceId: string): Promise<LoginResult> {
+    const token = randomBytes(32).toString('base64url');
+    const tokenHash = hashToken(token);
+    const expiresAt = new Date(Date.now() + this.ttlMs);
+    const sessionId = await this.app.imStore.sessions.create({ userId, deviceId, tokenHash, expiresAt });
+    await this.remember(tokenHash, { sessionId, userId, deviceId, expiresAt: expiresAt.getTime() });
+    this.app.coreLogger.info('[egg-im-connection] session %s created for user %s device %s', sessionId, userId, deviceId);
+    return { token, userId, sessionId, deviceId, expiresAt: expiresAt.toISOString() };
+  }
+
+  /** The session of a token, or UNAUTHORIZED / SESSION_EXPIRED. */
+  async authenticate(token: unknown): Promise<Session> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
+      throw new ImError('UNAUTHORIZED', 'a session token is required');
+    }
+    const tokenHash = hashToken(token);
+    let session = await this.app.imCache.getJson<Session>(this.cacheKey(tokenHash));
+    if (!session) {
+      const record = await this.app.imStore.sessions.findByTokenHash(tokenHash);
+      if (!record || record.revokedAt) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
+      session = { sessionId: record.id, userId: record.userId, deviceId: record.deviceId, expiresAt: record.expiresAt.getTime() };
+      if (session.expiresAt > Date.now()) await this.remember(tokenHash, session);
+    }
+    if (session.expiresAt <= Date.now()) throw new ImError('SESSION_EXPIRED', 'the session has expired', { sessionId: session.sessionId });
+    return session;
+  }
+
+  /** Ends a session: stored as revoked, dropped from the cache, and every socket of it on every node told and closed. */
+  async revoke(session: Session): Promise<void> {
+    const tokenHash = await this.app.imStore.sessions.revoke(session.sessionId);
+    if (tokenHash) await this.app.imCache.del(this.cacheKey(tokenHash));
+    this.app.coreLogger.info('[egg-im-connection] session %s of user %s revoked', session.sessionId, session.userId);
+    this.app.imSockets.endSession(session.sessionId);
+  }
+
+  private async remember(tokenHash: string, session: Session) {
+    const ttl = Math.min(session.expiresAt - Date.now(), this.app.config.imConnection.session.cacheTtlMs);
+    if (ttl > 0) await this.app.imCache.setJson(this.cacheKey(tokenHash), session, ttl);
+  }
+}

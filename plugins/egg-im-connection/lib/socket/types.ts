@@ -1,0 +1,26 @@
+import type { Server, Socket } from 'socket.io';
+import type { ClientToServerEvents, ServerToClientEvents } from 'egg-im-protocol';
+
+/** What a socket carries once its handshake is authenticated. */
+export interface ImSocketData {
+  userId: string;
+  sessionId: string;
+  deviceId: string;
+  /** Epoch ms when the session expires. */
+  expiresAt: number;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export type ImIo = Server<ClientToServerEvents, ServerToClientEvents, {}, ImSocketData>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export type ImSocket = Socket<ClientToServerEvents, ServerToClientEvents, {}, ImSocketData>;
+
+/** Handles one client event; what it returns is merged into `{ ok: true, ... }` for the ack. */
+export type EventHandler = (socket: ImSocket, payload: unknown) => Promise<object | void>;
+
+/** Runs for every authenticated connection (and disconnection); errors are logged, never thrown at the socket. */
+export type ConnectionHook = (socket: ImSocket) => void | Promise<void>;
+
+/** Socket.IO room names: one per user (every device), one per session (every socket of a login). */
+export const userRoom = (userId: string) => `u:${userId}`;
+export const sessionRoom = (sessionId: string) => `s:${sessionId}`;

@@ -1,0 +1,52 @@
+import 'egg';
+import 'egg-im-store';
+import 'egg-im-cache';
+import type { Context } from 'egg';
+import type { SocketServer } from '../lib/SocketServer';
+import type { Session, SessionService } from '../lib/session/SessionService';
+import type { ScryptCost } from '../lib/auth/passwords';
+
+export type { Session } from '../lib/session/SessionService';
+export type { ImSocket, ImSocketData, EventHandler, ConnectionHook } from '../lib/socket/types';
+
+declare module 'egg' {
+  interface Application {
+    /** Egg's HTTP server, set when Egg emits 'server' (egg 3 sets it but does not declare it). */
+    server: import('node:http').Server | null;
+    /** socket.io server, its event routing, presence and the cross-node adapter. */
+    imSockets: SocketServer;
+    /** Login sessions: create, authenticate, revoke. */
+    imSessions: SessionService;
+  }
+  interface Context {
+    /** The session of an authenticated request (routes behind `requireSession`). */
+    imSession: Session;
+  }
+  interface EggAppConfig {
+    imConnection: {
+      socket: {
+        path: string;
+        transports: Array<'websocket' | 'polling'>;
+        maxHttpBufferSize: number;
+        pingIntervalMs: number;
+        pingTimeoutMs: number;
+        connectTimeoutMs: number;
+        allowedOrigins: string[];
+      };
+      rateLimit: { burst: number; perSecond: number };
+      session: { ttlMs: number; cacheTtlMs: number };
+      presence: { ttlMs: number; lastSeenTtlMs: number };
+      auth: {
+        registration: boolean;
+        minPasswordLength: number;
+        scrypt: ScryptCost;
+        verifyCredentials?: (input: { username: string; password: string }, ctx: Context) => Promise<{ userId: string } | null | undefined>;
+      };
+    };
+    im: ImConfig;
+  }
+  /** `config.im`: the behaviour of the IM service; each plugin documents its part. */
+  interface ImConfig {
+    http: { prefix: string };
+  }
+}

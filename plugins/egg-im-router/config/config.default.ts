@@ -1,0 +1,42 @@
+import type { EggAppConfig, PowerPartial } from 'egg';
+
+export default () => {
+  const config: PowerPartial<EggAppConfig> = {};
+
+  /** egg-im-router's part of `config.im`. Every option is documented in docs/configuration.md. */
+  config.im = {
+    /** Custom message types: `{ [name]: { schema?: Class, validate?: fn } }`, loaded into `app.im.messageTypes`. */
+    messageTypes: {},
+    limits: {
+      /** `content` + `meta` of one message, in bytes of JSON; more is PAYLOAD_TOO_LARGE. */
+      payloadBytes: 64 * 1024,
+      /** Messages in one POST /im/messages/batch. */
+      batchMax: 100,
+      /** `limit` of a history page (more is VALIDATION_FAILED). */
+      historyMaxLimit: 100,
+      /** `limit` of a sync (more is clamped to this). */
+      syncMaxLimit: 500,
+      groupMaxMembers: 5000,
+    },
+    delivery: {
+      /** How long a push waits for its ack before it is retried; multiplied by `backoffFactor` per attempt. */
+      ackTimeoutMs: 5000,
+      backoffFactor: 2,
+      maxBackoffMs: 60000,
+      /** Pushes while a device is connected before the recipient is marked `failed`. */
+      maxAttempts: 5,
+      /** How long a message that arrives ahead of its predecessor waits for it before being pushed anyway. */
+      reorderWaitMs: 250,
+      /** Messages pushed on connect (the rest come through `sync`). */
+      replayLimit: 500,
+      /** How often the outbox is swept for messages a node accepted but did not route (it died). */
+      outboxSweepMs: 2000,
+      outboxGraceMs: 5000,
+    },
+    cache: {
+      membersTtlMs: 10 * 60 * 1000,
+    },
+  } as any;
+
+  return config;
+};

@@ -1,0 +1,178 @@
+import type { Application } from 'egg';
+import type { Server } from 'socket.io';
+import type { Message, RecipientStatus } from 'egg-im-protocol';
+import type { ImSocket } from 'egg-im-connection';
+import { Reorder } from './Reorder';
+
+const userRoom = (userId: string) => `u:${userId}`;
+
+interface InFlight {
+  userId: string;
+  message: Message;
+  attempts: number;
+  timer?: NodeJS.Timeout;
+}
+
+interface DeliverEvent {
+  message: Message;
+  memberIds: string[];
+  originSocketId?: string;
+}
+
+interface NodeEvents {
+  'im:deliver': (event: DeliverEvent) => void;
+}
+
+/**
+ * Pushes messages to the sockets connected to THIS node and owns their retries. Every node receives every
+ * routed message (like a socket.io room broadcast) and serves its own sockets, so the retry schedule lives
+ * with the sockets: if this node dies, its sockets die too, and the reconnect replays from the durable
+ * delivery cursor. A message accepted by a node that died before routing it is routed by the outbox sweeper.
+ */
+export class Delivery {
+  private readonly inFlight = new Map<string, InFlight>();
+  private readonly reorder: Reorder;
+  private pruneTimer?: NodeJS.Timeout;
+
+  constructor(private readonly app: Application) {
+    this.reorder = new Reorder(this.config.reorderWaitMs, (userId, message) => this.push(userId, message));
+  }
+
+  private get config() {
+    return this.app.config.im.delivery;
+  }
+
+  private get io() {
+    return this.app.imSockets.io as unknown as Server<NodeEvents, NodeEvents>;
+  }
+
+  start(): void {
+    this.io.on('im:deliver', event => this.deliverLocal(event));
+    this.app.imSockets.onConnect(socket => this.replay(socket));
+    this.pruneTimer = setInterval(() => this.reorder.prune(60000), 30000);
+    this.pruneTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.pruneTimer);
+    for (const flight of this.inFlight.values()) clearTimeout(flight.timer);
+    this.inFlight.clear();
+    this.reorder.clear();
+  }
+
+  /**
+   * Routes a committed message to every member's sockets on every node. Resolves true when it reached
+   * the other nodes (or there are none), false when it must be routed again later (Redis down).
+   */
+  route(message: Message, memberIds: string[], originSocketId?: string): boolean {
+    const event: DeliverEvent = { message, memberIds, originSocketId };
+    this.deliverLocal(event);
+    const { imCache } = this.app;
+    if (imCache.mode !== 'redis') return true;
+    if (imCache.degraded) return false;
+    this.io.serverSideEmit('im:deliver', event);
+    return true;
+  }
+
+  /** The in-flight count, for health and tests. */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  private deliverLocal({ message, memberIds, originSocketId }: DeliverEvent): void {
+    const rooms = this.io.of('/').adapter.rooms;
+    for (const userId of memberIds) {
+      if (!rooms.has(userRoom(userId))) continue;
+      if (userId === message.senderId) {
+        // The sender's other devices see what it sent; there is no receipt for one's own message.
+        for (const socket of this.localSockets(userId)) {
+          if (socket.id !== originSocketId) socket.emit('message:new', message, () => undefined);
+        }
+        continue;
+      }
+      this.reorder.push(userId, message);
+    }
+  }
+
+  private localSockets(userId: string): ImSocket[] {
+    const nsp = this.io.of('/');
+    const ids = nsp.adapter.rooms.get(userRoom(userId));
+    if (!ids) return [];
+    const sockets: ImSocket[] = [];
+    for (const id of ids) {
+      const socket = nsp.sockets.get(id);
+      if (socket) sockets.push(socket as unknown as ImSocket);
+    }
+    return sockets;
+  }
+
+  /** One delivery: pushes to every local device of the user until one acknowledges, with backoff. */
+  private push(userId: string, message: Message): void {
+    const key = `${userId}\n${message.conversationId}\n${message.seq}`;
+    if (this.inFlight.has(key)) return;
+    const flight: InFlight = { userId, message, attempts: 0 };
+    this.inFlight.set(key, flight);
+    this.attempt(key, flight);
+  }
+
+  private attempt(key: string, flight: InFlight): void {
+    const sockets = this.localSockets(flight.userId);
+    if (sockets.length === 0) {
+      // Offline now: the message is pushed again when a device connects (the cursor has not moved).
+      this.inFlight.delete(key);
+      return;
+    }
+    flight.attempts += 1;
+    const waitMs = Math.min(this.config.ackTimeoutMs * this.config.backoffFactor ** (flight.attempts - 1), this.config.maxBackoffMs);
+    for (const socket of sockets) {
+      socket.timeout(waitMs).emit('message:new', flight.message, (err: Error | null) => {
+        if (!err) this.acknowledged(key, flight);
+      });
+    }
+    flight.timer = setTimeout(() => {
+      if (this.inFlight.get(key) !== flight) return;
+      if (flight.attempts >= this.config.maxAttempts) return this.failed(key, flight);
+      this.attempt(key, flight);
+    }, waitMs);
+  }
+
+  private acknowledged(key: string, flight: InFlight): void {
+    if (this.inFlight.get(key) !== flight) return;
+    clearTimeout(flight.timer);
+    this.inFlight.delete(key);
+    const { message, userId, attempts } = flight;
+    this.app.imStore.receipts.delivered({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
+      .catch(err => this.logReceiptError('delivered', flight, err));
+    this.notifySender(message, userId, 'delivered');
+  }
+
+  private failed(key: string, flight: InFlight): void {
+    this.inFlight.delete(key);
+    const { message, userId, attempts } = flight;
+    this.app.coreLogger.warn('[egg-im-router] message %s (conversation %s seq %d) to user %s failed after %d attempts',
+      message.id, message.conversationId, message.seq, userId, attempts);
+    this.app.imStore.receipts.failed({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
+      .catch(err => this.logReceiptError('failed', flight, err));
+    this.notifySender(message, userId, 'failed');
+  }
+
+  notifySender(message: Pick<Message, 'id' | 'conversationId' | 'seq' | 'senderId'>, userId: string, status: RecipientStatus): void {
+    this.app.imSockets.io.to(userRoom(message.senderId)).emit('message:status', {
+      messageId: message.id, conversationId: message.conversationId, seq: message.seq, userId, status,
+    });
+  }
+
+  /** On connect: push what this user has not acknowledged yet (pending or failed), oldest first. */
+  private async replay(socket: ImSocket): Promise<void> {
+    const { userId } = socket.data;
+    const backlog = await this.app.imStore.messages.undelivered(userId, this.config.replayLimit);
+    for (const { conversationId, afterSeq, messages } of backlog) {
+      this.reorder.reset(userId, conversationId, afterSeq);
+      for (const message of messages) this.reorder.push(userId, message);
+    }
+  }
+
+  private logReceiptError(kind: string, flight: InFlight, err: Error): void {
+    this.app.coreLogger.error(new Error(`[egg-im-router] could not record ${kind} for message ${flight.message.id} user ${flight.userId}`, { cause: err }));
+  }
+}

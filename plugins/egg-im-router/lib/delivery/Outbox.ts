@@ -1,0 +1,54 @@
+import type { Application } from 'egg';
+import type { Message } from 'egg-im-protocol';
+
+/**
+ * Every message is written with an outbox entry in the same transaction, and the entry is removed once the
+ * message has been routed. A node that dies between its commit and its routing leaves entries behind; any
+ * node's sweeper routes those again (a repeated push is harmless: clients de-duplicate by seq).
+ */
+export class Outbox {
+  private timer?: NodeJS.Timeout;
+  private sweeping = false;
+
+  constructor(private readonly app: Application) {}
+
+  private get config() {
+    return this.app.config.im.delivery;
+  }
+
+  /** After routing: drop the entry, or keep it for the sweeper when the other nodes could not be reached. */
+  routed(message: Message, reachedAllNodes: boolean): void {
+    if (!reachedAllNodes) return;
+    this.app.imStore.outbox.remove(message.id)
+      .catch(err => this.app.coreLogger.warn('[egg-im-router] outbox entry of message %s not removed (it will be routed again): %s', message.id, err.message));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.sweep(), this.config.outboxSweepMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Routes messages whose entry is older than the grace period; returns how many. */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    try {
+      const stale = await this.app.imStore.outbox.olderThan(new Date(Date.now() - this.config.outboxGraceMs), 500);
+      for (const message of stale) {
+        const members = await this.app.im.pipeline.authorizer.members(message.conversationId);
+        this.routed(message, this.app.im.delivery.route(message, members));
+      }
+      if (stale.length > 0) this.app.coreLogger.info('[egg-im-router] outbox: routed %d message(s) left by a node', stale.length);
+      return stale.length;
+    } catch (err: any) {
+      this.app.coreLogger.warn('[egg-im-router] outbox sweep failed: %s', err.message);
+      return 0;
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}

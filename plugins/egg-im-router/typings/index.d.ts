@@ -1,0 +1,39 @@
+import 'egg';
+import 'egg-im-connection';
+import 'egg-im-store';
+import 'egg-im-cache';
+import type { Im } from '../lib/Im';
+import type { MessageTypeDefinition } from '../lib/types/MessageTypeRegistry';
+
+export type { MessageTypeDefinition, ContentValidator } from '../lib/types/MessageTypeRegistry';
+
+declare module 'egg' {
+  interface Application {
+    /** The IM service: `app.im.messageTypes.register(name, definition)`, the pipeline, delivery. */
+    im: Im;
+  }
+  interface ImConfig {
+    /** Custom message types by name, loaded into `app.im.messageTypes` at start. */
+    messageTypes: Record<string, MessageTypeDefinition>;
+    limits: {
+      payloadBytes: number;
+      batchMax: number;
+      historyMaxLimit: number;
+      syncMaxLimit: number;
+      groupMaxMembers: number;
+    };
+    delivery: {
+      ackTimeoutMs: number;
+      backoffFactor: number;
+      maxBackoffMs: number;
+      maxAttempts: number;
+      reorderWaitMs: number;
+      replayLimit: number;
+      outboxSweepMs: number;
+      outboxGraceMs: number;
+    };
+    cache: {
+      membersTtlMs: number;
+    };
+  }
+}
