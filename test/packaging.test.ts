@@ -64,7 +64,7 @@ describe('the packed tarballs, installed outside the monorepo', function() {
       assert(!files.some(f => f.startsWith('test/')), `${name} ships no tests`);
     }
     const framework = tarballs['egg-im#files'].split('\n');
-    for (const file of [ 'index.js', 'app.js', 'lib/framework.js', 'config/plugin.js', 'typings/index.d.ts' ]) {
+    for (const file of [ 'index.js', 'app.js', 'lib/framework.js', 'config/plugin.js', 'client/index.js', 'client/index.d.ts', 'typings/index.d.ts' ]) {
       assert(framework.includes(file), `egg-im has ${file}`);
     }
   });
@@ -89,9 +89,10 @@ describe('the packed tarballs, installed outside the monorepo', function() {
 
     const port = await freePort();
     const title = `egg-im-pack-${process.pid}`;
+    // What a user's shell has: none of the test runner's TypeScript preloads (NODE_OPTIONS, TS_NODE_*, EGG_*).
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([ name ]) => !/^(NODE_OPTIONS|TS_NODE_|EGG_|MOCHA)/.test(name)));
     const env = {
-      ...process.env,
-      EGG_TYPESCRIPT: 'false',
+      ...inherited,
       IM_DATABASE_URL: database.url,
       IM_REDIS_URL: TEST_REDIS_URL,
       IM_REDIS_PREFIX: `${uniqueName('pack')}:`,
@@ -99,7 +100,7 @@ describe('the packed tarballs, installed outside the monorepo', function() {
     };
     const scripts = path.join(app, 'node_modules', '.bin', 'egg-scripts');
     try {
-      execFileSync(scripts, [ 'start', '--daemon', `--port=${port}`, '--workers=1', `--title=${title}`, '--env=prod', `--stdout=${env.IM_LOG_DIR}/master-stdout.log`, `--stderr=${env.IM_LOG_DIR}/master-stderr.log` ], { cwd: app, env, stdio: 'inherit', timeout: 120000 });
+      startOrExplain(() => execFileSync(scripts, [ 'start', '--daemon', `--port=${port}`, '--workers=1', `--title=${title}`, '--env=prod', `--stdout=${env.IM_LOG_DIR}/master-stdout.log`, `--stderr=${env.IM_LOG_DIR}/master-stderr.log` ], { cwd: app, env, stdio: 'inherit', timeout: 120000 }), env.IM_LOG_DIR);
       const ready = await waitFor(async () => {
         const res = await getJson(`http://127.0.0.1:${port}/readyz`);
         return res.status === 200 ? res.body : undefined;
@@ -111,3 +112,13 @@ describe('the packed tarballs, installed outside the monorepo', function() {
     }
   });
 });
+
+/** Runs egg-scripts start; on failure, the error carries what the app wrote to stderr and its error log. */
+function startOrExplain(run: () => unknown, logDir: string): void {
+  try {
+    run();
+  } catch (err) {
+    const read = (file: string) => (fs.existsSync(path.join(logDir, file)) ? fs.readFileSync(path.join(logDir, file), 'utf8').slice(-4000) : '');
+    throw new Error(`egg-scripts start failed: ${(err as Error).message}\n--- master-stderr.log\n${read('master-stderr.log')}\n--- common-error.log\n${read('common-error.log')}`);
+  }
+}
