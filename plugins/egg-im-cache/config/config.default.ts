@@ -18,7 +18,7 @@ export default () => {
   const imCache: ImCacheConfig = {
     client: {
       url: process.env.IM_REDIS_URL || '',
-      prefix: DEFAULT_OPTIONS.prefix,
+      prefix: process.env.IM_REDIS_PREFIX || DEFAULT_OPTIONS.prefix,
       connectTimeoutMs: DEFAULT_OPTIONS.connectTimeoutMs,
       commandTimeoutMs: DEFAULT_OPTIONS.commandTimeoutMs,
       reconnect: { ...DEFAULT_OPTIONS.reconnect },

@@ -6,7 +6,7 @@ import { errorMessage, isWrongType, ImCacheWrongTypeError, withTimeout } from '.
 import { MemoryStore } from './MemoryStore';
 import { LOG_PREFIX, reconnectDelay, redactUrl } from './options';
 import { RedisStore } from './RedisStore';
-import type { ImCacheCheck, ImCacheClientConfig, ImCacheLogger, ImCacheMode, MemoryStats } from './types';
+import type { ImCacheCheck, ImCacheClientConfig, ImCacheLogger, ImCacheMode, MemoryStats, ScoredItem } from './types';
 
 /** Longest a readiness check waits for PING. */
 const CHECK_TIMEOUT_CAP_MS = 1000;
@@ -162,6 +162,25 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
       length = memory.listPush(key, items, maxLen, ttl);
     });
     return length;
+  }
+
+  /**
+   * Adds scored items to the window at `key` (a sorted set), keeps the `maxLen` highest scores and sets the
+   * window's TTL, in one round trip (MULTI: ZADD, ZREMRANGEBYRANK, PEXPIRE).
+   */
+  async windowAdd(key: string, items: readonly ScoredItem[], maxLen: number, ttlMs: number): Promise<void> {
+    this.#assertKey(key);
+    assert(Array.isArray(items) && items.length > 0 && items.every(i => typeof i.value === 'string' && Number.isFinite(i.score)),
+      `${LOG_PREFIX} windowAdd() takes a non-empty array of { score, value }`);
+    assert(Number.isInteger(maxLen) && maxLen > 0, `${LOG_PREFIX} windowAdd() maxLen must be a positive integer`);
+    const ttl = this.#ttl(ttlMs);
+    await this.#write('windowAdd', key, store => store.windowAdd(key, items, maxLen, ttl), memory => memory.windowAdd(key, items, maxLen, ttl));
+  }
+
+  /** The window's items with `min <= score <= max`, lowest score first (ZRANGEBYSCORE WITHSCORES). */
+  async windowRange(key: string, min: number, max: number): Promise<ScoredItem[]> {
+    this.#assertKey(key);
+    return this.#read('windowRange', key, store => store.windowRange(key, min, max), memory => memory.windowRange(key, min, max));
   }
 
   /** Items `start`..`stop` inclusive, oldest first; negative indexes count from the end (LRANGE). */

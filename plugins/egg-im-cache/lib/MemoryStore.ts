@@ -1,13 +1,22 @@
 import { LRUCache } from 'lru-cache';
 import { ImCacheWrongTypeError } from './errors';
-import type { MemoryStats } from './types';
+import type { MemoryStats, ScoredItem } from './types';
 
-type Entry = string | readonly string[];
+/** A scored window, kept sorted by score (one item per value, like a sorted set). */
+interface Window {
+  readonly window: readonly ScoredItem[];
+}
+
+type Entry = string | readonly string[] | Window;
+
+const isWindow = (entry: Entry | undefined): entry is Window => typeof entry === 'object' && entry !== null && 'window' in entry;
 
 function entrySize(value: Entry, key: string): number {
   let bytes = Buffer.byteLength(key);
   if (typeof value === 'string') {
     bytes += Buffer.byteLength(value);
+  } else if (isWindow(value)) {
+    for (const item of value.window) bytes += Buffer.byteLength(item.value) + 8;
   } else {
     for (const item of value) bytes += Buffer.byteLength(item);
   }
@@ -82,7 +91,7 @@ export class MemoryStore {
   /** Appends, keeps the newest `maxLen` items and sets the list's TTL; returns the new length. */
   listPush(key: string, items: readonly string[], maxLen: number, ttlMs: number): number {
     const current = this.#lru.get(key);
-    if (typeof current === 'string') throw new ImCacheWrongTypeError('listPush', '?');
+    if (typeof current === 'string' || isWindow(current)) throw new ImCacheWrongTypeError('listPush', '?');
     let next = current ? current.concat(items) : items.slice();
     if (next.length > maxLen) next = next.slice(next.length - maxLen);
     // a new array every time: the LRU sizes an entry when it is set
@@ -90,10 +99,28 @@ export class MemoryStore {
     return this.#lru.has(key) ? next.length : 0;
   }
 
+  /** Adds items (a value already there takes the new score), keeps the `maxLen` highest scores, sets the TTL. */
+  windowAdd(key: string, items: readonly ScoredItem[], maxLen: number, ttlMs: number): void {
+    const current = this.#lru.get(key);
+    if (current !== undefined && !isWindow(current)) throw new ImCacheWrongTypeError('windowAdd', '?');
+    const byValue = new Map((current?.window ?? []).map(item => [ item.value, item ]));
+    for (const item of items) byValue.set(item.value, { score: item.score, value: item.value });
+    let next = [ ...byValue.values() ].sort((a, b) => a.score - b.score || (a.value < b.value ? -1 : 1));
+    if (next.length > maxLen) next = next.slice(next.length - maxLen);
+    this.#lru.set(key, { window: next }, { ttl: ttlMs });
+  }
+
+  windowRange(key: string, min: number, max: number): ScoredItem[] {
+    const current = this.#lru.get(key);
+    if (current === undefined) return [];
+    if (!isWindow(current)) throw new ImCacheWrongTypeError('windowRange', '?');
+    return current.window.filter(item => item.score >= min && item.score <= max);
+  }
+
   listRange(key: string, start: number, stop: number): string[] {
     const list = this.#lru.get(key);
     if (list === undefined) return [];
-    if (typeof list === 'string') throw new ImCacheWrongTypeError('listRange', '?');
+    if (typeof list === 'string' || isWindow(list)) throw new ImCacheWrongTypeError('listRange', '?');
     const [ from, to ] = rangeBounds(list.length, start, stop);
     return list.slice(from, to);
   }

@@ -1,4 +1,5 @@
 import type { RedisClientType } from 'redis';
+import type { ScoredItem } from './types';
 import { withTimeout } from './errors';
 
 /** Escapes glob characters so that a key prefix can be used in SCAN MATCH. */
@@ -52,6 +53,19 @@ export class RedisStore {
       .pExpire(key, ttlMs)
       .exec());
     return Math.min(Number(replies[0]), maxLen);
+  }
+
+  /** ZADD + ZREMRANGEBYRANK (keep the `maxLen` highest scores) + PEXPIRE in one MULTI (one round trip). */
+  async windowAdd(key: string, items: readonly ScoredItem[], maxLen: number, ttlMs: number): Promise<void> {
+    await this.#bound('MULTI ZADD/ZREMRANGEBYRANK/PEXPIRE', this.#client.multi()
+      .zAdd(key, items.map(item => ({ score: item.score, value: item.value })))
+      .zRemRangeByRank(key, 0, -maxLen - 1)
+      .pExpire(key, ttlMs)
+      .exec());
+  }
+
+  async windowRange(key: string, min: number, max: number): Promise<ScoredItem[]> {
+    return this.#bound('ZRANGEBYSCORE', this.#timed.zRangeByScoreWithScores(key, min, max));
   }
 
   async listRange(key: string, start: number, stop: number): Promise<string[]> {

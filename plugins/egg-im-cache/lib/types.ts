@@ -26,6 +26,12 @@ export interface ImCacheConfig {
 
 export type ImCacheMode = 'redis' | 'memory';
 
+/** An item of a scored window (a Redis sorted set): e.g. a message scored by its seq. */
+export interface ScoredItem {
+  score: number;
+  value: string;
+}
+
 /** Result of `imCache.check()` (used by `/readyz`). */
 export interface ImCacheCheck {
   /** False only when Redis is configured but does not answer. */
