@@ -99,6 +99,25 @@ export function behavesAsACache(getApp: () => MockApplication): void {
     await assert.rejects(c.listPush(k, [ 'x' ], 0, 60_000), /\[egg-im-cache\] listPush\(\) maxLen must be a positive integer/);
   });
 
+  it('keeps a scored window of the maxLen highest scores, ranged by score', async () => {
+    const c = cache();
+    const k = c.key('hist', 'window1');
+    const item = (score: number) => ({ score, value: `m${score}` });
+    // out of order and repeated: the window is sorted by score and holds each value once
+    await c.windowAdd(k, [ item(3), item(1), item(2) ], 4, 60_000);
+    await c.windowAdd(k, [ item(2), item(5) ], 4, 60_000);
+    assert.deepStrictEqual(await c.windowRange(k, 0, 100), [ item(1), item(2), item(3), item(5) ]);
+    assert.deepStrictEqual(await c.windowRange(k, 2, 3), [ item(2), item(3) ]);
+    assert.deepStrictEqual(await c.windowRange(k, 4, 4), []);
+    // over maxLen: the lowest scores leave
+    await c.windowAdd(k, [ item(6), item(7) ], 4, 60_000);
+    assert.deepStrictEqual(await c.windowRange(k, 0, 100), [ item(3), item(5), item(6), item(7) ]);
+    assert.deepStrictEqual(await c.windowRange(c.key('hist', 'none'), 0, 100), []);
+    await assert.rejects(c.windowAdd(k, [], 4, 60_000), /\[egg-im-cache\] windowAdd\(\) takes a non-empty array/);
+    await assert.rejects(c.windowAdd(k, [ item(8) ], 0, 60_000), /\[egg-im-cache\] windowAdd\(\) maxLen must be a positive integer/);
+    await assert.rejects(c.windowAdd(k, [ item(8) ], 4, 0), /TTL/);
+  });
+
   it('reports using a key of the wrong type to the caller, without degrading', async () => {
     const c = cache();
     const list = c.key('wt', 'list');
