@@ -8,13 +8,20 @@ export default class ConnectionBoot implements IBoot {
   constructor(private readonly app: Application) {}
 
   configDidLoad() {
-    this.app.config.coreMiddleware.push('imErrorHandler');
+    const { app } = this;
+    // Outside the body parser, so its errors (bad JSON, too large) also get the contract's error body.
+    const middleware = app.config.coreMiddleware;
+    const bodyParser = middleware.indexOf('bodyParser');
+    if (bodyParser >= 0) middleware.splice(bodyParser, 0, 'imErrorHandler');
+    else middleware.push('imErrorHandler');
+    // Created here, not in didLoad: a host app's own app.ts (a function, run at configDidLoad after the
+    // plugins) may register socket events and hooks with `app.imSockets.handle(...)`.
+    app.imSessions = new SessionService(app);
+    app.imSockets = new SocketServer(app);
   }
 
   async didLoad() {
     const { app } = this;
-    app.imSessions = new SessionService(app);
-    app.imSockets = new SocketServer(app);
     // Egg emits 'server' once the HTTP server exists; egg-mock may have emitted it already.
     if (app.server) app.imSockets.attach(app.server);
     else app.once('server', (server: HttpServer) => app.imSockets.attach(server));

@@ -3,7 +3,7 @@ import type { EggAppConfig, PowerPartial } from 'egg';
 export default () => {
   const config: PowerPartial<EggAppConfig> = {};
 
-  /** egg-im-connection: sockets, sessions, presence. Every option is documented in docs/configuration.md. */
+  /** egg-im-connection: sockets, sessions, presence. Every option is documented in the README and docs/configuration.md. */
   config.imConnection = {
     socket: {
       path: '/socket.io',
@@ -45,6 +45,15 @@ export default () => {
   // The HTTP surface of egg-im; the contract names `im.http.prefix`.
   config.im = {
     http: { prefix: '/im' },
+  } as any;
+
+  // The API authenticates with a bearer token in a header, which a browser never sends on its own: CSRF
+  // tokens do not apply to it (without this, every POST under the prefix is refused when the plugin is used
+  // without the egg-im framework, which sets the same rule). Pages of the host app keep Egg's CSRF protection.
+  config.security = {
+    csrf: {
+      ignore: (ctx: any) => ctx.path.startsWith(ctx.app.config.im.http.prefix + '/'),
+    },
   } as any;
 
   return config;

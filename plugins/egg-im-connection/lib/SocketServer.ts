@@ -15,6 +15,8 @@ interface NodeEvents {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Longest close() waits for the presence writes of the sockets it disconnected. */
+const CLOSE_WAIT_MS = 5000;
 
 /**
  * socket.io on Egg's HTTP server. The server exists from boot; it is attached when Egg emits 'server',
@@ -29,6 +31,15 @@ export class SocketServer {
   private readonly connectHooks: ConnectionHook[] = [];
   private readonly disconnectHooks: ConnectionHook[] = [];
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  /** Presence writes in flight: close() waits for them, so none runs against a closed store or cache. */
+  private readonly pendingWork = new Set<Promise<unknown>>();
+  /**
+   * Sessions recently ended (revoked) here or on another node, until when to remember them: a handshake that
+   * read its session just before the revocation may finish just after the broadcast; it is ended on arrival.
+   */
+  private readonly endedSessions = new Map<string, number>();
+  /** Connections already logged for sending an event without an ack. */
+  private readonly warnedNoAck = new WeakSet<ImSocket>();
   private redisClients: Array<{ close(): Promise<unknown>; destroy(): void; isOpen: boolean; isReady: boolean }> = [];
 
   constructor(private readonly app: Application) {
@@ -47,7 +58,8 @@ export class SocketServer {
       allowRequest: (req, callback) => {
         const origin = req.headers.origin;
         if (allowed.size === 0 || (origin !== undefined && allowed.has(origin))) return callback(null, true);
-        app.coreLogger.warn('[egg-im-connection] refused a connection from origin %s', origin ?? '(none)');
+        // JSON-quoted and cut short: the header is the client's to choose, the log line is not.
+        app.coreLogger.warn('[egg-im-connection] refused a connection from origin %j', origin === undefined ? '(none)' : origin.slice(0, 200));
         callback('origin not allowed', false);
       },
     });
@@ -110,6 +122,15 @@ export class SocketServer {
     // Disconnect every socket and stop accepting new ones, then release the adapter's Redis clients.
     if (this.io.engine) await new Promise<void>(resolve => this.io.close(() => resolve()));
     else this.io.disconnectSockets(true);
+    // The disconnects above started presence writes (users going offline): let them finish while the
+    // store and the cache are still open (they close after this plugin).
+    // Bounded: a Redis that takes commands without answering must not hold the shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([ ...this.pendingWork ]),
+      new Promise(resolve => { timer = setTimeout(resolve, CLOSE_WAIT_MS); }),
+    ]);
+    clearTimeout(timer);
     // close() waits for Redis to answer; a client that is not connected (Redis down) is destroyed instead.
     await Promise.all(this.redisClients.filter(c => c.isOpen).map(c => (c.isReady ? c.close() : c.destroy())));
     this.redisClients = [];
@@ -130,6 +151,10 @@ export class SocketServer {
 
   private onSocketOpened(socket: ImSocket): void {
     const { userId, sessionId, deviceId, expiresAt } = socket.data;
+    if ((this.endedSessions.get(sessionId) ?? 0) > Date.now()) {
+      this.endSocket(socket);
+      return;
+    }
     socket.join([ userRoom(userId), sessionRoom(sessionId) ]);
     this.armExpiry(socket, expiresAt);
     const { burst, perSecond } = this.app.config.imConnection.rateLimit;
@@ -138,17 +163,22 @@ export class SocketServer {
       socket.on(event as any, (payload: unknown, ack: unknown) => this.dispatch(socket, bucket, event, handler, payload, ack));
     }
     socket.on('disconnect', () => this.onSocketClosed(socket));
-    this.presence.connected(socket.id, userId, deviceId)
-      .catch(err => this.app.coreLogger.warn('[egg-im-connection] presence of user %s not recorded: %s', userId, err.message));
+    this.track(this.presence.connected(socket.id, userId, deviceId)
+      .catch(err => this.app.coreLogger.warn('[egg-im-connection] presence of user %s not recorded: %s', userId, err.message)));
     for (const hook of this.connectHooks) this.runHook(hook, socket, 'connect');
   }
 
   private onSocketClosed(socket: ImSocket): void {
     clearTimeout(this.expiryTimers.get(socket.id));
     this.expiryTimers.delete(socket.id);
-    this.presence.disconnected(socket.id)
-      .catch(err => this.app.coreLogger.warn('[egg-im-connection] presence of user %s not updated: %s', socket.data.userId, err.message));
+    this.track(this.presence.disconnected(socket.id)
+      .catch(err => this.app.coreLogger.warn('[egg-im-connection] presence of user %s not updated: %s', socket.data.userId, err.message)));
     for (const hook of this.disconnectHooks) this.runHook(hook, socket, 'disconnect');
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.pendingWork.add(work);
+    work.finally(() => this.pendingWork.delete(work)).catch(() => undefined);
   }
 
   private runHook(hook: ConnectionHook, socket: ImSocket, phase: string): void {
@@ -158,12 +188,17 @@ export class SocketServer {
   }
 
   private async dispatch(socket: ImSocket, bucket: TokenBucket, event: string, handler: EventHandler, payload: unknown, ack: unknown) {
+    // Every event counts against the rate, answered or not.
+    const retryAfterMs = bucket.take();
     if (typeof ack !== 'function') {
       // Every client event of the protocol takes an ack: without one there is nobody to answer.
-      this.app.coreLogger.warn('[egg-im-connection] user %s sent "%s" without an ack callback; ignored', socket.data.userId, event);
+      // Logged once per connection, so a client cannot flood the log with them.
+      if (!this.warnedNoAck.has(socket)) {
+        this.warnedNoAck.add(socket);
+        this.app.coreLogger.warn('[egg-im-connection] user %s sent "%s" without an ack callback; ignored (logged once per connection)', socket.data.userId, event);
+      }
       return;
     }
-    const retryAfterMs = bucket.take();
     if (retryAfterMs > 0) {
       ack(new ImError('RATE_LIMITED', `too many events on this connection; retry in ${retryAfterMs} ms`, { retryAfterMs }).toReply());
       return;
@@ -190,10 +225,24 @@ export class SocketServer {
   }
 
   private endLocalSession(sessionId: string): void {
-    for (const socketId of this.io.of('/').adapter.rooms.get(sessionRoom(sessionId)) ?? []) {
+    this.rememberEnded(sessionId);
+    // A copy: each disconnect removes its socket from the room (and the room itself after the last one).
+    for (const socketId of [ ...this.io.of('/').adapter.rooms.get(sessionRoom(sessionId)) ?? [] ]) {
       const socket = this.io.of('/').sockets.get(socketId);
       if (socket) this.endSocket(socket);
     }
+  }
+
+  private rememberEnded(sessionId: string): void {
+    const now = Date.now();
+    // Oldest first (insertion order): drop what has been forgotten.
+    for (const [ id, until ] of this.endedSessions) {
+      if (until > now) break;
+      this.endedSessions.delete(id);
+    }
+    this.endedSessions.delete(sessionId);
+    // A handshake cannot take longer than the connect timeout; twice that, and never under a minute.
+    this.endedSessions.set(sessionId, now + Math.max(60_000, 2 * this.app.config.imConnection.socket.connectTimeoutMs));
   }
 
   private endSocket(socket: ImSocket): void {

@@ -13,9 +13,9 @@ declare module 'egg' {
   interface Application {
     /** Egg's HTTP server, set when Egg emits 'server' (egg 3 sets it but does not declare it). */
     server: import('node:http').Server | null;
-    /** socket.io server, its event routing, presence and the cross-node adapter. */
+    /** socket.io server, its event routing, presence and the cross-node adapter (set at configDidLoad). */
     imSockets: SocketServer;
-    /** Login sessions: create, authenticate, revoke. */
+    /** Login sessions: create, authenticate, revoke (set at configDidLoad). */
     imSessions: SessionService;
   }
   interface Context {

@@ -26,6 +26,7 @@ function toImError(err: any): ImError | undefined {
   if (err?.status === 413 || err?.type === 'entity.too.large') {
     return new ImError('PAYLOAD_TOO_LARGE', 'request body is too large');
   }
+  if (err?.status === 403) return new ImError('FORBIDDEN', err.expose ? String(err.message) : 'forbidden');
   if (err?.status === 400 || err?.status === 415 || err?.status === 422) {
     return new ImError('VALIDATION_FAILED', err.expose ? String(err.message) : 'invalid request body');
   }

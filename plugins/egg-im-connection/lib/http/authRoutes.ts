@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Application, Context } from 'egg';
 import { ImError } from 'egg-im-protocol';
-import { hashPassword, verifyPassword } from '../auth/passwords';
+import { hashPassword, verifyPassword, type ScryptCost } from '../auth/passwords';
 
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
 const DEVICE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -12,15 +12,31 @@ function body(ctx: Context): Record<string, unknown> {
   return value;
 }
 
-function credentials(ctx: Context, minPassword: number) {
-  const { username, password } = body(ctx);
+/** egg-im's own usernames: 3 to 32 letters, digits, "_", "." or "-". */
+function checkUsername(username: unknown): string {
   if (typeof username !== 'string' || !USERNAME.test(username)) {
     throw new ImError('VALIDATION_FAILED', 'username must be 3 to 32 letters, digits, "_", "." or "-"', { field: 'username' });
   }
-  if (typeof password !== 'string' || password.length < minPassword || password.length > 1024) {
-    throw new ImError('VALIDATION_FAILED', `password must be a string of ${minPassword} to 1024 characters`, { field: 'password' });
+  return username;
+}
+
+/**
+ * A username for the host application's own check (`verifyCredentials`): its own rules apply (an email, say),
+ * egg-im only bounds it by what its user table holds and keeps control characters out of it (and of the logs).
+ */
+function checkHostUsername(username: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  if (typeof username !== 'string' || username.length === 0 || username.length > 64 || /[\u0000-\u001f\u007f]/.test(username)) {
+    throw new ImError('VALIDATION_FAILED', 'username must be 1 to 64 characters without control characters', { field: 'username' });
   }
-  return { username, password };
+  return username;
+}
+
+function checkPassword(password: unknown, minLength: number): string {
+  if (typeof password !== 'string' || password.length < minLength || password.length > 1024) {
+    throw new ImError('VALIDATION_FAILED', `password must be a string of ${minLength} to 1024 characters`, { field: 'password' });
+  }
+  return password;
 }
 
 /** POST auth/register, auth/login, auth/logout and GET users/:userId/presence under the IM prefix. */
@@ -32,7 +48,9 @@ export function authRoutes(app: Application): void {
 
   router.post('imRegister', `${prefix}/auth/register`, async ctx => {
     if (!auth.registration) throw new ImError('FORBIDDEN', 'registration is disabled: users come from the host application');
-    const { username, password } = credentials(ctx, auth.minPasswordLength);
+    const input = body(ctx);
+    const username = checkUsername(input.username);
+    const password = checkPassword(input.password, auth.minPasswordLength);
     const passwordHash = await hashPassword(password, auth.scrypt);
     const userId = await app.imStore.users.create(username, passwordHash);
     app.coreLogger.info('[egg-im-connection] user %s registered', userId);
@@ -41,8 +59,10 @@ export function authRoutes(app: Application): void {
   });
 
   router.post('imLogin', `${prefix}/auth/login`, async ctx => {
-    const { username, password } = credentials(ctx, 1);
-    const { deviceId = `dev_${randomBytes(9).toString('base64url')}` } = body(ctx);
+    const input = body(ctx);
+    const username = auth.verifyCredentials ? checkHostUsername(input.username) : checkUsername(input.username);
+    const password = checkPassword(input.password, 1);
+    const { deviceId = `dev_${randomBytes(9).toString('base64url')}` } = input;
     if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) {
       throw new ImError('VALIDATION_FAILED', 'deviceId must be 1 to 64 letters, digits, "_", ".", ":" or "-"', { field: 'deviceId' });
     }
@@ -66,17 +86,34 @@ export function authRoutes(app: Application): void {
 
 /** The host app's own credential check when configured, else egg-im's user table. */
 async function verify(app: Application, ctx: Context, username: string, password: string): Promise<string | undefined> {
-  const custom = app.config.imConnection.auth.verifyCredentials;
-  if (custom) {
-    const result = await custom({ username, password }, ctx);
+  const { verifyCredentials, scrypt } = app.config.imConnection.auth;
+  if (verifyCredentials) {
+    const result = await verifyCredentials({ username, password }, ctx);
     if (!result) return undefined;
-    await app.imStore.users.ensure(result.userId, username);
-    return result.userId;
+    const { userId } = result;
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 32) {
+      // the host's function broke its contract: that is a server error, not the client's
+      throw new Error(`[egg-im-connection] verifyCredentials must resolve to { userId } with a string of 1 to 32 characters, or null; got ${typeof userId}`);
+    }
+    await app.imStore.users.ensure(userId, username);
+    return userId;
   }
   const user = await app.imStore.users.findByUsername(username);
-  // Unknown users cost a hash too, so timing does not tell which usernames exist.
-  const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
-  return ok && user ? user.id : undefined;
+  // Unknown users (and users without a password) cost a hash too, at the configured cost, so the
+  // response time does not tell which usernames exist.
+  const ok = await verifyPassword(password, user?.passwordHash ?? dummyHash(scrypt));
+  return ok && user?.passwordHash ? user.id : undefined;
 }
 
-const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const dummyHashes = new Map<string, string>();
+
+/** A well-formed hash of the configured cost that no password matches (the key is all zeros, the salt random). */
+function dummyHash(cost: ScryptCost): string {
+  const id = `${cost.N}$${cost.r}$${cost.p}`;
+  let hash = dummyHashes.get(id);
+  if (!hash) {
+    hash = [ 'scrypt', id, randomBytes(16).toString('base64url'), Buffer.alloc(32).toString('base64url') ].join('$');
+    dummyHashes.set(id, hash);
+  }
+  return hash;
+}

@@ -13,6 +13,11 @@ interface Entry {
  * heartbeat: entries of a node that died lapse by themselves after `ttlMs`. In Redis (shared by the nodes):
  * one sorted set per user scored by expiry; this node's own entries are also kept locally, which is the
  * whole truth in memory mode and what is re-written to Redis by the next heartbeat after an outage.
+ *
+ * Last seen: each heartbeat also moves the user's `lastseen` key to "now", so a user whose node died has a
+ * last-seen time (its last heartbeat) even when nobody asked before the entries lapsed and their key expired.
+ * A clean disconnect of the last device, or a query that finds only lapsed entries, also stores it in the
+ * user table, which is read when the cache has lost it.
  */
 export class Presence {
   private readonly local = new Map<string, Entry>();
@@ -62,11 +67,14 @@ export class Presence {
     if (redis) {
       try {
         const key = this.key('presence', entry.userId);
+        // Seen until now, whether or not another device stays: written with the removal, so a query never
+        // finds the entry gone and last-seen older than this.
         const [ , live ] = await redis.multi()
           .zRem(key, entry.member)
           .zCount(key, now, '+inf')
+          .set(this.key('lastseen', entry.userId), String(now), { expiration: { type: 'PX', value: this.config.lastSeenTtlMs } })
           .exec() as unknown as [number, number];
-        online = live > 0;
+        online = live > 0 || this.localDevices(entry.userId).size > 0;
       } catch (err: any) {
         this.app.coreLogger.warn('[egg-im-connection] presence: redis unavailable on disconnect of user %s: %s', entry.userId, err.message);
         online = this.localDevices(entry.userId).size > 0;
@@ -80,18 +88,19 @@ export class Presence {
 
   async query(userId: string): Promise<PresenceResult> {
     const now = Date.now();
-    let devices = this.localDevices(userId);
+    const devices = this.localDevices(userId);
     let lapsedAt: number | undefined;
     const redis = this.redis;
     if (redis) {
       try {
         const key = this.key('presence', userId);
         const [ lapsed, live ] = await redis.multi()
-          .zRangeByScoreWithScores(key, '-inf', now)
+          .zRangeByScoreWithScores(key, '-inf', `(${now}`)
           .zRangeByScore(key, now, '+inf')
-          .zRemRangeByScore(key, '-inf', now)
+          .zRemRangeByScore(key, '-inf', `(${now}`)
           .exec() as unknown as [Array<{ score: number }>, string[]];
-        devices = new Set(live.map(member => member.slice(member.lastIndexOf('|') + 1)));
+        // This node's own sockets count even before their first write has reached Redis.
+        for (const member of live) devices.add(member.slice(member.lastIndexOf('|') + 1));
         // A node that died never said goodbye: its entries lapsed; the user was last seen at its last heartbeat.
         if (lapsed.length > 0) lapsedAt = Math.max(...lapsed.map(e => e.score)) - this.config.ttlMs;
       } catch (err: any) {
@@ -120,20 +129,27 @@ export class Presence {
   private async write(entries: Entry[]): Promise<void> {
     const redis = this.redis;
     if (!redis || entries.length === 0) return;
-    const expiresAt = Date.now() + this.config.ttlMs;
+    const now = Date.now();
+    const expiresAt = now + this.config.ttlMs;
     const multi = redis.multi();
+    const users = new Set<string>();
     for (const entry of entries) {
       const key = this.key('presence', entry.userId);
       multi.zAdd(key, { score: expiresAt, value: entry.member });
       multi.pExpire(key, this.config.ttlMs * 2);
+      users.add(entry.userId);
     }
+    // Connected now: if this node dies, this is when the user was last seen (see the class comment).
+    for (const userId of users) multi.set(this.key('lastseen', userId), String(now), { expiration: { type: 'PX', value: this.config.lastSeenTtlMs } });
     await multi.exec();
   }
 
   private async markSeen(userId: string, at: number): Promise<void> {
-    const previous = await this.seenAt(userId);
-    if (previous !== undefined && previous >= at) return;
-    await this.app.imCache.set(this.key('lastseen', userId), String(at), this.config.lastSeenTtlMs);
+    const previous = await this.app.imCache.get(this.key('lastseen', userId));
+    if (previous === undefined || Number(previous) < at) {
+      await this.app.imCache.set(this.key('lastseen', userId), String(at), this.config.lastSeenTtlMs);
+    }
+    // Always stored (the heartbeats above only reach the cache); the table never moves backward.
     await this.app.imStore.users.markSeen(userId, new Date(at));
   }
 

@@ -13,6 +13,9 @@ export interface Session {
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** How much longer than a cached session a revocation marker lives (see `revoke`). */
+const REVOKED_MARGIN_MS = 60_000;
+
 /**
  * Login sessions: one per device. The client holds an opaque random token; only its SHA-256 is stored
  * (MySQL, cached in Redis by hash), so neither a database dump nor a cache dump can be replayed.
@@ -36,6 +39,10 @@ export class SessionService {
     return this.app.imCache.key('session', tokenHash);
   }
 
+  private revokedKey(tokenHash: string) {
+    return this.app.imCache.key('revoked', tokenHash);
+  }
+
   async create(userId: string, deviceId: string): Promise<LoginResult> {
     const token = randomBytes(32).toString('base64url');
     const tokenHash = hashToken(token);
@@ -52,7 +59,9 @@ export class SessionService {
       throw new ImError('UNAUTHORIZED', 'a session token is required');
     }
     const tokenHash = hashToken(token);
-    let session = await this.app.imCache.getJson<Session>(this.cacheKey(tokenHash));
+    const [ cached, revoked ] = await this.app.imCache.mget([ this.cacheKey(tokenHash), this.revokedKey(tokenHash) ]);
+    if (revoked !== undefined) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
+    let session = parseSession(cached);
     if (!session) {
       const record = await this.app.imStore.sessions.findByTokenHash(tokenHash);
       if (!record || record.revokedAt) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
@@ -63,10 +72,19 @@ export class SessionService {
     return session;
   }
 
-  /** Ends a session: stored as revoked, dropped from the cache, and every socket of it on every node told and closed. */
+  /**
+   * Ends a session: stored as revoked, dropped from the cache, and every socket of it on every node told and closed.
+   * A marker is cached too: a node that read the session from the database just before the revocation may
+   * cache it just after the deletion; the marker outlives any such stale entry and refuses the token meanwhile.
+   */
   async revoke(session: Session): Promise<void> {
     const tokenHash = await this.app.imStore.sessions.revoke(session.sessionId);
-    if (tokenHash) await this.app.imCache.del(this.cacheKey(tokenHash));
+    if (tokenHash) {
+      const { cacheTtlMs } = this.app.config.imConnection.session;
+      const markerTtl = Math.max(0, Math.min(session.expiresAt - Date.now(), cacheTtlMs)) + REVOKED_MARGIN_MS;
+      await this.app.imCache.set(this.revokedKey(tokenHash), '1', markerTtl);
+      await this.app.imCache.del(this.cacheKey(tokenHash));
+    }
     this.app.coreLogger.info('[egg-im-connection] session %s of user %s revoked', session.sessionId, session.userId);
     this.app.imSockets.endSession(session.sessionId);
   }
@@ -75,4 +93,17 @@ export class SessionService {
     const ttl = Math.min(session.expiresAt - Date.now(), this.app.config.imConnection.session.cacheTtlMs);
     if (ttl > 0) await this.app.imCache.setJson(this.cacheKey(tokenHash), session, ttl);
   }
+}
+
+/** A cached session, or undefined when missing or not one (then the database answers). */
+function parseSession(text: string | undefined): Session | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text);
+    if (value && typeof value.sessionId === 'string' && typeof value.userId === 'string'
+      && typeof value.deviceId === 'string' && typeof value.expiresAt === 'number') return value as Session;
+  } catch {
+    // not JSON: read as a miss
+  }
+  return undefined;
 }

@@ -1,0 +1,104 @@
+import assert from 'node:assert';
+import { connect, waitFor } from 'egg-im-testkit';
+import { calls, HOST_USERS } from './fixtures/apps/host-auth/config/config.default';
+import { assertNoSecretsInLogs, readLogs, startFixture, type Fixture } from './support/fixture';
+
+// The fixture replaces the credential check with the host app's own (config.imConnection.auth.verifyCredentials)
+// and turns registration off.
+describe('egg-im-connection: the host application\'s own user system (verifyCredentials)', () => {
+  let fx: Fixture;
+
+  before(async () => {
+    fx = await startFixture('host-auth');
+    for (const { password } of Object.values(HOST_USERS)) fx.secrets.add(password);
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  const loginAs = (username: string, password: string, deviceId?: string) =>
+    fx.app.httpRequest().post('/im/auth/login').send({ username, password, deviceId });
+
+  it('logs a host user in with egg-im\'s sessions, under the host\'s user id (and a username egg-im itself would refuse)', async () => {
+    calls.length = 0;
+    const res = await loginAs('alice@example.com', 'alice-secret', 'phone').expect(200);
+    fx.secrets.add(res.body.token);
+    assert.strictEqual(res.body.userId, 'host_alice');
+    assert.strictEqual(res.body.deviceId, 'phone');
+    assert.match(res.body.token, /^[A-Za-z0-9_-]{43}$/);
+    assert.deepStrictEqual(calls, [ { username: 'alice@example.com', hasContext: true } ], 'called once, with the request context');
+
+    // the session works like any other: a socket, presence
+    const socket = await connect(fx.url, res.body.token);
+    try {
+      assert.strictEqual(fx.app.imSockets.io.of('/').sockets.get(socket.id!)?.data.userId, 'host_alice');
+      const presence = await fx.app.httpRequest().get('/im/users/host_alice/presence').set('Authorization', `Bearer ${res.body.token}`).expect(200);
+      assert.strictEqual(presence.body.online, true);
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('ensures a user row for the host user (no password hash), once, whatever the number of logins', async () => {
+    const first = await loginAs('bob@example.com', 'bob-secret', 'a').expect(200);
+    const second = await loginAs('bob@example.com', 'bob-secret', 'b').expect(200);
+    fx.secrets.add(first.body.token).add(second.body.token);
+    assert.notStrictEqual(first.body.sessionId, second.body.sessionId);
+    const user = await fx.app.imStore.users.findById('host_bob');
+    assert.ok(user);
+    assert.strictEqual(user.username, 'bob@example.com');
+    assert.strictEqual(user.passwordHash, null);
+    assert.ok(await fx.app.imStore.users.exists('host_alice'));
+  });
+
+  it('refuses what the host refuses: 401 INVALID_CREDENTIALS', async () => {
+    const res = await loginAs('alice@example.com', 'not-her-password').expect(401);
+    assert.strictEqual(res.body.error.code, 'INVALID_CREDENTIALS');
+    assert.strictEqual((await loginAs('nobody@example.com', 'x').expect(401)).body.error.code, 'INVALID_CREDENTIALS');
+  });
+
+  it('still bounds the username: over 64 characters, or with control characters, is VALIDATION_FAILED', async () => {
+    calls.length = 0;
+    for (const username of [ `${'a'.repeat(60)}@example.com`, 'alice@example.com\nforged log line', '' ]) {
+      const res = await loginAs(username, 'whatever').expect(400);
+      assert.strictEqual(res.body.error.code, 'VALIDATION_FAILED');
+      assert.strictEqual(res.body.error.details.field, 'username');
+    }
+    assert.deepStrictEqual(calls, [], 'the host function is not called for malformed input');
+  });
+
+  it('answers a host function that breaks its contract (no string userId) with 500 INTERNAL, and logs it', async () => {
+    const res = await loginAs('broken@example.com', 'broken-secret').expect(500);
+    assert.deepStrictEqual(res.body, { ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
+    await waitFor(() => readLogs(fx.logDir).some(f => f.file.endsWith('common-error.log')
+      && f.text.includes('verifyCredentials must resolve to { userId } with a string of 1 to 32 characters')), 2000, 'the error in the log');
+  });
+
+  it('refuses registration when it is turned off: 403 FORBIDDEN', async () => {
+    const res = await fx.app.httpRequest().post('/im/auth/register').send({ username: 'newcomer', password: 'password-1' }).expect(403);
+    assert.strictEqual(res.body.ok, false);
+    assert.strictEqual(res.body.error.code, 'FORBIDDEN');
+    assert.strictEqual(await fx.app.imStore.users.findByUsername('newcomer'), null);
+  });
+
+  it('logs a host user out like any other', async () => {
+    const res = await loginAs('alice@example.com', 'alice-secret', 'laptop').expect(200);
+    fx.secrets.add(res.body.token);
+    const socket = await connect(fx.url, res.body.token);
+    const expired = new Promise(resolve => socket.once('session:expired', resolve));
+    try {
+      await fx.app.httpRequest().post('/im/auth/logout').set('Authorization', `Bearer ${res.body.token}`).expect(204);
+      await fx.app.httpRequest().post('/im/auth/logout').set('Authorization', `Bearer ${res.body.token}`).expect(401);
+      assert.deepStrictEqual(await expired, { sessionId: res.body.sessionId });
+    } finally {
+      socket.close();
+    }
+  });
+
+  describe('after the run', () => {
+    it('wrote no token and no password to any log file', async () => {
+      await fx.close();
+      await assertNoSecretsInLogs(fx);
+    });
+  });
+});
