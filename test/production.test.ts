@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestDatabase, dropTestDatabase, TEST_REDIS_URL, uniqueName, waitFor } from 'egg-im-testkit';
+import { createTestDatabase, deleteKeysUnder, dropTestDatabase, TEST_REDIS_URL, uniqueName, waitFor } from 'egg-im-testkit';
 import { freePort, getJson, start, type Started } from './support/process';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -13,6 +13,7 @@ describe('the example app in production mode (egg-cluster, 2 workers)', function
   let logDir: string;
   let port: number;
   let server: Started;
+  const prefix = `${uniqueName('prod')}:`;
 
   before(async () => {
     database = await createTestDatabase('prod');
@@ -20,7 +21,7 @@ describe('the example app in production mode (egg-cluster, 2 workers)', function
     port = await freePort();
     server = start(process.execPath, [ 'scripts/cluster.js', '--baseDir', 'examples/chat', '--workers', '2', '--port', String(port) ], {
       cwd: ROOT,
-      env: { ...process.env, IM_DATABASE_URL: database.url, IM_REDIS_URL: TEST_REDIS_URL, IM_LOG_DIR: logDir, IM_REDIS_PREFIX: `${uniqueName('prod')}:` },
+      env: { ...process.env, IM_DATABASE_URL: database.url, IM_REDIS_URL: TEST_REDIS_URL, IM_LOG_DIR: logDir, IM_REDIS_PREFIX: prefix },
     });
     await waitFor(async () => (await getJson(`http://127.0.0.1:${port}/readyz`)).status === 200, 60000, 'the cluster to be ready');
   });
@@ -28,6 +29,7 @@ describe('the example app in production mode (egg-cluster, 2 workers)', function
   after(async () => {
     if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
     await dropTestDatabase(database.name);
+    await deleteKeysUnder(prefix);
     fs.rmSync(logDir, { recursive: true, force: true });
   });
 

@@ -3,3 +3,5 @@ export * from './lib/wait';
 export * from './lib/mariadbServer';
 export * from './lib/redisServer';
 export * from './lib/im';
+export * from './lib/http';
+export * from './lib/redisKeys';
