@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Application, IBoot } from 'egg';
 import { SocketServer } from './lib/SocketServer';
 import { SessionService } from './lib/session/SessionService';
+import { SessionSweeper } from './lib/session/SessionSweeper';
 import { authRoutes } from './lib/http/authRoutes';
 
 export default class ConnectionBoot implements IBoot {
@@ -18,6 +19,7 @@ export default class ConnectionBoot implements IBoot {
     // plugins) may register socket events and hooks with `app.imSockets.handle(...)`.
     app.imSessions = new SessionService(app);
     app.imSockets = new SocketServer(app);
+    app.imSessionSweeper = new SessionSweeper(app);
   }
 
   async didLoad() {
@@ -30,9 +32,11 @@ export default class ConnectionBoot implements IBoot {
 
   async willReady() {
     await this.app.imSockets.joinNodes();
+    this.app.imSessionSweeper.start();
   }
 
   async beforeClose() {
+    this.app.imSessionSweeper.stop();
     await this.app.imSockets.close();
   }
 }

@@ -25,6 +25,10 @@ export default () => {
       ttlMs: 7 * 24 * 3600 * 1000,
       /** How long a session stays cached by token hash (never past its expiry). */
       cacheTtlMs: 10 * 60 * 1000,
+      /** Ended (expired or revoked) sessions are deleted this long after they ended. */
+      retainEndedMs: 24 * 3600 * 1000,
+      /** How often each node deletes ended sessions (0 turns it off). */
+      sweepIntervalMs: 3600 * 1000,
     },
     presence: {
       /** A socket's presence entry lapses this long after its node's last heartbeat (heartbeats every ttl/3). */

@@ -1,4 +1,7 @@
 import assert from 'node:assert';
+import { createHash } from 'node:crypto';
+
+const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
 import { connect, registerAndLogin, sleep, waitFor, type Socket, type TestLogin } from 'egg-im-testkit';
 import { assertNoSecretsInLogs, presenceWhen, startFixture, watch, type Fixture } from './support/fixture';
 
@@ -81,6 +84,16 @@ describe('egg-im-connection: session expiry (TTL 1.5 s)', () => {
     const p = await presenceWhen(fx.app, viewer.token, session.userId, x => !x.online && x.lastSeenAt);
     assert.strictEqual(p.devices, 0);
     assert.ok(Math.abs(Date.parse(p.lastSeenAt) - seen.disconnectedAt!) < 1000, p.lastSeenAt);
+  });
+
+  it('deletes ended sessions once their retention has passed (the sweeper), and their tokens stay refused', async () => {
+    const session = await loginUser('sweep');
+    const ended = Date.parse(session.expiresAt);
+    await sleep(Math.max(0, ended + fx.app.config.imConnection.session.retainEndedMs - Date.now()) + 50);
+    assert.ok(await fx.app.imSessionSweeper.sweep() >= 1, 'the ended session was deleted');
+    assert.equal(await fx.app.imStore.sessions.findByTokenHash(hashOf(session.token)), null);
+    const err = await connect(fx.url, session.token).then(() => undefined, e => e);
+    assert.equal(err?.message, 'UNAUTHORIZED');
   });
 
   describe('after the run', () => {

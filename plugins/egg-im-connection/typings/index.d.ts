@@ -4,6 +4,7 @@ import 'egg-im-cache';
 import type { Context } from 'egg';
 import type { SocketServer } from '../lib/SocketServer';
 import type { Session, SessionService } from '../lib/session/SessionService';
+import type { SessionSweeper } from '../lib/session/SessionSweeper';
 import type { ScryptCost } from '../lib/auth/passwords';
 
 export type { Session } from '../lib/session/SessionService';
@@ -17,6 +18,8 @@ declare module 'egg' {
     imSockets: SocketServer;
     /** Login sessions: create, authenticate, revoke (set at configDidLoad). */
     imSessions: SessionService;
+    /** Deletes ended sessions after their retention. */
+    imSessionSweeper: SessionSweeper;
   }
   interface Context {
     /** The session of an authenticated request (routes behind `requireSession`). */
@@ -34,7 +37,7 @@ declare module 'egg' {
         allowedOrigins: string[];
       };
       rateLimit: { burst: number; perSecond: number };
-      session: { ttlMs: number; cacheTtlMs: number };
+      session: { ttlMs: number; cacheTtlMs: number; retainEndedMs: number; sweepIntervalMs: number };
       presence: { ttlMs: number; lastSeenTtlMs: number };
       auth: {
         registration: boolean;

@@ -47,9 +47,25 @@ export class SessionRepository {
   async revoke(sessionId: string, at: Date = new Date()): Promise<string | undefined> {
     return this.store.withRetry(async manager => {
       const sessions = manager.getRepository(ImSession);
-      await sessions.update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: at });
+      // A revoked session also ends now, so one indexed column (expires_at) finds every ended session.
+      await sessions.update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: at, expiresAt: at });
       const session = await sessions.findOne({ where: { id: sessionId }, select: { id: true, tokenHash: true } });
       return session?.tokenHash;
     }, { label: 'revoke session' });
+  }
+
+  /**
+   * Deletes up to `limit` sessions that ended (expired or revoked) before `before`, oldest first, using the
+   * expires_at index; returns how many. Portable: the ids are selected first (MySQL's DELETE … LIMIT and
+   * SQLite's lack of it differ).
+   */
+  async purgeEnded(before: Date, limit: number): Promise<number> {
+    return this.store.withRetry(async manager => {
+      const rows: Array<{ id: string }> = await manager.getRepository(ImSession).createQueryBuilder('s')
+        .select('s.id', 'id').where('s.expiresAt < :before', { before }).orderBy('s.expiresAt', 'ASC').limit(limit).getRawMany();
+      if (rows.length === 0) return 0;
+      await manager.getRepository(ImSession).delete(rows.map(r => r.id));
+      return rows.length;
+    }, { label: 'purge ended sessions' });
   }
 }
