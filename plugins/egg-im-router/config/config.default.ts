@@ -10,6 +10,8 @@ export default () => {
     limits: {
       /** `content` + `meta` of one message, in bytes of JSON; more is PAYLOAD_TOO_LARGE. */
       payloadBytes: 64 * 1024,
+      /** Deepest nesting of objects and arrays in `content` or `meta`; deeper is VALIDATION_FAILED. */
+      maxDepth: 100,
       /** Messages in one POST /im/messages/batch. */
       batchMax: 100,
       /** `limit` of a history page (more is VALIDATION_FAILED). */
@@ -29,9 +31,21 @@ export default () => {
       reorderWaitMs: 250,
       /** Messages pushed on connect (the rest come through `sync`). */
       replayLimit: 500,
-      /** How often the outbox is swept for messages a node accepted but did not route (it died). */
+      /** How often the outbox is swept for messages a node accepted but did not route (it died); 0 turns the sweeper off. */
       outboxSweepMs: 2000,
+      /** Age of an outbox entry before a sweeper routes it (routing normally removes it within milliseconds). */
       outboxGraceMs: 5000,
+      /**
+       * Test-only: false makes this node skip routing after the commit, exactly as if it died between the two;
+       * the outbox sweeper (of any node) then routes the message. Never turn it off in production.
+       */
+      routeAfterCommit: true,
+    },
+    history: {
+      /** Newest messages per conversation kept in the cache window (0 turns the window off). */
+      windowSize: 50,
+      /** A conversation's window expires this long after its last message. */
+      idleTtlMs: 6 * 3600 * 1000,
     },
     cache: {
       membersTtlMs: 10 * 60 * 1000,

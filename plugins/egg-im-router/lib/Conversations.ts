@@ -1,6 +1,7 @@
 import type { Application } from 'egg';
 import { ImError, type ConversationSummary, type Message, type MessageStatusResult } from 'egg-im-protocol';
 import { groupConversationId } from './pipeline/Authorizer';
+import { isId } from './pipeline/validateSend';
 
 function integer(value: unknown, field: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -12,7 +13,7 @@ function integer(value: unknown, field: string, { min = 0, max = Number.MAX_SAFE
 }
 
 function userIds(value: unknown, field: string, max: number): string[] {
-  if (!Array.isArray(value) || value.length > max || value.some(id => typeof id !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(id))) {
+  if (!Array.isArray(value) || value.length > max || value.some(id => !isId(id))) {
     throw new ImError('VALIDATION_FAILED', `${field} must be an array of at most ${max} user ids`, { field });
   }
   return [ ...new Set(value as string[]) ];

@@ -17,6 +17,7 @@ declare module 'egg' {
     messageTypes: Record<string, MessageTypeDefinition>;
     limits: {
       payloadBytes: number;
+      maxDepth: number;
       batchMax: number;
       historyMaxLimit: number;
       syncMaxLimit: number;
@@ -29,8 +30,15 @@ declare module 'egg' {
       maxAttempts: number;
       reorderWaitMs: number;
       replayLimit: number;
+      /** 0 turns the sweeper off. */
       outboxSweepMs: number;
       outboxGraceMs: number;
+      /** Test-only: false skips routing after the commit, as if the node died there (the outbox sweeper routes it). */
+      routeAfterCommit: boolean;
+    };
+    history: {
+      windowSize: number;
+      idleTtlMs: number;
     };
     cache: {
       membersTtlMs: number;

@@ -32,7 +32,10 @@ interface NodeEvents {
 export class Delivery {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly reorder: Reorder;
+  /** Users whose backlog is being read on connect: what is routed to them meanwhile waits here. */
+  private readonly replaying = new Map<string, { depth: number; buffered: Array<{ message: Message; push: boolean }> }>();
   private pruneTimer?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(private readonly app: Application) {
     this.reorder = new Reorder(this.config.reorderWaitMs, (userId, message) => this.push(userId, message));
@@ -49,12 +52,14 @@ export class Delivery {
   start(): void {
     this.io.on('im:deliver', event => this.deliverLocal(event));
     this.app.imSockets.onConnect(socket => this.replay(socket));
-    this.pruneTimer = setInterval(() => this.reorder.prune(60000), 30000);
+    this.pruneTimer = setInterval(() => this.reorder.prune(userId => this.io.of('/').adapter.rooms.has(userRoom(userId))), 30000);
     this.pruneTimer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.pruneTimer);
+    this.replaying.clear();
     for (const flight of this.inFlight.values()) clearTimeout(flight.timer);
     this.inFlight.clear();
     this.reorder.clear();
@@ -88,10 +93,20 @@ export class Delivery {
         for (const socket of this.localSockets(userId)) {
           if (socket.id !== originSocketId) socket.emit('message:new', message, () => undefined);
         }
+        // Its seq is taken all the same: the user's lane moves past it.
+        this.enqueue(userId, message, false);
         continue;
       }
-      this.reorder.push(userId, message);
+      this.enqueue(userId, message, true);
     }
+  }
+
+  /** Into the user's reorder lane, or, while its backlog is being read on connect, into a buffer for after it. */
+  private enqueue(userId: string, message: Message, push: boolean): void {
+    const replay = this.replaying.get(userId);
+    if (replay) replay.buffered.push({ message, push });
+    else if (push) this.reorder.push(userId, message);
+    else this.reorder.skip(userId, message.conversationId, message.seq);
   }
 
   private localSockets(userId: string): ImSocket[] {
@@ -116,6 +131,7 @@ export class Delivery {
   }
 
   private attempt(key: string, flight: InFlight): void {
+    if (this.stopped) return;
     const sockets = this.localSockets(flight.userId);
     if (sockets.length === 0) {
       // Offline now: the message is pushed again when a device connects (the cursor has not moved).
@@ -162,13 +178,31 @@ export class Delivery {
     });
   }
 
-  /** On connect: push what this user has not acknowledged yet (pending or failed), oldest first. */
+  /**
+   * On connect: push what this user has not acknowledged yet (pending or failed), oldest first. Messages
+   * routed to the user meanwhile wait until the backlog is pushed, so first pushes stay in seq order.
+   */
   private async replay(socket: ImSocket): Promise<void> {
     const { userId } = socket.data;
-    const backlog = await this.app.imStore.messages.undelivered(userId, this.config.replayLimit);
-    for (const { conversationId, afterSeq, messages } of backlog) {
-      this.reorder.reset(userId, conversationId, afterSeq);
-      for (const message of messages) this.reorder.push(userId, message);
+    let replay = this.replaying.get(userId);
+    // The user's first socket here: lanes left from an earlier connection are stale (messages went elsewhere).
+    if (!replay && this.localSockets(userId).every(s => s.id === socket.id)) this.reorder.forget(userId);
+    if (!replay) this.replaying.set(userId, replay = { depth: 0, buffered: [] });
+    replay.depth++;
+    try {
+      const backlog = await this.app.imStore.messages.undelivered(userId, this.config.replayLimit);
+      if (this.stopped) return;
+      for (const { conversationId, lastSeq, messages } of backlog) {
+        // Every conversation of the user: its lane continues after the last seq as read now. The backlog is
+        // read in seq order without the user's own messages: pushed as it is (beyond the replay limit: sync).
+        this.reorder.reset(userId, conversationId, Math.max(lastSeq, messages.at(-1)?.seq ?? 0));
+        for (const message of messages) this.push(userId, message);
+      }
+    } finally {
+      if (--replay.depth === 0 && this.replaying.get(userId) === replay) {
+        this.replaying.delete(userId);
+        for (const { message, push } of replay.buffered) this.enqueue(userId, message, push);
+      }
     }
   }
 

@@ -24,7 +24,11 @@ export class Outbox {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.sweep(), this.config.outboxSweepMs);
+    if (!(this.config.outboxSweepMs > 0)) {
+      this.app.coreLogger.info('[egg-im-router] outbox sweeper off (im.delivery.outboxSweepMs is 0)');
+      return;
+    }
+    this.timer = setInterval(() => void this.sweep(), this.config.outboxSweepMs);
     this.timer.unref();
   }
 

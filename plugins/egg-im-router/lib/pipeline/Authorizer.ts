@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { Application } from 'egg';
 import { ImError } from 'egg-im-protocol';
 import type { SendCommand } from './validateSend';
@@ -10,9 +11,17 @@ export interface Target {
   memberIds: string[];
 }
 
-/** One conversation per pair of users, whoever writes first: its id is derived from the two ids. */
+const PLAIN_ID = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * One conversation per pair of users, whoever writes first: its id is derived from the two ids, and no two
+ * pairs may share it. `d:<a>:<b>` is unambiguous only while ids hold no `:`; host-app user ids may (e.g.
+ * `tenant:42`), so such a pair gets `dh:` and a hash of the pair instead (`d:a:b:c` would be both (a, b:c) and (a:b, c)).
+ */
 export function directConversationId(a: string, b: string): string {
-  return a < b ? `d:${a}:${b}` : `d:${b}:${a}`;
+  const [ x, y ] = a < b ? [ a, b ] : [ b, a ];
+  if (PLAIN_ID.test(x) && PLAIN_ID.test(y)) return `d:${x}:${y}`;
+  return `dh:${createHash('sha256').update(JSON.stringify([ x, y ])).digest('hex').slice(0, 40)}`;
 }
 
 export const groupConversationId = (groupId: string) => `g:${groupId}`;
@@ -35,14 +44,21 @@ export class Authorizer {
     return { conversationId, kind: 'group', groupId: to.id, memberIds };
   }
 
-  /** Members of a conversation, cached; every membership change invalidates the entry. */
+  /**
+   * Members of a conversation, cached. Each membership change writes a new version for the conversation, and
+   * a cached list counts only when it was read under the current version: a read that raced with a change
+   * (it queried before the change, and cached after the invalidation) can never serve a removed member.
+   */
   async members(conversationId: string): Promise<string[]> {
     const { imCache, imStore } = this.app;
-    const key = imCache.key('members', conversationId);
-    const cached = await imCache.getJson<string[]>(key);
-    if (cached) return cached;
+    const [ entryKey, versionKey ] = this.keys(conversationId);
+    const [ cached, version = '0' ] = await imCache.mget([ entryKey, versionKey ]);
+    if (cached !== undefined) {
+      const entry = parseEntry(cached);
+      if (entry && entry.v === version) return entry.ids;
+    }
     const members = await imStore.conversations.memberIds(conversationId);
-    if (members.length > 0) await imCache.setJson(key, members, this.app.config.im.cache.membersTtlMs);
+    if (members.length > 0) await imCache.setJson(entryKey, { v: version, ids: members }, this.app.config.im.cache.membersTtlMs);
     return members;
   }
 
@@ -53,7 +69,24 @@ export class Authorizer {
     return members;
   }
 
+  /** After a membership change is committed: a new version (outliving any cached list), and the list dropped. */
   async invalidate(conversationId: string): Promise<void> {
-    await this.app.imCache.del(this.app.imCache.key('members', conversationId));
+    const { imCache } = this.app;
+    const [ entryKey, versionKey ] = this.keys(conversationId);
+    await imCache.set(versionKey, randomBytes(8).toString('hex'), 2 * this.app.config.im.cache.membersTtlMs + 60000);
+    await imCache.del(entryKey);
+  }
+
+  private keys(conversationId: string): [ entry: string, version: string ] {
+    return [ this.app.imCache.key('members', conversationId), this.app.imCache.key('members-v', conversationId) ];
+  }
+}
+
+function parseEntry(text: string): { v: string; ids: string[] } | undefined {
+  try {
+    const entry = JSON.parse(text);
+    return typeof entry?.v === 'string' && Array.isArray(entry.ids) ? entry : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -65,7 +65,15 @@ export class MessagePipeline {
       id: message.id, conversationId: message.conversationId, seq: message.seq, senderId: message.senderId, type: message.type,
       content: command.content, meta: command.meta, clientMsgId: message.clientMsgId, createdAt: message.createdAt.toISOString(),
     };
-    this.app.im.outbox.routed(wire, this.app.im.delivery.route(wire, target.memberIds, origin.socketId));
+    // Test-only switch (im.delivery.routeAfterCommit: false): leave routing to the outbox sweeper, as if this
+    // node had died between its commit and its routing.
+    if (this.app.config.im.delivery.routeAfterCommit === false) return wire;
+    try {
+      this.app.im.outbox.routed(wire, this.app.im.delivery.route(wire, target.memberIds, origin.socketId));
+    } catch (err) {
+      // The message is committed, so the sender is answered with it; its outbox entry stays for the sweeper.
+      this.app.coreLogger.error(new Error(`[egg-im-router] routing message ${wire.id} failed; the outbox sweeper will route it`, { cause: err }));
+    }
     return wire;
   }
 

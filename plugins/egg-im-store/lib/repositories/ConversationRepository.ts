@@ -16,18 +16,18 @@ export class ConversationRepository {
   /** The user's conversations, most recently active first. */
   async listForUser(userId: string): Promise<ConversationSummary[]> {
     const rows = await this.store.withRetry(() => this.store.dataSource.query(
-      'SELECT m.conversation_id, m.read_seq, c.type, c.group_id, c.last_seq FROM im_members m ' +
-      'JOIN im_conversations c ON c.id = m.conversation_id WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id', [ userId ]),
+      // The peer of a direct conversation is its other member (none: a note to self). Not parsed from the id,
+      // which is a hash when a user id holds a ':'.
+      'SELECT m.conversation_id, m.read_seq, c.type, c.group_id, c.last_seq, CASE WHEN c.type = \'direct\' THEN ' +
+      '(SELECT p.user_id FROM im_members p WHERE p.conversation_id = m.conversation_id AND p.user_id <> m.user_id LIMIT 1) END AS peer_id ' +
+      'FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id', [ userId ]),
     { label: 'list conversations' });
     return rows.map((row: any) => {
       const lastSeq = readInt(row.last_seq);
       const readSeq = Math.min(readInt(row.read_seq), lastSeq);
       const summary: ConversationSummary = { conversationId: row.conversation_id, type: row.type, lastSeq, readSeq, unread: lastSeq - readSeq };
       if (row.type === 'group') summary.groupId = row.group_id;
-      else {
-        const [ , a, b ] = String(row.conversation_id).split(':');
-        summary.peerId = a === userId ? b : a;
-      }
+      else summary.peerId = row.peer_id ?? userId;
       return summary;
     });
   }

@@ -21,6 +21,8 @@ export interface Backlog {
   conversationId: string;
   /** What the user has acknowledged already: the messages follow it. */
   afterSeq: number;
+  /** The conversation's last seq when the backlog was read (the user's own messages are not in `messages`). */
+  lastSeq: number;
   messages: Message[];
 }
 
@@ -38,6 +40,28 @@ export class MessageRepository {
   async findById(id: string): Promise<Message | undefined> {
     const [ row ] = await this.query(`SELECT ${COLUMNS} FROM im_messages WHERE id = ?`, [ id ]);
     return row ? toMessage(storedFromRow(row)) : undefined;
+  }
+
+  /**
+   * The user's view of a conversation in one primary-key lookup: its last seq and, when the user is a member,
+   * the seq after which it sees messages. Undefined when the conversation does not exist.
+   */
+  async readState(conversationId: string, userId: string): Promise<{ lastSeq: number; sinceSeq?: number } | undefined> {
+    const [ row ] = await this.query(
+      'SELECT c.last_seq, m.since_seq FROM im_conversations c LEFT JOIN im_members m ON m.conversation_id = c.id AND m.user_id = ? WHERE c.id = ?',
+      [ userId, conversationId ]);
+    if (!row) return undefined;
+    return row.since_seq === null || row.since_seq === undefined
+      ? { lastSeq: readInt(row.last_seq) }
+      : { lastSeq: readInt(row.last_seq), sinceSeq: readInt(row.since_seq) };
+  }
+
+  /** The messages `from..to` (inclusive) of a conversation, ascending: a range of the primary key. */
+  async range(conversationId: string, from: number, to: number): Promise<Message[]> {
+    if (from > to) return [];
+    const rows = await this.query(`SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq >= ? AND seq <= ? ORDER BY seq ASC`,
+      [ conversationId, from, to ]);
+    return rows.map(r => toMessage(storedFromRow(r)));
   }
 
   /** A page of history, ascending: after `afterSeq`, before `beforeSeq`, or the newest. */
@@ -80,22 +104,28 @@ export class MessageRepository {
     return { messages, hasMore };
   }
 
-  /** What the user's devices have not acknowledged (pending or failed), others' messages only, oldest first. */
+  /**
+   * For every conversation of the user: its last seq, and what the user's devices have not acknowledged
+   * (pending or failed; others' messages only, oldest first, `limit` in all). Conversations with nothing
+   * pending come too (empty `messages`): their last seq is where pushes to a newly connected device continue.
+   */
   async undelivered(userId: string, limit: number): Promise<Backlog[]> {
     const conversations = await this.query(
       'SELECT m.conversation_id, m.delivered_seq, m.since_seq, c.last_seq FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id ' +
-      'WHERE m.user_id = ? AND c.last_seq > m.delivered_seq', [ userId ]);
+      'WHERE m.user_id = ? ORDER BY m.conversation_id', [ userId ]);
     const backlog: Backlog[] = [];
     let room = limit;
     for (const row of conversations) {
-      if (room <= 0) break;
       const afterSeq = Math.max(readInt(row.delivered_seq), readInt(row.since_seq));
-      const rows = await this.query(
-        `SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq > ? AND sender_id <> ? ORDER BY seq ASC LIMIT ?`,
-        [ row.conversation_id, afterSeq, userId, room ]);
-      if (rows.length === 0) continue;
-      room -= rows.length;
-      backlog.push({ conversationId: row.conversation_id, afterSeq, messages: rows.map(r => toMessage(storedFromRow(r))) });
+      const lastSeq = readInt(row.last_seq);
+      let rows: any[] = [];
+      if (room > 0 && lastSeq > afterSeq) {
+        rows = await this.query(
+          `SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq > ? AND sender_id <> ? ORDER BY seq ASC LIMIT ?`,
+          [ row.conversation_id, afterSeq, userId, room ]);
+        room -= rows.length;
+      }
+      backlog.push({ conversationId: row.conversation_id, afterSeq, lastSeq, messages: rows.map(r => toMessage(storedFromRow(r))) });
     }
     return backlog;
   }

@@ -123,7 +123,9 @@ export class ReceiptRepository {
     const { updateFrom } = dialectOf(this.store.driver);
     const sql = kind === 'delivered'
       ? updateFrom('im_members', 'm', [ 'c', 'u', 's', 'a', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
-        'm.delivered_seq = v.s, m.delivered_at = v.t, m.attempts = v.a', 'm.delivered_seq < v.s')
+        // A message that had failed and is delivered now: its attempts add up (the earlier pushes counted too).
+        'm.delivered_seq = v.s, m.delivered_at = v.t, m.attempts = CASE WHEN m.failed_seq >= v.s THEN m.attempts + v.a ELSE v.a END',
+        'm.delivered_seq < v.s')
       // A later delivery wins over a failure: a failure is recorded only above the delivered cursor.
       : updateFrom('im_members', 'm', [ 'c', 'u', 's', 'a', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
         'm.failed_seq = v.s, m.failed_at = v.t, m.attempts = v.a', 'm.failed_seq < v.s AND m.delivered_seq < v.s');
