@@ -1,5 +1,6 @@
 import type { Application } from 'egg';
 import { ImError, type ConversationSummary, type Message, type MessageStatusResult } from 'egg-im-protocol';
+import { pageRange } from './history/HotHistory';
 import { groupConversationId } from './pipeline/Authorizer';
 import { isId } from './pipeline/validateSend';
 
@@ -39,8 +40,9 @@ export class Conversations {
     if (afterSeq !== undefined && beforeSeq !== undefined) {
       throw new ImError('VALIDATION_FAILED', 'give afterSeq or beforeSeq, not both', { field: 'afterSeq' });
     }
-    await this.authorizer.requireMember(conversationId, userId);
-    return this.app.imStore.messages.history(conversationId, userId, { afterSeq, beforeSeq, limit });
+    const { history } = this.app.im;
+    const page = pageRange(await history.readState(conversationId, userId), { afterSeq, beforeSeq, limit });
+    return { messages: await history.range(conversationId, page), hasMore: page.hasMore };
   }
 
   async sync(userId: string, body: unknown): Promise<{ messages: Message[]; hasMore: boolean }> {
@@ -52,7 +54,18 @@ export class Conversations {
     for (const [ id, seq ] of Object.entries(cursors)) checked[id] = integer(seq, `cursors.${id}`)!;
     // Larger limits are clamped to the server's maximum, never refused.
     const asked = integer(limit, 'limit', { min: 1 }) ?? 100;
-    return this.app.imStore.messages.sync(userId, checked, Math.min(asked, this.app.config.im.limits.syncMaxLimit));
+    const limitClamped = Math.min(asked, this.app.config.im.limits.syncMaxLimit);
+    const messages: Message[] = [];
+    for (const state of await this.app.imStore.messages.conversationStates(userId)) {
+      const from = Math.max(checked[state.conversationId] ?? 0, state.sinceSeq) + 1;
+      if (from > state.lastSeq) continue;
+      const room = limitClamped - messages.length;
+      if (room <= 0) return { messages, hasMore: true };
+      const to = Math.min(state.lastSeq, from + room - 1);
+      messages.push(...await this.app.im.history.range(state.conversationId, { from, to }));
+      if (to < state.lastSeq) return { messages, hasMore: true };
+    }
+    return { messages, hasMore: false };
   }
 
   async markRead(userId: string, body: unknown): Promise<void> {

@@ -94,8 +94,13 @@ describe('egg-im-store: query plans on MariaDB (EXPLAIN)', function() {
     await assertNoScan('history newest', () => store.messages.history(groups[3], users[4], { limit: 50 }));
   });
 
+  it('cache-first history: the read state and a seq range are primary-key lookups', async () => {
+    await assertNoScan('read state', () => store.messages.readState(groups[3], users[4]));
+    await assertNoScan('range', () => store.messages.range(groups[3], 40, 89));
+  });
+
   it('sync and the connect-time backlog use the member index', async () => {
-    await assertNoScan('sync', () => store.messages.sync(users[10], {}, 100));
+    await assertNoScan('sync: conversation states', () => store.messages.conversationStates(users[10]));
     await assertNoScan('undelivered', () => store.messages.undelivered(users[10], 100));
   });
 

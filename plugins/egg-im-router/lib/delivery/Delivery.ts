@@ -72,6 +72,7 @@ export class Delivery {
   route(message: Message, memberIds: string[], originSocketId?: string): boolean {
     const event: DeliverEvent = { message, memberIds, originSocketId };
     this.deliverLocal(event);
+    this.app.im.history.note(message);
     const { imCache } = this.app;
     if (imCache.mode !== 'redis') return true;
     if (imCache.degraded) return false;

@@ -81,27 +81,12 @@ export class MessageRepository {
     return { messages: rows.slice(0, limit).reverse().map(r => toMessage(storedFromRow(r))), hasMore };
   }
 
-  /** Messages after the cursors in every conversation of the user (absent cursors count from 0), ascending seq per conversation. */
-  async sync(userId: string, cursors: Record<string, number>, limit: number): Promise<Page> {
-    const conversations = await this.query(
+  /** Every conversation of the user with its last seq and the user's `since_seq`, by conversation id (for sync). */
+  async conversationStates(userId: string): Promise<Array<{ conversationId: string; lastSeq: number; sinceSeq: number }>> {
+    const rows = await this.query(
       'SELECT m.conversation_id, m.since_seq, c.last_seq FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id WHERE m.user_id = ? ORDER BY m.conversation_id',
       [ userId ]);
-    const messages: Message[] = [];
-    let hasMore = false;
-    for (const row of conversations) {
-      const after = Math.max(cursors[row.conversation_id] ?? 0, readInt(row.since_seq));
-      if (readInt(row.last_seq) <= after) continue;
-      const room = limit - messages.length;
-      if (room <= 0) {
-        hasMore = true;
-        break;
-      }
-      const rows = await this.query(`SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
-        [ row.conversation_id, after, room + 1 ]);
-      if (rows.length > room) hasMore = true;
-      messages.push(...rows.slice(0, room).map(r => toMessage(storedFromRow(r))));
-    }
-    return { messages, hasMore };
+    return rows.map(row => ({ conversationId: row.conversation_id, lastSeq: readInt(row.last_seq), sinceSeq: readInt(row.since_seq) }));
   }
 
   /**

@@ -1,0 +1,127 @@
+import type { Application } from 'egg';
+import { ImError, type Message } from 'egg-im-protocol';
+
+export interface SeqRange {
+  /** First seq of the page (inclusive). */
+  from: number;
+  /** Last seq of the page (inclusive); from > to means an empty page. */
+  to: number;
+}
+
+/** The member's view of a conversation: the consistency anchor of every read. */
+export interface ReadState {
+  lastSeq: number;
+  /** The member sees messages after this seq (it joined then). */
+  sinceSeq: number;
+}
+
+/**
+ * The newest messages of each active conversation, in a window in the cache (a sorted set scored by seq,
+ * capped by count, expiring when idle), written after each commit. Reads are cache-first: seqs have no
+ * gaps, so a page is exactly the seqs `from..to` (computed from the conversation's last seq, read with the
+ * membership in one primary-key lookup); the window supplies what it holds and the database the rest, so
+ * a page is identical to what the database alone returns even when the window lags or has lost entries.
+ * Only committed messages are ever written to the window.
+ */
+export class HotHistory {
+  private noted: Message[] = [];
+
+  constructor(private readonly app: Application) {}
+
+  /**
+   * Queues a committed message for its conversation's window (called once per message, when it is routed).
+   * The messages of one tick are written together: one round trip per conversation, not per message.
+   */
+  note(message: Message): void {
+    if (this.config.windowSize === 0) return;
+    if (this.noted.push(message) === 1) setImmediate(() => this.flushNoted());
+  }
+
+  private flushNoted(): void {
+    const batch = this.noted;
+    this.noted = [];
+    this.remember(batch).catch(err => this.app.coreLogger.warn('[egg-im-router] hot history not written (reads fall back to the database): %s', err.message));
+  }
+
+  private get config() {
+    return this.app.config.im.history;
+  }
+
+  private key(conversationId: string): string {
+    return this.app.imCache.key('hist', conversationId);
+  }
+
+  /** After a commit: the messages join their conversations' windows. Never throws (the cache is optional). */
+  async remember(messages: Message[]): Promise<void> {
+    if (this.config.windowSize === 0 || messages.length === 0) return;
+    const byConversation = new Map<string, Message[]>();
+    for (const message of messages) {
+      const list = byConversation.get(message.conversationId);
+      if (list) list.push(message);
+      else byConversation.set(message.conversationId, [ message ]);
+    }
+    await Promise.all([ ...byConversation ].map(([ conversationId, list ]) => this.app.imCache.windowAdd(
+      this.key(conversationId), list.map(m => ({ score: m.seq, value: JSON.stringify(m) })), this.config.windowSize, this.config.idleTtlMs)));
+  }
+
+  /** The member's read state, or FORBIDDEN / NOT_FOUND. */
+  async readState(conversationId: string, userId: string): Promise<ReadState> {
+    const state = await this.app.imStore.messages.readState(conversationId, userId);
+    if (!state) throw new ImError('NOT_FOUND', `conversation ${conversationId} does not exist`, { conversationId });
+    if (state.sinceSeq === undefined) throw new ImError('FORBIDDEN', `not a member of conversation ${conversationId}`, { conversationId });
+    return { lastSeq: state.lastSeq, sinceSeq: state.sinceSeq };
+  }
+
+  /** The messages `from..to` (all committed, ascending): from the window first, the database for the rest. */
+  async range(conversationId: string, { from, to }: SeqRange): Promise<Message[]> {
+    if (from > to) return [];
+    const found = new Map<number, Message>();
+    if (this.config.windowSize > 0) {
+      for (const item of await this.app.imCache.windowRange(this.key(conversationId), from, to)) {
+        found.set(item.score, JSON.parse(item.value));
+      }
+    }
+    const missing = gaps(found, from, to);
+    if (missing.length > 0) {
+      const rows = await Promise.all(missing.map(gap => this.app.imStore.messages.range(conversationId, gap.from, gap.to)));
+      const fetched = rows.flat();
+      for (const message of fetched) found.set(message.seq, message);
+      // What the database had to supply goes back into the window, so the next read of it is a hit.
+      this.remember(fetched.filter(m => to - m.seq < this.config.windowSize)).catch(() => undefined);
+    }
+    const messages: Message[] = [];
+    for (let seq = from; seq <= to; seq++) {
+      const message = found.get(seq);
+      if (message) messages.push(message);
+    }
+    return messages;
+  }
+}
+
+/** The runs of seqs in `from..to` that `found` lacks. */
+export function gaps(found: Map<number, unknown>, from: number, to: number): SeqRange[] {
+  const result: SeqRange[] = [];
+  let start: number | undefined;
+  for (let seq = from; seq <= to; seq++) {
+    if (!found.has(seq)) start ??= seq;
+    else if (start !== undefined) {
+      result.push({ from: start, to: seq - 1 });
+      start = undefined;
+    }
+  }
+  if (start !== undefined) result.push({ from: start, to });
+  return result;
+}
+
+/** The seq range of a history page (see the contract: always ascending; `hasMore` in the direction read). */
+export function pageRange(state: ReadState, query: { afterSeq?: number; beforeSeq?: number; limit: number }): SeqRange & { hasMore: boolean } {
+  const floor = state.sinceSeq + 1;
+  if (query.afterSeq !== undefined) {
+    const from = Math.max(query.afterSeq + 1, floor);
+    const to = Math.min(state.lastSeq, from + query.limit - 1);
+    return { from, to, hasMore: to < state.lastSeq };
+  }
+  const to = query.beforeSeq === undefined ? state.lastSeq : Math.min(query.beforeSeq - 1, state.lastSeq);
+  const from = Math.max(floor, to - query.limit + 1);
+  return { from, to, hasMore: from > floor };
+}
