@@ -296,10 +296,14 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       this.#syncAgain = false;
       for (;;) {
         const before = this.#inbox.cursors();
+        const mark = this.#inbox.mark();
         const reply = await this.#socketCall('sync', { cursors: before, limit: this.#syncLimit });
         if (!Array.isArray(reply.messages)) throw new ImClientError('BAD_RESPONSE', '[egg-im/client] sync ack without messages');
         for (const message of reply.messages) this.#receive(message);
-        if (!reply.hasMore) break;
+        if (!reply.hasMore) {
+          this.#deliver(this.#inbox.releaseHeldBefore(mark));
+          break;
+        }
         if (!advanced(before, this.#inbox.cursors())) {
           throw new ImClientError('BAD_RESPONSE', '[egg-im/client] sync said hasMore but moved no cursor');
         }
@@ -326,15 +330,20 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       this.#report(new ImClientError('BAD_RESPONSE', '[egg-im/client] received a message without conversationId or seq'));
       return;
     }
-    for (const ready of this.#inbox.accept(message)) {
-      if (ready.senderId === this.userId && this.#ownClientMsgIds.delete(ready.clientMsgId)) continue;
-      this.emit('message', ready as unknown as TypedMessage<M>);
-    }
+    this.#deliver(this.#inbox.accept(message));
     if (this.#inbox.hasGaps() && this.#gapTimer === undefined) {
       this.#gapTimer = setTimeout(() => {
         this.#gapTimer = undefined;
         if (this.#inbox.hasGaps() && this.#connection.connected) this.#backgroundSync();
       }, this.#gapWaitMs);
+    }
+  }
+
+  /** Hands messages that are ready, in order, to the app (one's own sends resolved `send()` already). */
+  #deliver(ready: Message[]): void {
+    for (const message of ready) {
+      if (message.senderId === this.userId && this.#ownClientMsgIds.delete(message.clientMsgId)) continue;
+      this.emit('message', message as unknown as TypedMessage<M>);
     }
   }
 

@@ -8,6 +8,9 @@ import type { Message } from 'egg-im-protocol';
 export class Inbox<T extends Pick<Message, 'conversationId' | 'seq'> = Message> {
   readonly #cursors = new Map<string, number>();
   readonly #held = new Map<string, Map<number, T>>();
+  /** When each held message arrived (a counter), so a sync can tell which it has answered for. */
+  readonly #arrivals = new WeakMap<T, number>();
+  #clock = 0;
 
   constructor(cursors: Record<string, number> = {}) {
     for (const [ conversationId, seq ] of Object.entries(cursors)) {
@@ -24,6 +27,7 @@ export class Inbox<T extends Pick<Message, 'conversationId' | 'seq'> = Message> 
     const held = this.#held.get(conversationId);
     if (seq > cursor + 1) {
       if (held?.has(seq)) return [];
+      this.#arrivals.set(message, ++this.#clock);
       if (held) held.set(seq, message);
       else this.#held.set(conversationId, new Map([[ seq, message ]]));
       return [];
@@ -40,6 +44,35 @@ export class Inbox<T extends Pick<Message, 'conversationId' | 'seq'> = Message> 
       if (held.size === 0) this.#held.delete(conversationId);
     }
     this.#cursors.set(conversationId, cursor);
+    return ready;
+  }
+
+  /** A point in the arrivals: held messages from before it are the ones a sync started now answers for. */
+  mark(): number {
+    return this.#clock + 1;
+  }
+
+  /**
+   * After a sync that started at `mark` has returned everything (`hasMore: false`): a gap it did not fill
+   * below a message held since before the mark can never be filled (those seqs are not this user's to see,
+   * e.g. messages from before it joined a group), so the held messages are released in order.
+   */
+  releaseHeldBefore(mark: number): T[] {
+    const ready: T[] = [];
+    for (const [ conversationId, held ] of [ ...this.#held ]) {
+      const seqs = [ ...held.keys() ].sort((a, b) => a - b);
+      if (!seqs.some(seq => (this.#arrivals.get(held.get(seq)!) ?? mark) < mark)) continue;
+      let cursor = this.cursor(conversationId);
+      for (const seq of seqs) {
+        const message = held.get(seq)!;
+        if (seq !== cursor + 1 && (this.#arrivals.get(message) ?? mark) >= mark) break;
+        held.delete(seq);
+        ready.push(message);
+        cursor = seq;
+      }
+      this.#cursors.set(conversationId, cursor);
+      if (held.size === 0) this.#held.delete(conversationId);
+    }
     return ready;
   }
 
