@@ -3,7 +3,7 @@ import assert from 'node:assert';
 import { validate as classValidate, type ValidationError, type ValidatorOptions } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
 import { ImError, type JsonObject } from 'egg-im-protocol';
-import { TextContent } from './TextContent';
+import { validateText } from './TextContent';
 
 /** Validates `content` and returns the problems found (empty when valid). Never changes `content`. */
 export type ContentValidator = (content: JsonObject) => string[] | Promise<string[]>;
@@ -36,7 +36,7 @@ export const DEFAULT_VALIDATOR_OPTIONS: ValidatorOptions = Object.freeze({
 export class MessageTypeRegistry extends Map<string, Readonly<MessageTypeDefinition>> {
   constructor() {
     super();
-    this.register('text', { schema: TextContent, description: 'plain text: { text } (other keys are kept)' });
+    this.register('text', { validate: validateText, description: 'plain text: { text } (other keys are kept)' });
   }
 
   register(name: string, definition: MessageTypeDefinition): this {

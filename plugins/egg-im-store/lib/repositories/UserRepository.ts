@@ -21,6 +21,10 @@ function checkUsername(username: string): void {
 
 /** `app.imStore.users`: the im_users table. Every call retries transient failures (see `ImStore.withRetry`). */
 export class UserRepository {
+  /** Ids known to exist. Users are never deleted, so a yes can be remembered: no query per direct message. */
+  private readonly known = new Set<string>();
+  private static readonly KNOWN_MAX = 200_000;
+
   constructor(private readonly store: ImStore) {}
 
   /** Registers a user and returns the new id; `USERNAME_TAKEN` when the name is in use (names compare byte for byte). */
@@ -63,9 +67,18 @@ export class UserRepository {
   }
 
   /** True when a user with this id exists. */
-  exists(userId: string): Promise<boolean> {
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID) return Promise.resolve(false);
-    return this.store.withRetry(manager => manager.getRepository(ImUser).existsBy({ id: userId }), { label: 'check user' });
+  async exists(userId: string): Promise<boolean> {
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID) return false;
+    if (this.known.has(userId)) return true;
+    const found = await this.store.withRetry(manager => manager.getRepository(ImUser).existsBy({ id: userId }), { label: 'check user' });
+    if (found) this.remember(userId);
+    return found;
+  }
+
+  private remember(userId: string): void {
+    // Bounded: past the limit the oldest id is forgotten (and asked of the database again when needed).
+    if (this.known.size >= UserRepository.KNOWN_MAX) this.known.delete(this.known.values().next().value!);
+    this.known.add(userId);
   }
 
   findById(userId: string): Promise<ImUser | null> {
