@@ -105,8 +105,9 @@ export class ImStore {
     this.conversations = new ConversationRepository(this);
     this.messages = new MessageRepository(this);
     this.writer = new MessageWriter(this, options.write);
-    this.receipts = new ReceiptRepository(this, options.write);
-    this.outbox = new OutboxRepository(this, options.write);
+    const background = { maxBatch: options.write.maxBatch, lingerMs: options.write.backgroundLingerMs };
+    this.receipts = new ReceiptRepository(this, background);
+    this.outbox = new OutboxRepository(this, background);
   }
 
   get manager(): EntityManager {

@@ -16,7 +16,7 @@ export function defaultClientConfig(): ImStoreClientConfig {
     connectRetry: { attempts: 8, baseMs: 200, factor: 2, maxMs: 5000 },
     // withRetry: 3 tries, waiting 50 then 100 ms
     retry: { attempts: 3, baseMs: 50, factor: 2, maxMs: 1000 },
-    write: { maxBatch: 200, shards: 4, lingerMs: 0 },
+    write: { maxBatch: 200, shards: 4, lingerMs: 0, backgroundLingerMs: 20 },
     migrationsRun: true,
     createDatabase: false,
     slowQueryMs: 1000,
@@ -65,6 +65,7 @@ export function normalizeClientConfig(input: ImStoreClientConfigInput | undefine
       maxBatch: positive(cfg.write?.maxBatch ?? defaults.write.maxBatch, 'write.maxBatch'),
       shards: positive(cfg.write?.shards ?? defaults.write.shards, 'write.shards'),
       lingerMs: nonNegative(cfg.write?.lingerMs ?? defaults.write.lingerMs, 'write.lingerMs'),
+      backgroundLingerMs: nonNegative(cfg.write?.backgroundLingerMs ?? defaults.write.backgroundLingerMs, 'write.backgroundLingerMs'),
     },
     migrationsRun: cfg.migrationsRun ?? defaults.migrationsRun,
     createDatabase: cfg.createDatabase ?? defaults.createDatabase,

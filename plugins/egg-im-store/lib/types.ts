@@ -31,6 +31,11 @@ export interface ImStoreWriteConfig {
   shards: number;
   /** Wait this long for more messages before writing a batch (0: write as soon as the current tick ends). */
   lingerMs: number;
+  /**
+   * The same for background writes nobody waits on (delivery receipts, outbox clean-up): a short linger
+   * turns hundreds of small transactions a second into a few larger ones.
+   */
+  backgroundLingerMs: number;
 }
 
 export interface ImStoreClientConfig {

@@ -11,6 +11,8 @@ interface InFlight {
   message: Message;
   attempts: number;
   timer?: NodeJS.Timeout;
+  /** A device acknowledged it (a late ack of an earlier push counts: the device has the message). */
+  acknowledged?: boolean;
 }
 
 interface DeliverEvent {
@@ -141,11 +143,8 @@ export class Delivery {
     }
     flight.attempts += 1;
     const waitMs = Math.min(this.config.ackTimeoutMs * this.config.backoffFactor ** (flight.attempts - 1), this.config.maxBackoffMs);
-    for (const socket of sockets) {
-      socket.timeout(waitMs).emit('message:new', flight.message, (err: Error | null) => {
-        if (!err) this.acknowledged(key, flight);
-      });
-    }
+    // One timer per delivery (below), not one per push: an ack that comes late still counts.
+    for (const socket of sockets) socket.emit('message:new', flight.message, () => this.acknowledged(key, flight));
     flight.timer = setTimeout(() => {
       if (this.inFlight.get(key) !== flight) return;
       if (flight.attempts >= this.config.maxAttempts) return this.failed(key, flight);
@@ -154,9 +153,11 @@ export class Delivery {
   }
 
   private acknowledged(key: string, flight: InFlight): void {
-    if (this.inFlight.get(key) !== flight) return;
+    if (flight.acknowledged) return;
+    flight.acknowledged = true;
     clearTimeout(flight.timer);
-    this.inFlight.delete(key);
+    // Also after the retries ran out: the recipient moves from failed to delivered.
+    if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
     const { message, userId, attempts } = flight;
     this.app.imStore.receipts.delivered({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
       .catch(err => this.logReceiptError('delivered', flight, err));
