@@ -174,7 +174,7 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
       `${LOG_PREFIX} windowAdd() takes a non-empty array of { score, value }`);
     assert(Number.isInteger(maxLen) && maxLen > 0, `${LOG_PREFIX} windowAdd() maxLen must be a positive integer`);
     const ttl = this.#ttl(ttlMs);
-    await this.#write('windowAdd', key, store => store.windowAdd(key, items, maxLen, ttl), memory => memory.windowAdd(key, items, maxLen, ttl));
+    await this.#write('windowAdd', key, store => store.windowAdd(key, items, maxLen, ttl), memory => memory.windowAdd(key, items, maxLen, ttl), true);
   }
 
   /** The window's items with `min <= score <= max`, lowest score first (ZRANGEBYSCORE WITHSCORES). */
@@ -393,7 +393,12 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
     }
   }
 
-  async #write(op: string, key: string, viaRedis: (store: RedisStore) => Promise<unknown>, viaMemory: (memory: MemoryStore) => unknown): Promise<void> {
+  /**
+   * `additive`: the write only adds true data (a committed message to a window), so a failed or timed-out
+   * attempt cannot leave anything stale behind: it is logged and dropped, and the cache is not degraded.
+   */
+  async #write(op: string, key: string, viaRedis: (store: RedisStore) => Promise<unknown>, viaMemory: (memory: MemoryStore) => unknown,
+    additive = false): Promise<void> {
     if (!this.#useRedis()) {
       this.#inMemory(op, key, viaMemory);
       return;
@@ -403,6 +408,7 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
     } catch (err) {
       if (isWrongType(err)) throw new ImCacheWrongTypeError(op, this.#kind(key));
       this.#logFailure(op, key, err);
+      if (additive) return;
       // Redis may still hold the value this write replaces: from now on only the fallback is
       // trusted, until a restore has deleted everything under the prefix.
       this.#enterDegraded(`${op} failed on a key of kind "${this.#kind(key)}": ${errorMessage(err)}`);

@@ -40,6 +40,7 @@ export class SocketServer {
   private readonly endedSessions = new Map<string, number>();
   /** Connections already logged for sending an event without an ack. */
   private readonly warnedNoAck = new WeakSet<ImSocket>();
+  private epoch = 0;
   private redisClients: Array<{ close(): Promise<unknown>; destroy(): void; isOpen: boolean; isReady: boolean }> = [];
 
   constructor(private readonly app: Application) {
@@ -98,15 +99,34 @@ export class SocketServer {
       return;
     }
     const warn = (err: Error) => this.app.coreLogger.warn('[egg-im-connection] adapter redis: %s', err.message);
-    // While Redis is down, commands wait in a bounded queue (then fail and are logged) instead of growing memory.
-    const pub = redis.duplicate({ commandsQueueMaxLength: 10000 });
-    const sub = redis.duplicate({ commandsQueueMaxLength: 10000 });
-    for (const client of [ pub, sub ]) client.on('error', warn);
+    // No bound on the command queue: a publish dropped from a full queue would be a message never routed to
+    // the other nodes. The queue grows only with this process's own lag: while Redis is down, routing stops
+    // (see `adapterReady`) and the outbox keeps the messages for later.
+    const pub = redis.duplicate();
+    const sub = redis.duplicate();
+    for (const client of [ pub, sub ]) {
+      client.on('error', (err: Error) => { this.epoch++; warn(err); });
+      client.on('reconnecting', () => { this.epoch++; });
+    }
     this.redisClients = [ pub, sub ];
     // Not awaited: with Redis down at start the app still starts (degraded); the clients keep reconnecting.
     for (const client of [ pub, sub ]) client.connect().catch(warn);
     this.io.adapter(createAdapter(guardPromises(pub, warn), guardPromises(sub, warn), { key: `${this.app.config.imCache.client.prefix}sio` }));
     this.app.coreLogger.info('[egg-im-connection] socket.io joined to the other nodes through the Redis adapter');
+  }
+
+  /**
+   * Changes whenever a client of the adapter fails or reconnects. A publish made at one epoch is known to
+   * have reached Redis once the epoch has not changed for a while after it (publishes in flight when a
+   * connection drops are lost).
+   */
+  get adapterEpoch(): number {
+    return this.epoch;
+  }
+
+  /** True when messages can reach the other nodes now: no Redis adapter (single node), or its clients are connected. */
+  get adapterReady(): boolean {
+    return this.redisClients.every(client => client.isReady);
   }
 
   /** Tells every socket of the session, on every node, that it has ended, and disconnects them. */

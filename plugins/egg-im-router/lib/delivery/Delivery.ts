@@ -75,9 +75,10 @@ export class Delivery {
     const event: DeliverEvent = { message, memberIds, originSocketId };
     this.deliverLocal(event);
     this.app.im.history.note(message);
-    const { imCache } = this.app;
-    if (imCache.mode !== 'redis') return true;
-    if (imCache.degraded) return false;
+    // The other nodes are reached through the socket.io Redis adapter: when its clients are not connected, the
+    // message stays in the outbox and the sweeper routes it once they are (local delivery has happened).
+    if (this.app.imCache.mode !== 'redis') return true;
+    if (!this.app.imSockets.adapterReady) return false;
     this.io.serverSideEmit('im:deliver', event);
     return true;
   }

@@ -9,6 +9,8 @@ import type { Message } from 'egg-im-protocol';
 export class Outbox {
   private timer?: NodeJS.Timeout;
   private sweeping = false;
+  private confirming: Array<{ id: string; epoch: number }> = [];
+  private confirmTimer?: NodeJS.Timeout;
 
   constructor(private readonly app: Application) {}
 
@@ -16,11 +18,27 @@ export class Outbox {
     return this.app.config.im.delivery;
   }
 
-  /** After routing: drop the entry, or keep it for the sweeper when the other nodes could not be reached. */
+  /**
+   * After routing: the entry is removed once the publish to the other nodes is known to have reached Redis
+   * (the adapter's clients stayed connected for a moment after it), or kept for the sweeper otherwise.
+   */
   routed(message: Message, reachedAllNodes: boolean): void {
     if (!reachedAllNodes) return;
-    this.app.imStore.outbox.remove(message.id)
-      .catch(err => this.app.coreLogger.warn('[egg-im-router] outbox entry of message %s not removed (it will be routed again): %s', message.id, err.message));
+    this.confirming.push({ id: message.id, epoch: this.app.imSockets.adapterEpoch });
+    this.confirmTimer ??= setTimeout(() => this.confirm(), Math.min(1000, this.config.outboxGraceMs / 2));
+  }
+
+  private confirm(): void {
+    clearTimeout(this.confirmTimer);
+    this.confirmTimer = undefined;
+    const batch = this.confirming;
+    this.confirming = [];
+    const { adapterEpoch, adapterReady } = this.app.imSockets;
+    for (const { id, epoch } of batch) {
+      if (!adapterReady || epoch !== adapterEpoch) continue;
+      this.app.imStore.outbox.remove(id)
+        .catch(err => this.app.coreLogger.warn('[egg-im-router] outbox entry of message %s not removed (it will be routed again): %s', id, err.message));
+    }
   }
 
   start(): void {
@@ -34,6 +52,7 @@ export class Outbox {
 
   stop(): void {
     clearInterval(this.timer);
+    this.confirm();
   }
 
   /** Routes messages whose entry is older than the grace period; returns how many. */
