@@ -1,0 +1,92 @@
+import assert from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+const DOCS = path.join(ROOT, 'docs/benchmarks.md');
+const hashOf = (file: string) => (fs.existsSync(file) ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : 'absent');
+
+const latency = (value: any, label: string) => {
+  for (const key of [ 'count', 'p50', 'p95', 'p99', 'max' ]) assert.equal(typeof value?.[key], 'number', `${label}.${key}`);
+};
+
+describe('the benchmark, --quick (npm run bench -- --quick)', function() {
+  this.timeout(180000);
+  let out: string;
+  let child: ChildProcess | undefined;
+
+  before(() => {
+    out = fs.mkdtempSync(path.join(os.tmpdir(), 'egg-im-bench-smoke-'));
+  });
+
+  after(() => {
+    // The benchmark stops what it started on SIGTERM; only reached when the test itself failed or timed out.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+
+  it('runs every scenario against egg-im and the bare relay and writes the report, never docs/benchmarks.md', async () => {
+    const docsBefore = hashOf(DOCS);
+    let output = '';
+    child = spawn(process.execPath, [ '--require', require.resolve('ts-node/register/transpile-only'), 'test/bench/index.ts', '--quick', `--out=${out}` ], {
+      cwd: ROOT, env: { ...process.env }, stdio: [ 'ignore', 'pipe', 'pipe' ],
+    });
+    child.stdout!.on('data', chunk => { output += chunk; });
+    child.stderr!.on('data', chunk => { output += chunk; });
+    const code = await new Promise<number | null>(resolve => child!.once('exit', resolve));
+    assert.equal(code, 0, output);
+    assert.equal(hashOf(DOCS), docsBefore, 'a --quick run must not touch docs/benchmarks.md');
+
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'benchmarks.json'), 'utf8'));
+    const markdown = fs.readFileSync(path.join(out, 'benchmarks.md'), 'utf8');
+    const { meta, eggIm, bare } = report;
+    assert.equal(meta.quick, true);
+    assert.deepEqual(meta.scenarios, [ 1, 2, 3, 4, 5, 6 ]);
+    assert(meta.machine.nproc >= 1 && meta.machine.cpuModel && meta.machine.memoryGiB > 0, JSON.stringify(meta.machine));
+    for (const key of [ 'node', 'mariadb', 'redis', 'socketIo', 'egg', 'eggIm' ]) assert.equal(typeof meta.versions[key], 'string', `versions.${key}`);
+
+    // 1. connections
+    for (const c of [ eggIm.connections, bare.connections ]) {
+      assert.equal(c.clients, meta.settings.clients);
+      assert.equal(typeof c.connected, 'number');
+      assert.equal(typeof c.connectSeconds, 'number');
+      assert.equal(typeof c.disconnectsDuringHold, 'number');
+      assert.equal(typeof c.server.rssPerConnectionKB, 'number');
+      assert.equal(typeof c.server.heapPerConnectionKB, 'number');
+    }
+    // 2. steady, 4. group, 6. two nodes: latencies, losses, CPU
+    for (const [ label, r ] of Object.entries<any>({ 'eggIm.steady': eggIm.steady, 'bare.steady': bare.steady, 'eggIm.group': eggIm.group,
+      'bare.group': bare.group, 'eggIm.twoNodes': eggIm.twoNodes })) {
+      latency(r.e2eMs, `${label}.e2eMs`);
+      latency(r.ackMs, `${label}.ackMs`);
+      assert(r.sent > 0, `${label}.sent`);
+      assert.equal(typeof r.lost, 'number', `${label}.lost`);
+      assert.equal(typeof r.deliveriesPerS, 'number', `${label}.deliveriesPerS`);
+      assert.equal(typeof r.cpu.machineBusyPct, 'number', `${label}.cpu`);
+    }
+    assert.equal(typeof eggIm.steady.cpu.processes['egg-im worker'], 'number');
+    assert.deepEqual(eggIm.twoNodes.socketsPerNode.length, 2);
+    // 3. saturation
+    for (const s of [ eggIm.saturation, bare.saturation ]) {
+      assert.equal(typeof s.highestSustainedRate, 'number');
+      assert(s.steps.length >= 1);
+    }
+    // 5. history
+    for (const phase of [ 'firstRead', 'repeatRead', 'recentRead' ]) {
+      latency(eggIm.history[phase].clientMs, `history.${phase}.clientMs`);
+      latency(eggIm.history[phase].serverMs, `history.${phase}.serverMs`);
+      assert(eggIm.history[phase].pages > 0);
+    }
+    assert.equal(eggIm.history.seed.messages, meta.settings.history.conversations * meta.settings.history.perConversation);
+    // ratios and targets
+    for (const key of [ 'connections', 'steady', 'saturation', 'group', 'twoNodes' ]) assert(report.ratios[key], `ratios.${key}`);
+    assert(report.targets.length >= 8);
+    for (const heading of [ '## Machine and versions', '## Targets', '## 1. Connections', '## 2. One-to-one, steady', '## 3. One-to-one, saturation',
+      '## 4. Group', '## 5. History', '## 6. Two nodes' ]) {
+      assert(markdown.includes(heading), `benchmarks.md lacks "${heading}"`);
+    }
+  });
+});
