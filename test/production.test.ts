@@ -23,7 +23,9 @@ describe('the example app in production mode (egg-cluster, 2 workers)', function
       cwd: ROOT,
       env: { ...process.env, IM_DATABASE_URL: database.url, IM_REDIS_URL: TEST_REDIS_URL, IM_LOG_DIR: logDir, IM_REDIS_PREFIX: prefix },
     });
-    await waitFor(async () => (await getJson(`http://127.0.0.1:${port}/readyz`)).status === 200, 60000, 'the cluster to be ready');
+    // The master says "started" once every worker is up (a worker alone answers /readyz before that).
+    await waitFor(() => /\[master\] egg-im started on http:/.test(server.output()), 60000, 'every worker to be up');
+    await waitFor(async () => (await getJson(`http://127.0.0.1:${port}/readyz`)).status === 200, 10000, 'the cluster to be ready');
   });
 
   after(async () => {
