@@ -1,6 +1,6 @@
 import type { Application } from 'egg';
 import type { Server } from 'socket.io';
-import type { Message, RecipientStatus } from 'egg-im-protocol';
+import type { Message, RecipientStatus, StatusEvent } from 'egg-im-protocol';
 import type { ImSocket } from 'egg-im-connection';
 import { Reorder } from './Reorder';
 
@@ -21,8 +21,13 @@ interface DeliverEvent {
   originSocketId?: string;
 }
 
+/** What one node tells the others: messages to deliver, and status events for senders' sockets. */
+type NodeEvent =
+  | { kind: 'deliver'; event: DeliverEvent }
+  | { kind: 'status'; senderId: string; status: StatusEvent };
+
 interface NodeEvents {
-  'im:deliver': (event: DeliverEvent) => void;
+  'im:events': (events: NodeEvent[]) => void;
 }
 
 /**
@@ -38,6 +43,8 @@ export class Delivery {
   private readonly replaying = new Map<string, { depth: number; buffered: Array<{ message: Message; push: boolean }> }>();
   private pruneTimer?: NodeJS.Timeout;
   private stopped = false;
+  /** Events for the other nodes, sent together at the end of the tick: one Redis publish, not one per event. */
+  private outgoing: NodeEvent[] = [];
 
   constructor(private readonly app: Application) {
     this.reorder = new Reorder(this.config.reorderWaitMs, (userId, message) => this.push(userId, message));
@@ -52,7 +59,12 @@ export class Delivery {
   }
 
   start(): void {
-    this.io.on('im:deliver', event => this.deliverLocal(event));
+    this.io.on('im:events', events => {
+      for (const item of events) {
+        if (item.kind === 'deliver') this.deliverLocal(item.event);
+        else this.app.imSockets.io.local.to(userRoom(item.senderId)).emit('message:status', item.status);
+      }
+    });
     this.app.imSockets.onConnect(socket => this.replay(socket));
     this.pruneTimer = setInterval(() => this.reorder.prune(userId => this.io.of('/').adapter.rooms.has(userRoom(userId))), 30000);
     this.pruneTimer.unref();
@@ -79,7 +91,7 @@ export class Delivery {
     // message stays in the outbox and the sweeper routes it once they are (local delivery has happened).
     if (this.app.imCache.mode !== 'redis') return true;
     if (!this.app.imSockets.adapterReady) return false;
-    this.io.serverSideEmit('im:deliver', event);
+    this.toOtherNodes({ kind: 'deliver', event });
     return true;
   }
 
@@ -175,11 +187,24 @@ export class Delivery {
     this.notifySender(message, userId, 'failed');
   }
 
+  /** Tells every device of the sender, on every node, how a recipient's delivery stands. */
   notifySender(message: Pick<Message, 'id' | 'conversationId' | 'seq' | 'senderId'>, userId: string, status: RecipientStatus): void {
-    this.app.imSockets.io.to(userRoom(message.senderId)).emit('message:status', {
-      messageId: message.id, conversationId: message.conversationId, seq: message.seq, userId, status,
-    });
+    const event: StatusEvent = { messageId: message.id, conversationId: message.conversationId, seq: message.seq, userId, status };
+    this.app.imSockets.io.local.to(userRoom(message.senderId)).emit('message:status', event);
+    // Best effort across nodes (the status API is the record): sent when the adapter is connected.
+    if (this.app.imCache.mode === 'redis' && this.app.imSockets.adapterReady) this.toOtherNodes({ kind: 'status', senderId: message.senderId, status: event });
   }
+
+  private toOtherNodes(item: NodeEvent): void {
+    if (this.outgoing.push(item) === 1) setImmediate(() => this.flushOutgoing());
+  }
+
+  private flushOutgoing(): void {
+    const events = this.outgoing;
+    this.outgoing = [];
+    if (events.length > 0) this.io.serverSideEmit('im:events', events);
+  }
+
 
   /**
    * On connect: push what this user has not acknowledged yet (pending or failed), oldest first. Messages
