@@ -403,12 +403,17 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
       this.#inMemory(op, key, viaMemory);
       return;
     }
+    if (additive) {
+      // Best effort, outside the circuit breaker: a slow additive write must not make every other call
+      // skip Redis.
+      await viaRedis(this.#store as RedisStore).catch(err => this.#logFailure(op, key, err));
+      return;
+    }
     try {
       await (this.#breaker as CircuitBreakerPolicy).execute(() => viaRedis(this.#store as RedisStore));
     } catch (err) {
       if (isWrongType(err)) throw new ImCacheWrongTypeError(op, this.#kind(key));
       this.#logFailure(op, key, err);
-      if (additive) return;
       // Redis may still hold the value this write replaces: from now on only the fallback is
       // trusted, until a restore has deleted everything under the prefix.
       this.#enterDegraded(`${op} failed on a key of kind "${this.#kind(key)}": ${errorMessage(err)}`);

@@ -225,7 +225,7 @@ export class ImStore {
   /** Closes the pool(s) or the SQLite file. Safe to call twice; problems while closing are logged. */
   /** Waits for queued writes (messages, receipts, outbox) to reach the database. */
   async flush(): Promise<void> {
-    await Promise.all([ this.writer.drain(), this.receipts.drain(), this.outbox.drain() ]);
+    await Promise.all([ this.writer.drain(), this.receipts.drain(), this.outbox.drain(), this.users.drain() ]);
   }
 
   async close(): Promise<void> {

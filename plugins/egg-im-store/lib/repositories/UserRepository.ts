@@ -3,6 +3,8 @@ import { ImUser } from '../entity/ImUser';
 import { isDuplicateKeyError } from '../dbErrors';
 import { newId } from '../ids';
 import type { ImStore } from '../ImStore';
+import { BatchQueue } from '../batch/BatchQueue';
+import { dialectOf, sqlTime } from '../sql/dialect';
 
 const MAX_ID = 32;
 const MAX_USERNAME = 64;
@@ -24,6 +26,8 @@ export class UserRepository {
   /** Ids known to exist. Users are never deleted, so a yes can be remembered: no query per direct message. */
   private readonly known = new Set<string>();
   private static readonly KNOWN_MAX = 200_000;
+
+  private readonly seen = new BatchQueue<{ userId: string; at: Date }, void>(batch => this.writeSeen(batch), { maxBatch: 500, lingerMs: 50 });
 
   constructor(private readonly store: ImStore) {}
 
@@ -90,13 +94,31 @@ export class UserRepository {
   }
 
   /** Moves `last_seen_at` forward to `at` (never backward). */
-  async markSeen(userId: string, at: Date): Promise<void> {
-    await this.store.withRetry(manager => manager.createQueryBuilder()
-      .update(ImUser)
-      .set({ lastSeenAt: at })
-      .where('id = :userId', { userId })
-      .andWhere('(last_seen_at IS NULL OR last_seen_at < :at)', { at })
-      .execute(), { label: 'mark user seen' });
+  /**
+   * Records when a user was last seen (a later time only). Batched: when thousands of sockets drop at once
+   * (a node restarts), this is a few statements, not one per user competing for the pool.
+   */
+  markSeen(userId: string, at: Date): Promise<void> {
+    return this.seen.push({ userId, at });
+  }
+
+  /** Waits for queued last-seen writes (shutdown). */
+  drain(): Promise<void> {
+    return this.seen.drain();
+  }
+
+  private async writeSeen(batch: Array<{ userId: string; at: Date }>): Promise<void[]> {
+    const latest = new Map<string, Date>();
+    for (const { userId, at } of batch) {
+      const seen = latest.get(userId);
+      if (!seen || at > seen) latest.set(userId, at);
+    }
+    const rows = [ ...latest ].map(([ userId, at ]) => [ userId, sqlTime(at) ]);
+    const { updateFrom } = dialectOf(this.store.driver);
+    await this.store.withRetry(manager => manager.query(
+      updateFrom('im_users', 'u', [ 'i', 't' ], rows.length, 'u.id = v.i', 'u.last_seen_at = v.t', '(u.last_seen_at IS NULL OR u.last_seen_at < v.t)'),
+      rows.flat()), { label: 'mark users seen' });
+    return batch.map((): void => undefined);
   }
 
   /** When a device of the user was last connected, or null (unknown user, or never seen). */
