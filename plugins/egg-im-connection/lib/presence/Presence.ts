@@ -20,6 +20,7 @@ interface Entry {
  * user table, which is read when the cache has lost it.
  */
 export class Presence {
+  private static readonly CHUNK = 500;
   private readonly local = new Map<string, Entry>();
   private timer?: NodeJS.Timeout;
 
@@ -126,22 +127,29 @@ export class Presence {
     return devices;
   }
 
+  /**
+   * Writes entries in pipelined chunks, one after another: a heartbeat of 10,000 sockets as one MULTI was
+   * a periodic stall (tens of milliseconds building it here, and Redis blocked while running it), seen as
+   * the p99 of the message path in the benchmark. No atomicity is needed: each entry stands alone.
+   */
   private async write(entries: Entry[]): Promise<void> {
-    const redis = this.redis;
-    if (!redis || entries.length === 0) return;
-    const now = Date.now();
-    const expiresAt = now + this.config.ttlMs;
-    const multi = redis.multi();
-    const users = new Set<string>();
-    for (const entry of entries) {
-      const key = this.key('presence', entry.userId);
-      multi.zAdd(key, { score: expiresAt, value: entry.member });
-      multi.pExpire(key, this.config.ttlMs * 2);
-      users.add(entry.userId);
+    for (let start = 0; start < entries.length; start += Presence.CHUNK) {
+      const redis = this.redis;
+      if (!redis) return;
+      const now = Date.now();
+      const expiresAt = now + this.config.ttlMs;
+      const pipeline = redis.multi();
+      const users = new Set<string>();
+      for (const entry of entries.slice(start, start + Presence.CHUNK)) {
+        const key = this.key('presence', entry.userId);
+        pipeline.zAdd(key, { score: expiresAt, value: entry.member });
+        pipeline.pExpire(key, this.config.ttlMs * 2);
+        users.add(entry.userId);
+      }
+      // Connected now: if this node dies, this is when the user was last seen (see the class comment).
+      for (const userId of users) pipeline.set(this.key('lastseen', userId), String(now), { expiration: { type: 'PX', value: this.config.lastSeenTtlMs } });
+      await pipeline.execAsPipeline();
     }
-    // Connected now: if this node dies, this is when the user was last seen (see the class comment).
-    for (const userId of users) multi.set(this.key('lastseen', userId), String(now), { expiration: { type: 'PX', value: this.config.lastSeenTtlMs } });
-    await multi.exec();
   }
 
   private async markSeen(userId: string, at: number): Promise<void> {
