@@ -63,10 +63,11 @@ class Bench {
     return this.settings.scenarios.includes(scenario);
   }
 
-  /** docs/ for a full run; a quick or profiled run (or --out) writes elsewhere. */
+  /** docs/ for a full run (every scenario, default sizes); a quick, partial or profiled run (or --out) writes elsewhere. */
   get outDir(): string {
     if (this.settings.out) return path.resolve(this.settings.out);
-    if (this.settings.quick || this.settings.cpuProf || this.settings.appConfig || this.settings.nodeFlags.length) {
+    const partial = [ 1, 2, 3, 4, 5, 6 ].some(scenario => !this.has(scenario)) || !this.settings.bare;
+    if (this.settings.quick || partial || this.settings.cpuProf || this.settings.appConfig || this.settings.nodeFlags.length) {
       return path.join(os.tmpdir(), `egg-im-bench-${this.settings.quick ? 'quick' : 'variant'}-${this.runId}`);
     }
     return path.join(ROOT, 'docs');

@@ -69,7 +69,7 @@ export const USAGE = `egg-im benchmark: egg-im on MySQL and Redis against a bare
   --quick              a smoke run: ${QUICK.clients} clients, a few seconds per scenario, a small history; writes to a
                        temporary folder (never docs/benchmarks.md)
   --scenarios=1,2,...  1 connections, 2 one-to-one steady, 3 saturation, 4 group, 5 history, 6 two nodes (default: all)
-  --out=DIR            where benchmarks.md / benchmarks.json go (default: docs/ for a full run)
+  --out=DIR            where benchmarks.md / benchmarks.json go (default: docs/ for a full run of every scenario)
   --no-bare            skip the bare relay (no ratios)
   --cpu-prof           profile the egg-im workers (node --cpu-prof) and summarize each scenario's window; the
                        report goes to a temporary folder (profiling slows the server)
