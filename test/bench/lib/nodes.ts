@@ -1,7 +1,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { freeTcpPort as freePort } from 'egg-im-testkit';
 import { alive, commandLine, descendantsOf, killTree } from './proc';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -10,16 +10,6 @@ const REGISTER = require.resolve('ts-node/register/transpile-only');
 /** Every process the benchmark started, by PID, so that any exit path can end them. */
 export const started = new Set<{ name: string; child: ChildProcess; stop: () => Promise<void> }>();
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
 
