@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
+import { installExitHook, ownedDirs, ownedProcesses } from './owned';
 
 const PREFIX = '[egg-im-testkit]';
 
@@ -21,27 +22,6 @@ export interface MariadbServerOptions {
   stopTimeoutMs?: number;
 }
 
-const liveProcesses = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let exitHookInstalled = false;
-
-/** If the test process ends abruptly, end what we started (by PID) and remove our folders. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of liveProcesses) {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    for (const dir of liveDirs) fs.rmSync(dir, { recursive: true, force: true });
-  });
-}
 
 function findBinary(names: string[], envName: string): string {
   const fromEnv = process.env[envName];
@@ -109,7 +89,7 @@ export class MariadbServer {
   static async create(options: MariadbServerOptions = {}): Promise<MariadbServer> {
     installExitHook();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'egg-im-mdb-'));
-    liveDirs.add(dir);
+    ownedDirs.add(dir);
     const server = new MariadbServer(dir, options.port ?? (await freePort()), options);
     try {
       server.installDb();
@@ -176,14 +156,14 @@ export class MariadbServer {
       ...this.commonArgs(),
     ], { stdio: 'ignore' });
     this.child = child;
-    liveProcesses.add(child);
+    ownedProcesses.add(child);
     this.exited = new Promise<void>(resolve => {
       child.once('exit', () => {
-        liveProcesses.delete(child);
+        ownedProcesses.delete(child);
         resolve();
       });
       child.once('error', () => {
-        liveProcesses.delete(child);
+        ownedProcesses.delete(child);
         resolve();
       });
     });
@@ -247,7 +227,7 @@ export class MariadbServer {
       await this.stop();
     } finally {
       fs.rmSync(this.dir, { recursive: true, force: true });
-      liveDirs.delete(this.dir);
+      ownedDirs.delete(this.dir);
     }
   }
 

@@ -4,26 +4,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-const OUTPUT_TAIL = 8192;
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
+import { installExitHook, ownedProcesses } from './owned';
 
-/** Never leave a server behind, even if the test process dies before its `after` hook. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of live) {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-  });
-}
+const OUTPUT_TAIL = 8192;
 
 /** A TCP port nothing listens on right now (the OS picks it; it is released before returning). */
 export async function freeTcpPort(): Promise<number> {
@@ -169,7 +152,7 @@ export class ThrowawayRedis {
       '--dir', this.dir,
     ], { stdio: [ 'ignore', 'pipe', 'pipe' ] });
     this.child = child;
-    live.add(child);
+    ownedProcesses.add(child);
     const keep = (chunk: Buffer) => {
       this.outputTail = (this.outputTail + chunk.toString()).slice(-OUTPUT_TAIL);
     };
@@ -183,7 +166,7 @@ export class ThrowawayRedis {
         resolve();
       });
     }).then(() => {
-      live.delete(child);
+      ownedProcesses.delete(child);
     });
 
     const deadline = Date.now() + this.startTimeoutMs;
