@@ -84,6 +84,31 @@ for (const driver of drivers) {
       assert.equal(await store.users.findByUsername('nobody'), null);
     });
 
+    it('users: first lookups of many ids at once share a few queries, and the answers stay exact', async () => {
+      const ids = await Promise.all(Array.from({ length: 300 }, (_, i) => store.users.create(`bulk${i}`, null)));
+      const manager = store.dataSource.manager;
+      const query = manager.query;
+      let queries = 0;
+      manager.query = function(this: typeof manager, ...args: Parameters<typeof query>) {
+        queries++;
+        return query.apply(this, args);
+      } as typeof query;
+      try {
+        const asked = [ ...ids, 'u_nobody', ...ids.slice(0, 50), 'u_nobody2' ];
+        const answers = await Promise.all(asked.map(id => store.users.exists(id)));
+        assert.deepEqual(answers, asked.map(id => !id.startsWith('u_nobody')));
+        assert.ok(queries >= 1 && queries <= 5, `${asked.length} lookups took ${queries} queries`);
+        queries = 0;
+        assert.equal(await store.users.exists(ids[7]), true);
+        assert.equal(queries, 0, 'a known id is answered from memory');
+        assert.equal(await store.users.exists('u_nobody'), false);
+        assert.equal(queries, 1, 'an unknown id is asked again (it may have been created since)');
+      } finally {
+        delete (manager as { query?: unknown }).query;
+      }
+      assert.equal(manager.query, query);
+    });
+
     it('users: ensure adds a host-app user once, without a password hash', async () => {
       await store.users.ensure('host_42', 'dave');
       await store.users.ensure('host_42', 'dave');

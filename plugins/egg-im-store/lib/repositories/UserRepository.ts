@@ -4,7 +4,7 @@ import { isDuplicateKeyError } from '../dbErrors';
 import { newId } from '../ids';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
-import { dialectOf, sqlTime } from '../sql/dialect';
+import { dialectOf, marks, sqlTime } from '../sql/dialect';
 
 const MAX_ID = 32;
 const MAX_USERNAME = 64;
@@ -28,6 +28,11 @@ export class UserRepository {
   private static readonly KNOWN_MAX = 200_000;
 
   private readonly seen = new BatchQueue<{ userId: string; at: Date }, void>(batch => this.writeSeen(batch), { maxBatch: 500, lingerMs: 50 });
+  /**
+   * Lookups of ids not known yet, one query per batch: right after thousands of users connect, their first
+   * messages would otherwise be thousands of single-row queries at once, overflowing the pool's queue.
+   */
+  private readonly lookups = new BatchQueue<string, boolean>(ids => this.findExisting(ids), { maxBatch: 500, lingerMs: 0 });
 
   constructor(private readonly store: ImStore) {}
 
@@ -74,9 +79,16 @@ export class UserRepository {
   async exists(userId: string): Promise<boolean> {
     if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID) return false;
     if (this.known.has(userId)) return true;
-    const found = await this.store.withRetry(manager => manager.getRepository(ImUser).existsBy({ id: userId }), { label: 'check user' });
-    if (found) this.remember(userId);
-    return found;
+    return this.lookups.push(userId);
+  }
+
+  private async findExisting(ids: string[]): Promise<boolean[]> {
+    const distinct = [ ...new Set(ids) ];
+    const rows: Array<{ id: string }> = await this.store.withRetry(
+      manager => manager.query(`SELECT id FROM im_users WHERE id IN (${marks(distinct.length)})`, distinct), { label: 'check users' });
+    const found = new Set(rows.map(row => row.id));
+    for (const id of found) this.remember(id);
+    return ids.map(id => found.has(id));
   }
 
   private remember(userId: string): void {
