@@ -96,6 +96,9 @@ export function buildDataSourceOptions(target: StoreTarget, cfg: ImStoreClientCo
       // mysql2 captures a stack trace for every query to enrich errors; on the message path that is a few
       // per cent of the CPU. Our errors carry their own context (label, ids), so it is off.
       trace: false,
+      // A write batch of messages is one packet (START TRANSACTION; …; COMMIT: see sql/runScript.ts). Every
+      // statement egg-im sends is parameterized, so this opens no injection path.
+      multipleStatements: true,
     },
   };
 }

@@ -153,5 +153,31 @@ for (const driver of drivers) {
       // the token hash is unique
       await assert.rejects(store.sessions.create({ userId: 'host_42', deviceId: 'tablet', tokenHash, expiresAt }));
     });
+
+    it('writer: a repeat answers with the stored message; a batch that fails part-way leaves nothing behind', async () => {
+      const conversationId = 'd:wa:wb';
+      const send = (senderId: string, clientMsgId: string, contentJson: string) => store.writer.append({
+        conversationId, kind: 'direct', directMemberIds: [ 'wa', 'wb' ], senderId, clientMsgId, type: 'text', contentJson, metaJson: '{}',
+      });
+      const first = await send('wa', 'c1', '{"text":"one"}');
+      assert.equal(first.created, true);
+      assert.equal(first.message.seq, 1);
+      const again = await send('wa', 'c1', '{"text":"one"}');
+      assert.equal(again.created, false);
+      assert.equal(again.message.id, first.message.id);
+      // content is NOT NULL: the batch fails after its conversation bump and its other inserts were sent
+      await assert.rejects(send('wb', 'c2', null as unknown as string));
+      // Rolled back (a transaction left open on a pooled connection would be committed by the next one: seq 3).
+      const second = await send('wb', 'c3', '{"text":"two"}');
+      assert.equal(second.message.seq, 2);
+      const [ conversation ] = await store.dataSource.query('SELECT last_seq FROM im_conversations WHERE id = ?', [ conversationId ]);
+      assert.equal(Number(conversation.last_seq), 2);
+      const messages = await store.dataSource.query('SELECT seq, client_msg_id FROM im_messages WHERE conversation_id = ? ORDER BY seq', [ conversationId ]);
+      assert.deepEqual(messages.map((m: any) => [ Number(m.seq), m.client_msg_id ]), [ [ 1, 'c1' ], [ 2, 'c3' ] ]);
+      const members = await store.dataSource.query('SELECT user_id, read_seq FROM im_members WHERE conversation_id = ? ORDER BY user_id', [ conversationId ]);
+      assert.deepEqual(members.map((m: any) => [ m.user_id, Number(m.read_seq) ]), [ [ 'wa', 1 ], [ 'wb', 2 ] ], 'the senders read what they sent');
+      const outbox = await store.dataSource.query('SELECT message_id FROM im_outbox WHERE message_id IN (?, ?)', [ first.message.id, second.message.id ]);
+      assert.equal(outbox.length, 2);
+    });
   });
 }

@@ -1,8 +1,8 @@
-import type { EntityManager } from 'typeorm';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
 import { newId } from '../ids';
-import { dialectOf, marks, readInt, readTime, sqlTime } from '../sql/dialect';
+import { derivedRows, dialectOf, marks, readInt, readTime, sqlTime, type Dialect } from '../sql/dialect';
+import { runScript, type Statement } from '../sql/runScript';
 import type { StoredMessage } from './rows';
 import { isDuplicateKeyError } from '../dbErrors';
 
@@ -50,12 +50,19 @@ export function storedFromRow(row: any): StoredMessage {
 }
 
 /**
- * Dedupe → sequence → persist, for many messages in one transaction. The ack of a message is sent only
- * after this commit; a conflicting write from another node rolls the transaction back and it is run again
- * (the dedupe step then finds the other node's row), so seqs stay gapless and nothing is stored twice.
+ * Dedupe → sequence → persist, for many messages in one transaction (one round trip on MySQL). The ack of a
+ * message is sent only after this commit; a repeated send, or a conflicting write from another node, is
+ * refused by the unique key, rolls the transaction back, and the batch runs again after reading which sends
+ * are stored, so seqs stay gapless and nothing is stored twice.
  */
 export class MessageWriter {
   private readonly shards: Array<BatchQueue<AppendItem, AppendResult>>;
+  /**
+   * Conversations this process has written to: they exist, and so do their member rows (a direct
+   * conversation's rows are made in the transaction that creates it), so a batch needs no statement for them.
+   */
+  private readonly knownConversations = new Set<string>();
+  private static readonly KNOWN_MAX = 100_000;
 
   constructor(private readonly store: ImStore, private readonly options: MessageWriterOptions) {
     this.shards = Array.from({ length: Math.max(1, options.shards) },
@@ -72,25 +79,27 @@ export class MessageWriter {
   }
 
   private async write(items: AppendItem[]): Promise<AppendResult[]> {
+    // Most sends are new, so the first try inserts without looking for stored copies: the unique key on
+    // (sender_id, client_msg_id) refuses a repeat, the whole transaction rolls back, and the next try looks first.
     for (let attempt = 1; ; attempt++) {
+      const lookFirst = attempt > 1;
       try {
-        return await this.store.withRetry(manager => this.transaction(manager, items), { label: 'append messages', transaction: true });
+        // A retry inside withRetry (e.g. after a COMMIT whose answer was lost) looks first as well.
+        return await this.store.withRetry((_manager, retry) => this.writeOnce(items, lookFirst || retry > 1), { label: 'append messages' });
       } catch (err) {
-        // Another node stored one of these sends between our dedupe read and our insert: run again, and the
-        // dedupe step answers with its row.
-        if (attempt < 3 && isDuplicateKeyError(err)) continue;
+        // A repeat of a stored send (or another node stored one between our look and our insert): run again.
+        if (attempt < 4 && isDuplicateKeyError(err)) continue;
         throw err;
       }
     }
   }
 
-  private async transaction(manager: EntityManager, items: AppendItem[]): Promise<AppendResult[]> {
-    const dialect = dialectOf(this.store.driver);
+  private async writeOnce(items: AppendItem[], lookFirst: boolean): Promise<AppendResult[]> {
     const now = new Date();
     const results: Array<AppendResult | undefined> = new Array(items.length);
 
-    // 1. Dedupe: sends already stored, and repeats within this batch.
-    const existing = await this.findExisting(manager, items);
+    // 1. Dedupe: sends already stored (when asked to look), and repeats within this batch.
+    const existing = lookFirst ? await this.findExisting(items) : new Map<string, StoredMessage>();
     const firstInBatch = new Map<string, number>();
     const fresh: number[] = [];
     items.forEach((item, i) => {
@@ -104,50 +113,22 @@ export class MessageWriter {
       }
     });
     if (fresh.length > 0) {
-      // 2. Sequence: bump each conversation's last_seq by its count (creating direct ones), in id order so
-      //    concurrent writers lock rows in the same order; the row lock is held until commit.
-      const counts = new Map<string, { item: AppendItem; count: number }>();
-      for (const i of fresh) {
-        const entry = counts.get(items[i].conversationId);
-        if (entry) entry.count++;
-        else counts.set(items[i].conversationId, { item: items[i], count: 1 });
-      }
-      const conversations = [ ...counts.entries() ].sort(([ a ], [ b ]) => (a < b ? -1 : a > b ? 1 : 0));
-      const at = sqlTime(now);
-      await manager.query(
-        `INSERT INTO im_conversations (id, type, group_id, last_seq, created_at, updated_at) VALUES ${conversations.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')} ` +
-        dialect.onConflict([ 'id' ], v => `last_seq = last_seq + ${v('last_seq')}, updated_at = ${v('updated_at')}`),
-        conversations.flatMap(([ id, { item, count } ]) => [ id, item.kind, item.groupId ?? null, count, at, at ]));
-      const rows: Array<{ id: string; last_seq: unknown }> = await manager.query(
-        `SELECT id, last_seq FROM im_conversations WHERE id IN (${marks(conversations.length)})`, conversations.map(([ id ]) => id));
-      const next = new Map<string, number>();
-      const created = new Set<string>();
-      for (const row of rows) {
-        const { count } = counts.get(row.id)!;
-        const last = readInt(row.last_seq);
-        next.set(row.id, last - count + 1);
-        if (last === count) created.add(row.id);
-      }
-
-      // 3. Persist the messages and their outbox entries.
-      const messages = fresh.map(i => {
+      // 2. Sequence and persist, in one transaction (one round trip on MySQL). A message's seq is its
+      //    conversation's new last_seq minus how many of the batch's messages follow it there (`back`).
+      const plan = new BatchPlan(fresh.map(i => items[i]), newIdsFor(fresh.length), sqlTime(now), this.knownConversations);
+      const out = await runScript(this.store.dataSource, this.store.driver, plan.statements(dialectOf(this.store.driver)));
+      const lastSeq = new Map((out.at(-1) as Array<{ id: string; last_seq: unknown }>).map(row => [ row.id, readInt(row.last_seq) ]));
+      for (const conversationId of lastSeq.keys()) this.remember(conversationId);
+      fresh.forEach((i, n) => {
         const item = items[i];
-        const seq = next.get(item.conversationId)!;
-        next.set(item.conversationId, seq + 1);
-        const message: StoredMessage = {
-          id: newId('m_'), conversationId: item.conversationId, seq, senderId: item.senderId,
-          clientMsgId: item.clientMsgId, type: item.type, contentJson: item.contentJson, metaJson: item.metaJson, createdAt: now,
+        results[i] = {
+          created: true,
+          message: {
+            id: plan.ids[n], conversationId: item.conversationId, seq: lastSeq.get(item.conversationId)! - plan.back[n], senderId: item.senderId,
+            clientMsgId: item.clientMsgId, type: item.type, contentJson: item.contentJson, metaJson: item.metaJson, createdAt: now,
+          },
         };
-        results[i] = { message, created: true };
-        return message;
       });
-      await manager.query(`INSERT INTO im_messages (${MESSAGE_COLUMNS}) VALUES ${messages.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        messages.flatMap(m => [ m.id, m.conversationId, m.seq, m.senderId, m.clientMsgId, m.type, m.contentJson, m.metaJson, at ]));
-      await manager.query(`INSERT INTO im_outbox (message_id, created_at) VALUES ${messages.map(() => '(?, ?)').join(', ')}`,
-        messages.flatMap(m => [ m.id, at ]));
-
-      // 4. The sender has read what it sent (readSeq moves to it); a new direct conversation gets its two members.
-      await this.moveSenderCursors(manager, messages, items, fresh, created, at);
     }
     // Repeats within the batch answer with the first one.
     items.forEach((item, i) => {
@@ -156,7 +137,14 @@ export class MessageWriter {
     return results as AppendResult[];
   }
 
-  private async findExisting(manager: EntityManager, items: AppendItem[]): Promise<Map<string, StoredMessage>> {
+  private remember(conversationId: string): void {
+    if (this.knownConversations.has(conversationId)) return;
+    // Bounded: past the limit the oldest is forgotten (its next batch makes sure of the member rows again).
+    if (this.knownConversations.size >= MessageWriter.KNOWN_MAX) this.knownConversations.delete(this.knownConversations.values().next().value!);
+    this.knownConversations.add(conversationId);
+  }
+
+  private async findExisting(items: AppendItem[]): Promise<Map<string, StoredMessage>> {
     const bySender = new Map<string, Set<string>>();
     for (const { senderId, clientMsgId } of items) {
       if (!bySender.has(senderId)) bySender.set(senderId, new Set());
@@ -168,44 +156,117 @@ export class MessageWriter {
       where.push(`(sender_id = ? AND client_msg_id IN (${marks(ids.size)}))`);
       params.push(senderId, ...ids);
     }
-    const rows = await manager.query(`SELECT ${MESSAGE_COLUMNS} FROM im_messages WHERE ${where.join(' OR ')}`, params);
+    const rows = await this.store.dataSource.query(`SELECT ${MESSAGE_COLUMNS} FROM im_messages WHERE ${where.join(' OR ')}`, params);
     return new Map(rows.map((row: any) => [ `${row.sender_id}\n${row.client_msg_id}`, storedFromRow(row) ]));
   }
+}
 
-  private async moveSenderCursors(manager: EntityManager, messages: StoredMessage[], items: AppendItem[], fresh: number[],
-    created: Set<string>, at: string): Promise<void> {
-    const dialect = dialectOf(this.store.driver);
-    const direct = new Map<string, number>(); // conversation\nuser → read_seq
+/** A conversation's last_seq inside the transaction, after the batch's bump. */
+const LAST_SEQ = (conversation: string) => `(SELECT k.last_seq FROM im_conversations k WHERE k.id = ${conversation})`;
+
+/**
+ * The statements of one write batch (new messages only). Seqs are computed by the database from the
+ * conversation row the first statement locks and bumps, so the batch needs no read before its writes.
+ */
+class BatchPlan {
+  /** For each message: how many later messages of the batch share its conversation (seq = last_seq - back). */
+  readonly back: number[];
+  private readonly counts = new Map<string, { item: AppendItem; count: number }>();
+
+  constructor(private readonly items: AppendItem[], readonly ids: string[], private readonly at: string,
+    private readonly knownConversations: ReadonlySet<string>) {
+    for (const item of items) {
+      const entry = this.counts.get(item.conversationId);
+      if (entry) entry.count++;
+      else this.counts.set(item.conversationId, { item, count: 1 });
+    }
+    const seen = new Map<string, number>();
+    this.back = items.map(item => {
+      const n = (seen.get(item.conversationId) ?? 0) + 1;
+      seen.set(item.conversationId, n);
+      return this.counts.get(item.conversationId)!.count - n;
+    });
+  }
+
+  statements(dialect: Dialect): Statement[] {
+    const { items, ids, back, at } = this;
+    // Conversations in id order, so concurrent writers lock rows in the same order; locks are held to commit.
+    const conversations = [ ...this.counts.entries() ].sort(([ a ], [ b ]) => (a < b ? -1 : a > b ? 1 : 0));
+    const statements: Statement[] = [
+      {
+        // Bump each conversation's last_seq by its count (creating direct ones on their first message).
+        sql: `INSERT INTO im_conversations (id, type, group_id, last_seq, created_at, updated_at) VALUES ${rowsOf(conversations.length, 6)} ` +
+          dialect.onConflict([ 'id' ], v => `last_seq = last_seq + ${v('last_seq')}, updated_at = ${v('updated_at')}`),
+        params: conversations.flatMap(([ id, { item, count } ]) => [ id, item.kind, item.groupId ?? null, count, at, at ]),
+      },
+      {
+        sql: `INSERT INTO im_messages (${MESSAGE_COLUMNS}) VALUES ${items.map(() => `(?, ?, ${LAST_SEQ('?')} - ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
+        params: items.flatMap((m, n) => [ ids[n], m.conversationId, m.conversationId, back[n], m.senderId, m.clientMsgId, m.type, m.contentJson, m.metaJson, at ]),
+      },
+      { sql: `INSERT INTO im_outbox (message_id, created_at) VALUES ${rowsOf(ids.length, 2)}`, params: ids.flatMap(id => [ id, at ]) },
+      ...this.cursorStatements(dialect),
+      { sql: `SELECT id, last_seq FROM im_conversations WHERE id IN (${marks(conversations.length)})`, params: conversations.map(([ id ]) => id) },
+    ];
+    return statements;
+  }
+
+  /** The sender has read what it sent (its read cursor moves to it); a new direct conversation gets its member rows. */
+  private cursorStatements(dialect: Dialect): Statement[] {
+    // conversation\nsender → the smallest `back` of the sender's messages there (its latest message).
+    const direct = new Map<string, number>();
     const group = new Map<string, number>();
-    messages.forEach((message, n) => {
-      const item = items[fresh[n]];
-      const key = `${message.conversationId}\n${message.senderId}`;
+    this.items.forEach((item, n) => {
       const target = item.kind === 'direct' ? direct : group;
-      target.set(key, Math.max(target.get(key) ?? 0, message.seq));
-      if (item.kind === 'direct' && created.has(message.conversationId)) {
+      const key = `${item.conversationId}\n${item.senderId}`;
+      target.set(key, Math.min(target.get(key) ?? Infinity, this.back[n]));
+    });
+    const statements: Statement[] = [];
+    if (direct.size > 0) {
+      // Direct conversations: an upsert makes the sender's row the first time.
+      const rows = [ ...direct ].map(([ key, back ]) => [ ...key.split('\n'), back ] as const);
+      statements.push({
+        sql: `INSERT INTO im_members (conversation_id, user_id, read_seq, joined_at) VALUES ${rows.map(() => `(?, ?, ${LAST_SEQ('?')} - ?, ?)`).join(', ')} ` +
+          dialect.onConflict([ 'conversation_id', 'user_id' ], v => `read_seq = ${dialect.greatest('read_seq', v('read_seq'))}`),
+        params: rows.flatMap(([ c, u, back ]) => [ c, u, c, back, this.at ]),
+      });
+      // …and the other member's row, when this batch created the conversation (its last_seq is the batch's
+      // count); a conversation known to exist already has it.
+      const others: unknown[][] = [];
+      for (const [ conversationId, { item, count } ] of this.counts) {
+        if (item.kind !== 'direct' || this.knownConversations.has(conversationId)) continue;
         for (const memberId of item.directMemberIds ?? []) {
-          const memberKey = `${message.conversationId}\n${memberId}`;
-          if (!direct.has(memberKey)) direct.set(memberKey, 0);
+          if (!direct.has(`${conversationId}\n${memberId}`)) others.push([ conversationId, memberId, count, this.at ]);
         }
       }
-    });
-    if (direct.size > 0) {
-      // Direct conversations: an upsert makes the member rows the first time.
-      const rows = [ ...direct.entries() ].map(([ key, seq ]) => [ ...key.split('\n'), seq ] as const);
-      await manager.query(
-        `INSERT INTO im_members (conversation_id, user_id, read_seq, joined_at) VALUES ${rows.map(() => '(?, ?, ?, ?)').join(', ')} ` +
-        dialect.onConflict([ 'conversation_id', 'user_id' ], v => `read_seq = ${dialect.greatest('read_seq', v('read_seq'))}`),
-        rows.flatMap(([ c, u, seq ]) => [ c, u, seq, at ]));
+      if (others.length > 0) {
+        statements.push({
+          sql: `${dialect.insertIgnore} INTO im_members (conversation_id, user_id, read_seq, joined_at) ` +
+            `SELECT v.c, v.u, 0, v.t FROM (${derivedRows([ 'c', 'u', 'n', 't' ], others.length)}) v WHERE ${LAST_SEQ('v.c')} = v.n`,
+          params: others.flat(),
+        });
+      }
     }
     if (group.size > 0) {
       // Groups: update only; a member removed a moment ago must not come back through its own message.
-      const rows = [ ...group.entries() ].map(([ key, seq ]) => [ ...key.split('\n'), seq, at ]);
-      await manager.query(
-        dialect.updateFrom('im_members', 'm', [ 'c', 'u', 's', 't' ], rows.length,
-          'm.conversation_id = v.c AND m.user_id = v.u', 'm.read_seq = v.s, m.read_at = v.t', 'm.read_seq < v.s'),
-        rows.flat());
+      const rows = [ ...group ].map(([ key, back ]) => [ ...key.split('\n'), back, this.at ]);
+      statements.push({
+        sql: dialect.updateFrom('im_members', 'm', [ 'c', 'u', 'b', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
+          `m.read_seq = ${LAST_SEQ('v.c')} - v.b, m.read_at = v.t`, `m.read_seq < ${LAST_SEQ('v.c')} - v.b`),
+        params: rows.flat(),
+      });
     }
+    return statements;
   }
+}
+
+/** `(?, ?), (?, ?)` for `rows` rows of `columns` values. */
+function rowsOf(rows: number, columns: number): string {
+  const row = `(${marks(columns)})`;
+  return Array.from({ length: rows }, () => row).join(', ');
+}
+
+function newIdsFor(count: number): string[] {
+  return Array.from({ length: count }, () => newId('m_'));
 }
 
 function shardOf(key: string, shards: number): number {

@@ -15,7 +15,8 @@ export interface Dialect {
   updateFrom(table: string, alias: string, columns: string[], rowCount: number, join: string, set: string, where: string): string;
 }
 
-function derived(columns: string[], rowCount: number): string {
+/** Rows given as parameters, as a derived table: `SELECT ? AS a, ? AS b UNION ALL SELECT ?, ? …` (both dialects). */
+export function derivedRows(columns: string[], rowCount: number): string {
   const first = `SELECT ${columns.map(c => `? AS ${c}`).join(', ')}`;
   const rest = `SELECT ${columns.map(() => '?').join(', ')}`;
   return [ first, ...Array.from({ length: rowCount - 1 }, () => rest) ].join(' UNION ALL ');
@@ -26,7 +27,7 @@ const mysql: Dialect = {
   onConflict: (_keys, assignments) => `ON DUPLICATE KEY UPDATE ${assignments(c => `VALUES(${c})`)}`,
   insertIgnore: 'INSERT IGNORE',
   updateFrom: (table, alias, columns, rowCount, join, set, where) =>
-    `UPDATE ${table} ${alias} JOIN (${derived(columns, rowCount)}) v ON ${join} SET ${set} WHERE ${where}`,
+    `UPDATE ${table} ${alias} JOIN (${derivedRows(columns, rowCount)}) v ON ${join} SET ${set} WHERE ${where}`,
 };
 
 const sqlite: Dialect = {
@@ -37,7 +38,7 @@ const sqlite: Dialect = {
   updateFrom: (table, alias, columns, rowCount, join, set, where) => {
     const named = (sql: string) => sql.replace(new RegExp(`\\b${alias}\\.`, 'g'), `${table}.`);
     const unqualified = (sql: string) => sql.replace(new RegExp(`\\b${alias}\\.(\\w+)\\s*=`, 'g'), '$1 =');
-    return `UPDATE ${table} SET ${named(unqualified(set))} FROM (${derived(columns, rowCount)}) AS v WHERE ${named(join)} AND ${named(where)}`;
+    return `UPDATE ${table} SET ${named(unqualified(set))} FROM (${derivedRows(columns, rowCount)}) AS v WHERE ${named(join)} AND ${named(where)}`;
   },
 };
 
