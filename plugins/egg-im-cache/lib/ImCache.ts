@@ -166,15 +166,27 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
 
   /**
    * Adds scored items to the window at `key` (a sorted set), keeps the `maxLen` highest scores and sets the
-   * window's TTL, in one round trip (MULTI: ZADD, ZREMRANGEBYRANK, PEXPIRE).
+   * window's TTL, in one round trip.
    */
   async windowAdd(key: string, items: readonly ScoredItem[], maxLen: number, ttlMs: number): Promise<void> {
-    this.#assertKey(key);
-    assert(Array.isArray(items) && items.length > 0 && items.every(i => typeof i.value === 'string' && Number.isFinite(i.score)),
-      `${LOG_PREFIX} windowAdd() takes a non-empty array of { score, value }`);
+    await this.windowAddMany([ { key, items } ], maxLen, ttlMs);
+  }
+
+  /**
+   * `windowAdd` for many windows in one round trip (one Redis command). An additive write: a failure is
+   * logged and dropped (readers fill a window's holes from the database), never degrading the cache.
+   */
+  async windowAddMany(windows: ReadonlyArray<{ key: string; items: readonly ScoredItem[] }>, maxLen: number, ttlMs: number): Promise<void> {
+    assert(Array.isArray(windows) && windows.length > 0, `${LOG_PREFIX} windowAddMany() takes a non-empty array of windows`);
+    for (const { key, items } of windows) {
+      this.#assertKey(key);
+      assert(Array.isArray(items) && items.length > 0 && items.every(i => typeof i.value === 'string' && Number.isFinite(i.score)),
+        `${LOG_PREFIX} windowAdd() takes a non-empty array of { score, value }`);
+    }
     assert(Number.isInteger(maxLen) && maxLen > 0, `${LOG_PREFIX} windowAdd() maxLen must be a positive integer`);
     const ttl = this.#ttl(ttlMs);
-    await this.#write('windowAdd', key, store => store.windowAdd(key, items, maxLen, ttl), memory => memory.windowAdd(key, items, maxLen, ttl), true);
+    await this.#write('windowAdd', windows[0].key, store => store.windowAddMany(windows, maxLen, ttl),
+      memory => windows.forEach(({ key, items }) => memory.windowAdd(key, items, maxLen, ttl)), true);
   }
 
   /** The window's items with `min <= score <= max`, lowest score first (ZRANGEBYSCORE WITHSCORES). */

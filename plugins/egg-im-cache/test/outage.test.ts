@@ -108,6 +108,11 @@ describe('egg-im-cache: redis outage and return', () => {
       assert.ok(await direct.pTTL(changed) > 0);
       assert.strictEqual(await c.get(changed), 'after');
       assert.strictEqual((await c.check()).ok, true);
+      // A restarted server has no cached scripts: the window write sends its script again (NOSCRIPT → EVAL).
+      const window = c.key('hist', 'after');
+      await c.windowAdd(window, [ { score: 1, value: 'w1' } ], 5, 60_000);
+      assert.deepStrictEqual(await direct.zRange(window, 0, -1), [ 'w1' ]);
+      assert.ok(await direct.pTTL(window) > 0);
 
       assert.deepStrictEqual(events, { degraded: 1, restored: 1 });
       const log = capturedCoreLog(app);

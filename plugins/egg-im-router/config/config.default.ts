@@ -46,6 +46,11 @@ export default () => {
       windowSize: 50,
       /** A conversation's window expires this long after its last message. */
       idleTtlMs: 6 * 3600 * 1000,
+      /**
+       * Committed messages are written to their windows together, at most this long after their commit: one
+       * Redis command for all of them. A read meanwhile takes the newest seqs from the database (pages are exact).
+       */
+      writeLingerMs: 20,
     },
     cache: {
       membersTtlMs: 10 * 60 * 1000,

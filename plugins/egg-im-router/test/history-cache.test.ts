@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import mm, { type MockApplication } from 'egg-mock';
 import { createClient } from 'redis';
-import { createTestDatabase, dropTestDatabase, registerAndLogin, TEST_REDIS_URL, uniqueName, type TestLogin } from 'egg-im-testkit';
+import { createTestDatabase, dropTestDatabase, registerAndLogin, TEST_REDIS_URL, uniqueName, waitFor, type TestLogin } from 'egg-im-testkit';
 
 /** History is read from the hot window in Redis first, the database for the rest, and is the same either way. */
 describe('egg-im-router: hot history (cache-first reads)', function() {
@@ -35,6 +35,8 @@ describe('egg-im-router: hot history (cache-first reads)', function() {
         .expect(201);
       conversationId = res.body.message.conversationId;
     }
+    // Window writes wait up to history.writeLingerMs after their commit.
+    await waitFor(async () => (await app.imCache.windowRange(app.imCache.key('hist', conversationId), 25, 25)).length === 1, 5000, 'seq 25 in the window');
     // Count what the database is asked for, to tell hits from misses.
     const range = app.imStore.messages.range.bind(app.imStore.messages);
     app.imStore.messages.range = async (id: string, from: number, to: number) => {
@@ -105,6 +107,16 @@ describe('egg-im-router: hot history (cache-first reads)', function() {
     const { messages, hasMore } = await app.im.conversations.sync(bob.userId, { cursors: { [conversationId]: 20 } });
     assert.equal(hasMore, false);
     assert.deepEqual(messages.map(m => m.seq), [ 21, 22, 23, 24, 25 ]);
+  });
+
+  it('a page read while the window write is still waiting takes the newest seqs from the database, exact', async () => {
+    await app.httpRequest().post('/im/messages').set(bearer(alice))
+      .send({ to: { type: 'user', id: bob.userId }, type: 'text', content: { text: 'm26' }, clientMsgId: 'h26' }).expect(201);
+    const body = await page(bob, '?limit=10');
+    assert.deepEqual(databaseReads, [ [ 26, 26 ] ], 'the window did not have seq 26 yet');
+    assert.deepEqual(body, JSON.parse(JSON.stringify(await fromDatabase({ limit: 10 }))));
+    assert.deepEqual(body.messages.map((m: any) => m.seq), [ 17, 18, 19, 20, 21, 22, 23, 24, 25, 26 ]);
+    await waitFor(async () => (await app.imCache.windowRange(app.imCache.key('hist', conversationId), 26, 26)).length === 1, 5000, 'seq 26 in the window');
   });
 
   it('sets a TTL on every key it writes', async () => {

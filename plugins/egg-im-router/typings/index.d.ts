@@ -39,6 +39,7 @@ declare module 'egg' {
     history: {
       windowSize: number;
       idleTtlMs: number;
+      writeLingerMs: number;
     };
     cache: {
       membersTtlMs: number;

@@ -118,6 +118,18 @@ export function behavesAsACache(getApp: () => MockApplication): void {
     await assert.rejects(c.windowAdd(k, [ item(8) ], 4, 0), /TTL/);
   });
 
+  it('adds to many windows in one call, each capped and ranged on its own', async () => {
+    const c = cache();
+    const [ a, b ] = [ c.key('hist', 'many-a'), c.key('hist', 'many-b') ];
+    const item = (score: number, tag = '') => ({ score, value: `m${tag}${score}` });
+    await c.windowAddMany([ { key: a, items: [ item(1), item(2) ] }, { key: b, items: [ item(9, 'b') ] } ], 3, 60_000);
+    await c.windowAddMany([ { key: b, items: [ item(10, 'b'), item(11, 'b'), item(12, 'b') ] }, { key: a, items: [ item(3) ] } ], 3, 60_000);
+    assert.deepStrictEqual(await c.windowRange(a, 0, 100), [ item(1), item(2), item(3) ]);
+    assert.deepStrictEqual(await c.windowRange(b, 0, 100), [ item(10, 'b'), item(11, 'b'), item(12, 'b') ]);
+    await assert.rejects(c.windowAddMany([], 3, 60_000), /windowAddMany\(\) takes a non-empty array of windows/);
+    await assert.rejects(c.windowAddMany([ { key: a, items: [] } ], 3, 60_000), /windowAdd\(\) takes a non-empty array/);
+  });
+
   it('reports using a key of the wrong type to the caller, without degrading', async () => {
     const c = cache();
     const list = c.key('wt', 'list');

@@ -30,11 +30,11 @@ export class HotHistory {
 
   /**
    * Queues a committed message for its conversation's window (called once per message, when it is routed).
-   * The messages of one tick are written together: one round trip per conversation, not per message.
+   * What is noted within `writeLingerMs` is written together: one Redis command for all the windows.
    */
   note(message: Message): void {
     if (this.config.windowSize === 0) return;
-    if (this.noted.push(message) === 1) setImmediate(() => this.flushNoted());
+    if (this.noted.push(message) === 1) setTimeout(() => this.flushNoted(), this.config.writeLingerMs);
   }
 
   private flushNoted(): void {
@@ -60,8 +60,10 @@ export class HotHistory {
       if (list) list.push(message);
       else byConversation.set(message.conversationId, [ message ]);
     }
-    await Promise.all([ ...byConversation ].map(([ conversationId, list ]) => this.app.imCache.windowAdd(
-      this.key(conversationId), list.map(m => ({ score: m.seq, value: JSON.stringify(m) })), this.config.windowSize, this.config.idleTtlMs)));
+    const windows = [ ...byConversation ].map(([ conversationId, list ]) => ({
+      key: this.key(conversationId), items: list.map(m => ({ score: m.seq, value: JSON.stringify(m) })),
+    }));
+    await this.app.imCache.windowAddMany(windows, this.config.windowSize, this.config.idleTtlMs);
   }
 
   /** The member's read state, or FORBIDDEN / NOT_FOUND. */
