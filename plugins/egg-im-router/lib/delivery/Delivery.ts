@@ -62,7 +62,7 @@ export class Delivery {
     this.io.on('im:events', events => {
       for (const item of events) {
         if (item.kind === 'deliver') this.deliverLocal(item.event);
-        else this.app.imSockets.io.local.to(userRoom(item.senderId)).emit('message:status', item.status);
+        else this.statusToLocalSockets(item.senderId, item.status);
       }
     });
     this.app.imSockets.onConnect(socket => this.replay(socket));
@@ -190,9 +190,14 @@ export class Delivery {
   /** Tells every device of the sender, on every node, how a recipient's delivery stands. */
   notifySender(message: Pick<Message, 'id' | 'conversationId' | 'seq' | 'senderId'>, userId: string, status: RecipientStatus): void {
     const event: StatusEvent = { messageId: message.id, conversationId: message.conversationId, seq: message.seq, userId, status };
-    this.app.imSockets.io.local.to(userRoom(message.senderId)).emit('message:status', event);
+    this.statusToLocalSockets(message.senderId, event);
     // Best effort across nodes (the status API is the record): sent when the adapter is connected.
     if (this.app.imCache.mode === 'redis' && this.app.imSockets.adapterReady) this.toOtherNodes({ kind: 'status', senderId: message.senderId, status: event });
+  }
+
+  /** Straight to the sockets (usually one): a room broadcast costs more than the frame it sends. */
+  private statusToLocalSockets(senderId: string, event: StatusEvent): void {
+    for (const socket of this.localSockets(senderId)) socket.emit('message:status', event);
   }
 
   private toOtherNodes(item: NodeEvent): void {
@@ -204,7 +209,6 @@ export class Delivery {
     this.outgoing = [];
     if (events.length > 0) this.io.serverSideEmit('im:events', events);
   }
-
 
   /**
    * On connect: push what this user has not acknowledged yet (pending or failed), oldest first. Messages
