@@ -310,6 +310,7 @@ class Bench {
       ackMs: ack.summary(),
       cpu: cpuReading,
       serverEventLoop: serverStats?.eventLoop,
+      serverGc: serverStats?.gc,
       loadGenLoopDelayP99Ms: round(Math.max(...done.map(r => r.loopDelayP99Ms)), 1),
       // Server-wide counters over the sending window (other clients of MariaDB/Redis on this machine count too).
       services: {
@@ -398,7 +399,7 @@ class Bench {
       else worst.keptUp = Math.min(worst.keptUp, rate);
       steps.push({ rate, sustained, keptUp, why, sendRate: r.sendRate, deliveriesPerS: r.deliveriesPerS, e2eMs: r.e2eMs, e2eOver100MsPct: r.e2eOver100MsPct,
         ackMs: r.ackMs, lost: r.lost, ackTimeouts: r.ackTimeouts, errors: r.errors, drainSeconds: r.drainSeconds, cpu: r.cpu,
-        serverEventLoop: r.serverEventLoop, loadGenLoopDelayP99Ms: r.loadGenLoopDelayP99Ms });
+        serverEventLoop: r.serverEventLoop, serverGc: r.serverGc, loadGenLoopDelayP99Ms: r.loadGenLoopDelayP99Ms });
       this.log(`${target} saturation ${rate}/s: p50 ${r.e2eMs.p50} ms, p99 ${r.e2eMs.p99} ms, sent ${r.sendRate}/s, delivered ${r.deliveriesPerS}/s, lost ${r.lost} → ` +
         `${sustained ? 'sustained' : keptUp ? `kept up, not sustained (${why})` : `fell behind (${why})`}`);
       await quiesce();

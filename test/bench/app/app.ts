@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { PerformanceObserver, constants, monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Application, Context, IBoot } from 'egg';
@@ -18,6 +18,17 @@ import { historyTimes } from './app/middleware/benchTimer';
 export default class BenchBoot implements IBoot {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private utilization: EventLoopUtilization = performance.eventLoopUtilization();
+  /** Garbage-collection pauses since the last reset: young-generation (scavenge) and the rest (mark-compact…). */
+  private gc = emptyGcStats();
+  private readonly gcObserver = new PerformanceObserver(list => {
+    for (const entry of list.getEntries()) {
+      const kind = ((entry as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'minor' : 'major';
+      const stats = this.gc[kind];
+      stats.count++;
+      stats.totalMs += entry.duration;
+      stats.maxMs = Math.max(stats.maxMs, entry.duration);
+    }
+  });
 
   constructor(private readonly app: Application) {}
 
@@ -33,6 +44,7 @@ export default class BenchBoot implements IBoot {
       await next();
     };
     this.loopDelay.enable();
+    this.gcObserver.observe({ entryTypes: [ 'gc' ] });
 
     app.router.post('benchUsers', '/bench/users', guard, async ctx => {
       const { prefix, from, count } = ctx.request.body as { prefix: string; from: number; count: number };
@@ -67,6 +79,7 @@ export default class BenchBoot implements IBoot {
           delayP99Ms: this.loopDelay.percentile(99) / 1e6,
           delayMaxMs: this.loopDelay.max / 1e6,
         },
+        gc: roundGcStats(this.gc),
         history: historyTimes.toJSON(),
         // What this egg-im build has of a message-page cache (config.im.history), if anything.
         historyConfig: (app.config.im as any).history ?? null,
@@ -74,10 +87,25 @@ export default class BenchBoot implements IBoot {
       if (ctx.query.reset) {
         this.loopDelay.reset();
         this.utilization = now;
+        this.gc = emptyGcStats();
         historyTimes.reset();
       }
     });
   }
+
+  async beforeClose() {
+    this.gcObserver.disconnect();
+  }
+}
+
+function emptyGcStats() {
+  return { minor: { count: 0, totalMs: 0, maxMs: 0 }, major: { count: 0, totalMs: 0, maxMs: 0 } };
+}
+
+function roundGcStats(stats: ReturnType<typeof emptyGcStats>) {
+  const round = (v: number) => Math.round(v * 10) / 10;
+  const one = (s: { count: number; totalMs: number; maxMs: number }) => ({ count: s.count, totalMs: round(s.totalMs), maxMs: round(s.maxMs) });
+  return { minor: one(stats.minor), major: one(stats.major) };
 }
 
 let gc: (() => void) | undefined;

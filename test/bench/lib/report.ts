@@ -136,6 +136,7 @@ export function renderMarkdown(report: any): string {
     [ 'InnoDB row lock waits / deadlocks (window)', ...cols.map(r => r?.services && `${n(r.services.totals['mysql.Innodb_row_lock_waits'], 0)} / ${n(r.services.totals['mysql.Innodb_deadlocks'], 0)}`) ],
     [ 'Redis commands per message', ...cols.map(r => r?.services && n(r.services.perMessage['redis.commands'], 2)) ],
     [ 'server event loop: utilization / delay p99', ...cols.map(r => (r?.serverEventLoop ? `${n(100 * r.serverEventLoop.utilization, 0)} % / ${n(r.serverEventLoop.delayP99Ms, 1)} ms` : '–')) ],
+    [ 'server GC pauses: young / full (count, total, longest)', ...cols.map(r => (r?.serverGc ? gcCell(r.serverGc) : '–')) ],
   ];
 
   if (eggIm.steady || bare.steady) {
@@ -255,4 +256,9 @@ export function renderMarkdown(report: any): string {
   }
   p('<details><summary>Settings of this run (JSON)</summary>', '', '```json', JSON.stringify(s, null, 2), '```', '</details>');
   return out.join('\n');
+}
+
+function gcCell(gc: { minor: { count: number; totalMs: number; maxMs: number }; major: { count: number; totalMs: number; maxMs: number } }): string {
+  const one = (s: { count: number; totalMs: number; maxMs: number }) => `${s.count}, ${n(s.totalMs, 0)} ms, ${n(s.maxMs, 1)} ms`;
+  return `${one(gc.minor)} / ${one(gc.major)}`;
 }
