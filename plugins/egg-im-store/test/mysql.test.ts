@@ -8,6 +8,7 @@ import { isImError } from 'egg-im-protocol';
 import { ImStore } from '../lib/ImStore';
 import { cleanFixture, readCoreLog } from './helpers';
 import { migrations } from '../lib/migrations';
+import { runScript } from '../lib/sql/runScript';
 
 const MIGRATION_NAMES = migrations.map(M => new M().name);
 
@@ -142,6 +143,23 @@ describe('egg-im-store on MariaDB', () => {
     }).then(() => undefined, e => e);
     assert.equal(tries, 1);
     assert.equal(err?.code, 'ER_DUP_ENTRY');
+  });
+
+  it('runScript: statements in one transaction, a result each; a slow packet is logged like a slow query', async () => {
+    app = boot();
+    await app.ready();
+    const { dataSource } = app.imStore;
+    mm(dataSource.options, 'maxQueryExecutionTime', 20);
+    app.mockLog(app.coreLogger);
+    const results = await runScript(dataSource, 'mysql', [
+      { sql: 'SELECT ? AS a', params: [ 7 ] },
+      { sql: 'SELECT SLEEP(0.05) AS slept, @@in_transaction AS inside', params: [] },
+    ]) as Array<Array<Record<string, unknown>>>;
+    assert.equal(Number(results[0][0].a), 7);
+    assert.equal(Number(results[1][0].inside), 1, 'the statements ran inside the transaction');
+    app.expectLog(/\[egg-im-store\] slow query \(\d+ ms\): START TRANSACTION; SELECT \? AS a; SELECT SLEEP/, app.coreLogger);
+    const [ after ] = await dataSource.query('SELECT @@in_transaction AS inside');
+    assert.equal(Number(after.inside), 0);
   });
 
   it('check() reports ok with its latency', async () => {

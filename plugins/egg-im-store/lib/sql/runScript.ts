@@ -23,9 +23,14 @@ export async function runScript(dataSource: DataSource, driver: StoreDriver, sta
   }
   const connection: RawConnection = await (dataSource.driver as any).obtainMasterConnection();
   const sql = [ 'START TRANSACTION', ...statements.map(s => s.sql), 'COMMIT' ].join(';\n');
+  const started = Date.now();
   try {
     const results = await query(connection, sql, statements.flatMap(s => s.params));
     connection.release();
+    // TypeORM's slow-query warning (slowQueryMs) for the packet, which does not go through its query runner.
+    const took = Date.now() - started;
+    const slowMs = dataSource.options.maxQueryExecutionTime;
+    if (slowMs && took > slowMs) dataSource.logger.logQuerySlow(took, sql);
     return (results as unknown[]).slice(1, -1);
   } catch (err) {
     // The server stops at the failing statement and the transaction stays open: it must be rolled back
