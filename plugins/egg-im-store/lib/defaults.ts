@@ -16,7 +16,7 @@ export function defaultClientConfig(): ImStoreClientConfig {
     connectRetry: { attempts: 8, baseMs: 200, factor: 2, maxMs: 5000 },
     // withRetry: 3 tries, waiting 50 then 100 ms
     retry: { attempts: 3, baseMs: 50, factor: 2, maxMs: 1000 },
-    write: { maxBatch: 200, shards: 1, lingerMs: 0, backgroundLingerMs: 20 },
+    write: { maxBatch: 200, shards: 1, lingerMs: 2, backgroundLingerMs: 20 },
     migrationsRun: true,
     createDatabase: false,
     slowQueryMs: 1000,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { backoffDelay, normalizeBackoff } from '../lib/backoff';
+import { BatchQueue } from '../lib/batch/BatchQueue';
 import { describeDbError, isTransientDbError, transientKind } from '../lib/dbErrors';
 import { defaultClientConfig, normalizeClientConfig } from '../lib/defaults';
 import { parseStoreUrl, redactUrl } from '../lib/storeUrl';
@@ -121,6 +122,77 @@ describe('egg-im-store units', () => {
     it('redacts passwords in any url inside a text', () => {
       assert.equal(redactUrl('to mysql://u:pw@h:1/db and redis://:pw2@r:6379'), 'to mysql://u:***@h:1/db and redis://:***@r:6379');
       assert.equal(redactUrl('mysql://u@h/db'), 'mysql://u@h/db');
+    });
+  });
+
+  describe('BatchQueue', () => {
+    /** A queue whose runs are recorded and finish when `finish()` is called. */
+    function recorded(options: { maxBatch: number; lingerMs: number }, answer = (n: number): number | Error => n * 10) {
+      const runs: Array<{ items: number[]; at: number }> = [];
+      let finish: () => void = () => undefined;
+      const queue = new BatchQueue<number, number>(async items => {
+        runs.push({ items, at: performance.now() });
+        await new Promise<void>(resolve => { finish = resolve; });
+        return items.map(answer);
+      }, options);
+      return { queue, runs, finish: () => finish() };
+    }
+    const tick = () => new Promise(resolve => setImmediate(resolve));
+
+    it('runs one batch at a time, in order; what arrives meanwhile is the next batch, at most maxBatch', async () => {
+      const { queue, runs, finish } = recorded({ maxBatch: 3, lingerMs: 0 });
+      const first = queue.push(1);
+      await tick();
+      const rest = [ 2, 3, 4, 5 ].map(n => queue.push(n));
+      await tick();
+      assert.deepEqual(runs.map(r => r.items), [ [ 1 ] ]);
+      finish();
+      assert.equal(await first, 10);
+      await tick();
+      assert.deepEqual(runs.map(r => r.items), [ [ 1 ], [ 2, 3, 4 ] ]);
+      finish();
+      await tick();
+      await tick();
+      finish();
+      assert.deepEqual(await Promise.all(rest), [ 20, 30, 40, 50 ]);
+      assert.deepEqual(runs.map(r => r.items), [ [ 1 ], [ 2, 3, 4 ], [ 5 ] ]);
+      await queue.drain();
+    });
+
+    it('answers each item with its own result or Error; a run that throws rejects its whole batch', async () => {
+      const { queue, finish } = recorded({ maxBatch: 10, lingerMs: 0 }, n => (n === 2 ? new Error('no 2') : n));
+      const answers = [ 1, 2, 3 ].map(n => queue.push(n).then(v => v, (e: Error) => e.message));
+      await tick();
+      finish();
+      assert.deepEqual(await Promise.all(answers), [ 1, 'no 2', 3 ]);
+      const failing = new BatchQueue<number, number>(async () => { throw new Error('down'); }, { maxBatch: 10, lingerMs: 0 });
+      await assert.rejects(Promise.all([ failing.push(1), failing.push(2) ]), /down/);
+    });
+
+    it('lingers only under load: a lone item goes at once, a run after a batch waits lingerMs for more', async () => {
+      const { queue, runs, finish } = recorded({ maxBatch: 100, lingerMs: 60 });
+      const started = performance.now();
+      const lone = queue.push(1);
+      await tick();
+      assert.equal(runs.length, 1, 'the first item ran without waiting');
+      assert.ok(runs[0].at - started < 30);
+      finish();
+      await lone;
+      // Load: two items in one run, then the next run lingers for what else arrives.
+      const pair = [ queue.push(2), queue.push(3) ];
+      await tick();
+      finish();
+      await Promise.all(pair);
+      const afterLoad = performance.now();
+      const later = queue.push(4);
+      await tick();
+      assert.equal(runs.length, 2, 'under load the next run waits');
+      const extra = queue.push(5);
+      await new Promise(resolve => setTimeout(resolve, 90));
+      assert.deepEqual(runs.map(r => r.items), [ [ 1 ], [ 2, 3 ], [ 4, 5 ] ]);
+      assert.ok(runs[2].at - afterLoad >= 50, `lingered ${runs[2].at - afterLoad} ms`);
+      finish();
+      await Promise.all([ later, extra ]);
     });
   });
 });

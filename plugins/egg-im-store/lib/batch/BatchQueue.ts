@@ -1,7 +1,10 @@
 export interface BatchQueueOptions {
   /** Most items handed to one run. */
   maxBatch: number;
-  /** Wait this long for more items before a run starts (0: run as soon as the current tick ends). */
+  /**
+   * Under load (the last run had more than one item), wait this long for more items before a run starts;
+   * a lone item after a quiet spell runs as soon as the current tick ends. 0: never wait.
+   */
   lingerMs: number;
 }
 
@@ -21,6 +24,7 @@ export class BatchQueue<I, O> {
   private running = false;
   private scheduled = false;
   private idle: Array<() => void> = [];
+  private lastRunSize = 0;
 
   constructor(private readonly run: (items: I[]) => Promise<Array<O | Error>>, private readonly options: BatchQueueOptions) {}
 
@@ -48,7 +52,7 @@ export class BatchQueue<I, O> {
       this.scheduled = false;
       void this.flush();
     };
-    if (this.options.lingerMs > 0 && this.waiting.length < this.options.maxBatch) setTimeout(start, this.options.lingerMs);
+    if (this.options.lingerMs > 0 && this.lastRunSize > 1 && this.waiting.length < this.options.maxBatch) setTimeout(start, this.options.lingerMs);
     else setImmediate(start);
   }
 
@@ -57,6 +61,7 @@ export class BatchQueue<I, O> {
     const batch = this.waiting.splice(0, this.options.maxBatch);
     if (batch.length === 0) return this.settleIdle();
     this.running = true;
+    this.lastRunSize = batch.length;
     try {
       const results = await this.run(batch.map(w => w.item));
       batch.forEach((w, i) => {
