@@ -312,6 +312,8 @@ class Bench {
       serverEventLoop: serverStats?.eventLoop,
       serverGc: serverStats?.gc,
       loadGenLoopDelayP99Ms: round(Math.max(...done.map(r => r.loopDelayP99Ms)), 1),
+      loadGenLoopDelayMaxMs: round(Math.max(...done.map(r => r.loopDelayMaxMs)), 1),
+      loadGenGcMaxMs: round(Math.max(...done.map(r => r.gcMaxMs)), 1),
       // Server-wide counters over the sending window (other clients of MariaDB/Redis on this machine count too).
       services: {
         totals: counters,

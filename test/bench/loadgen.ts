@@ -5,7 +5,7 @@
  * clock serves both), ack latency and losses, and runs HTTP history requests. Commands come over IPC.
  */
 import http from 'node:http';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { io, type Socket } from 'socket.io-client';
 import { Histogram } from './lib/histogram';
 import type {
@@ -37,6 +37,11 @@ let counter = 0;
 const procTag = `${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
+/** This process's longest garbage-collection pause since the phase began: a pause here delays receipts too. */
+let gcMaxMs = 0;
+new PerformanceObserver(list => {
+  for (const entry of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, entry.duration);
+}).observe({ entryTypes: [ 'gc' ] });
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
 const progress = (kind: string, done: number, total: number, failed?: number) => process.send?.({ progress: { kind, done, total, failed } });
@@ -161,6 +166,7 @@ async function traffic(args: TrafficArgs): Promise<TrafficResult> {
   };
   phase = current;
   loopDelay.reset();
+  gcMaxMs = 0;
   const ack = new Histogram();
   const expected = new Map<string, number>(); // recipient:clientMsgId → route
   const errors: Record<string, number> = {};
@@ -256,6 +262,7 @@ async function traffic(args: TrafficArgs): Promise<TrafficResult> {
     lostByRoute: [ ...lostRoutes ],
     timeline: Array.from({ length: current.timeline.length }, (_, i) => current.timeline[i] ?? [ 0, 0, 0 ]),
     sendSeconds, drainSeconds, e2e: current.e2e.toJSON(), ack: ack.toJSON(), loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayMaxMs: loopDelay.max / 1e6, gcMaxMs,
   };
 }
 

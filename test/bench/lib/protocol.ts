@@ -71,6 +71,9 @@ export interface TrafficResult {
   e2e: HistogramData;
   ack: HistogramData;
   loopDelayP99Ms: number;
+  /** The longest event-loop delay and garbage-collection pause of the load generator in the phase. */
+  loopDelayMaxMs: number;
+  gcMaxMs: number;
 }
 
 export interface HttpArgs {
