@@ -195,6 +195,25 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       assert.deepStrictEqual(await presence(fx.app, laptop.token, user.userId), offline);
     });
 
+    it('the heartbeat refreshes each entry once per cycle, a slice at a time', async () => {
+      for (let i = 0; i < 12; i++) await open((await loginUser(`slices${i}`)).token);
+      const node = fx.app.imSockets.presence as any;
+      const write = node.write;
+      const written: string[] = [];
+      node.write = function(entries: Array<{ member: string }>) {
+        written.push(...entries.map(e => e.member));
+        return write.call(this, entries);
+      };
+      try {
+        for (let slice = 0; slice < 10; slice++) await node.heartbeat(slice);
+      } finally {
+        node.write = write;
+      }
+      const members = [ ...node.local.values() ].map((e: { member: string }) => e.member);
+      assert.ok(members.length >= 12);
+      assert.deepStrictEqual(written.sort(), members.sort());
+    });
+
     it('lets the entries of a node that stopped heartbeating lapse: offline with the last heartbeat as lastSeenAt', async function() {
       this.timeout(20000);
       const viewer = await loginUser('viewer2');

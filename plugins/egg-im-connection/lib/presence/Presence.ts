@@ -21,6 +21,7 @@ interface Entry {
  */
 export class Presence {
   private static readonly CHUNK = 500;
+  static readonly SLICES = 10;
   private readonly local = new Map<string, Entry>();
   private timer?: NodeJS.Timeout;
 
@@ -39,11 +40,19 @@ export class Presence {
     return this.app.imCache.key(kind, userId);
   }
 
+  /**
+   * Every entry is refreshed once per `ttlMs / 3`, a tenth of them at a time: 10,000 sockets are 3,000
+   * commands a second instead of 30,000 at once every ten seconds, which stalled everything else on this
+   * node for a moment (seen as the p99 of history reads in the benchmark).
+   */
   start(): void {
     const every = Math.max(1000, Math.floor(this.config.ttlMs / 3));
+    let slice = 0;
     this.timer = setInterval(() => {
-      this.heartbeat().catch(err => this.app.coreLogger.warn('[egg-im-connection] presence heartbeat failed: %s', err.message));
-    }, every);
+      const current = slice;
+      slice = (slice + 1) % Presence.SLICES;
+      this.heartbeat(current).catch(err => this.app.coreLogger.warn('[egg-im-connection] presence heartbeat failed: %s', err.message));
+    }, every / Presence.SLICES);
     this.timer.unref();
   }
 
@@ -116,9 +125,13 @@ export class Presence {
       : { userId, online: false, devices: 0, lastSeenAt: new Date(seen).toISOString() };
   }
 
-  /** Re-writes every local entry with a fresh expiry (and after an outage, puts them back). */
-  async heartbeat(): Promise<void> {
-    await this.write([ ...this.local.values() ]);
+  /**
+   * Re-writes local entries with a fresh expiry (and after an outage, puts them back): those of one slice
+   * (an entry is always in the same one), or all of them.
+   */
+  async heartbeat(slice?: number): Promise<void> {
+    const entries = [ ...this.local.entries() ];
+    await this.write((slice === undefined ? entries : entries.filter(([ socketId ]) => sliceOf(socketId) === slice)).map(([ , entry ]) => entry));
   }
 
   private localDevices(userId: string): Set<string> {
@@ -167,4 +180,11 @@ export class Presence {
     const stored = await this.app.imStore.users.lastSeenAt(userId);
     return stored?.getTime();
   }
+}
+
+/** The heartbeat slice of a socket: stable for the socket's life. */
+function sliceOf(socketId: string): number {
+  let hash = 0;
+  for (let i = 0; i < socketId.length; i++) hash = (hash * 31 + socketId.charCodeAt(i)) | 0;
+  return Math.abs(hash) % Presence.SLICES;
 }
