@@ -659,8 +659,14 @@ class Bench {
         clientMs: Histogram.from(mergeHist(results.map(r => r.latency))).summary(),
         serverMs: Histogram.from(server.history as HistogramData).summary(),
         cpu: cpuReading,
+        serverEventLoop: server.eventLoop,
+        serverGc: server.gc,
+        loadGenLoopDelayMaxMs: round(Math.max(...results.map(r => r.loopDelayMaxMs)), 1),
+        loadGenGcMaxMs: round(Math.max(...results.map(r => r.gcMaxMs)), 1),
       };
-      this.log(`${label}: ${out.pages} pages, client p50 ${out.clientMs.p50} / p99 ${out.clientMs.p99} ms, server p50 ${out.serverMs.p50} / p99 ${out.serverMs.p99} ms, statuses ${JSON.stringify(statuses)}`);
+      this.log(`${label}: ${out.pages} pages, client p50 ${out.clientMs.p50} / p99 ${out.clientMs.p99} ms, server p50 ${out.serverMs.p50} / p99 ${out.serverMs.p99} ms, ` +
+        `statuses ${JSON.stringify(statuses)}; server loop delay max ${out.serverEventLoop?.delayMaxMs?.toFixed(0)} ms, GC longest ` +
+        `${out.serverGc?.minor.maxMs} / ${out.serverGc?.major.maxMs} ms; load generators loop delay max ${out.loadGenLoopDelayMaxMs} ms`);
       return out;
     };
     // Recent: conversations written through egg-im just now (POST /im/messages/batch), newest page: what a

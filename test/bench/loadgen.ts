@@ -283,6 +283,7 @@ function get(url: string, token: string): Promise<{ status: number; bytes: numbe
 
 async function httpLoad({ tag, requests, rate, count, maxInFlight }: HttpArgs): Promise<HttpResult> {
   loopDelay.reset();
+  gcMaxMs = 0;
   const latency = new Histogram();
   const statuses: Record<string, number> = {};
   let issued = 0;
@@ -323,7 +324,7 @@ async function httpLoad({ tag, requests, rate, count, maxInFlight }: HttpArgs): 
   });
   return {
     tag, done, statuses, errors, bytes, latency: latency.toJSON(), seconds: (performance.now() - started) / 1000,
-    loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    loopDelayP99Ms: loopDelay.percentile(99) / 1e6, loopDelayMaxMs: loopDelay.max / 1e6, gcMaxMs,
   };
 }
 

@@ -94,6 +94,8 @@ export interface HttpResult {
   latency: HistogramData;
   seconds: number;
   loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  gcMaxMs: number;
 }
 
 export interface ClientStats {
