@@ -154,6 +154,36 @@ for (const driver of drivers) {
       await assert.rejects(store.sessions.create({ userId: 'host_42', deviceId: 'tablet', tokenHash, expiresAt }));
     });
 
+    it('writer: one batch over direct and group conversations sequences each on its own, in submission order', async () => {
+      await store.dataSource.query('INSERT INTO im_members (conversation_id, user_id, read_seq, joined_at) VALUES (?, ?, 0, ?), (?, ?, 0, ?)',
+        [ 'g:wg', 'xa', '2026-01-01 00:00:00.000', 'g:wg', 'xb', '2026-01-01 00:00:00.000' ]);
+      const direct = (conversationId: string, senderId: string, other: string, n: number) => store.writer.append({
+        conversationId, kind: 'direct', directMemberIds: [ senderId, other ].sort(), senderId, clientMsgId: `m${n}`, type: 'text', contentJson: `{"n":${n}}`, metaJson: '{}',
+      });
+      const group = (senderId: string, n: number) => store.writer.append({
+        conversationId: 'g:wg', kind: 'group', groupId: 'wg', senderId, clientMsgId: `m${n}`, type: 'text', contentJson: `{"n":${n}}`, metaJson: '{}',
+      });
+      // Submitted in one tick: one batch.
+      const results = await Promise.all([
+        direct('d:xa:xb', 'xa', 'xb', 1), group('xa', 2), direct('d:xa:xc', 'xc', 'xa', 3), direct('d:xa:xb', 'xb', 'xa', 4),
+        group('xb', 5), direct('d:xa:xb', 'xa', 'xb', 6), group('xa', 7), direct('d:xa:xc', 'xa', 'xc', 8),
+      ]);
+      const seqs = results.map(r => [ r.message.conversationId, r.message.seq ]);
+      assert.deepEqual(seqs, [
+        [ 'd:xa:xb', 1 ], [ 'g:wg', 1 ], [ 'd:xa:xc', 1 ], [ 'd:xa:xb', 2 ], [ 'g:wg', 2 ], [ 'd:xa:xb', 3 ], [ 'g:wg', 3 ], [ 'd:xa:xc', 2 ],
+      ]);
+      const stored = await store.dataSource.query(
+        "SELECT conversation_id, seq, content FROM im_messages WHERE conversation_id IN ('d:xa:xb', 'g:wg', 'd:xa:xc') ORDER BY conversation_id, seq");
+      assert.deepEqual(stored.map((m: any) => [ m.conversation_id, Number(m.seq), JSON.parse(m.content).n ]), [
+        [ 'd:xa:xb', 1, 1 ], [ 'd:xa:xb', 2, 4 ], [ 'd:xa:xb', 3, 6 ], [ 'd:xa:xc', 1, 3 ], [ 'd:xa:xc', 2, 8 ], [ 'g:wg', 1, 2 ], [ 'g:wg', 2, 5 ], [ 'g:wg', 3, 7 ],
+      ]);
+      const members = await store.dataSource.query(
+        "SELECT conversation_id, user_id, read_seq FROM im_members WHERE conversation_id IN ('d:xa:xb', 'g:wg', 'd:xa:xc') ORDER BY conversation_id, user_id");
+      assert.deepEqual(members.map((m: any) => [ m.conversation_id, m.user_id, Number(m.read_seq) ]), [
+        [ 'd:xa:xb', 'xa', 3 ], [ 'd:xa:xb', 'xb', 2 ], [ 'd:xa:xc', 'xa', 2 ], [ 'd:xa:xc', 'xc', 1 ], [ 'g:wg', 'xa', 3 ], [ 'g:wg', 'xb', 2 ],
+      ], 'each sender read up to its latest message; the direct conversations got both member rows');
+    });
+
     it('writer: a repeat answers with the stored message; a batch that fails part-way leaves nothing behind', async () => {
       const conversationId = 'd:wa:wb';
       const send = (senderId: string, clientMsgId: string, contentJson: string) => store.writer.append({

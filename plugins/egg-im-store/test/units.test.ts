@@ -169,7 +169,7 @@ describe('egg-im-store units', () => {
       await assert.rejects(Promise.all([ failing.push(1), failing.push(2) ]), /down/);
     });
 
-    it('lingers only under load: a lone item goes at once, a run after a batch waits lingerMs for more', async () => {
+    it('lingers only under load: a lone item, or as many as the last run took, go at once; fewer wait lingerMs for more', async () => {
       const { queue, runs, finish } = recorded({ maxBatch: 100, lingerMs: 60 });
       const started = performance.now();
       const lone = queue.push(1);
@@ -178,21 +178,28 @@ describe('egg-im-store units', () => {
       assert.ok(runs[0].at - started < 30);
       finish();
       await lone;
-      // Load: two items in one run, then the next run lingers for what else arrives.
-      const pair = [ queue.push(2), queue.push(3) ];
+      // Load: three in one tick, then fewer than three wait for more.
+      const three = [ queue.push(2), queue.push(3), queue.push(4) ];
       await tick();
       finish();
-      await Promise.all(pair);
+      await Promise.all(three);
       const afterLoad = performance.now();
-      const later = queue.push(4);
+      const two = [ queue.push(5), queue.push(6) ];
       await tick();
       assert.equal(runs.length, 2, 'under load the next run waits');
-      const extra = queue.push(5);
       await new Promise(resolve => setTimeout(resolve, 90));
-      assert.deepEqual(runs.map(r => r.items), [ [ 1 ], [ 2, 3 ], [ 4, 5 ] ]);
+      assert.deepEqual(runs.map(r => r.items), [ [ 1 ], [ 2, 3, 4 ], [ 5, 6 ] ]);
       assert.ok(runs[2].at - afterLoad >= 50, `lingered ${runs[2].at - afterLoad} ms`);
       finish();
-      await Promise.all([ later, extra ]);
+      await Promise.all(two);
+      // As many waiting as the last run took (a closed loop of senders): the wait ends at once.
+      const again = [ queue.push(7), queue.push(8) ];
+      const queued = performance.now();
+      await tick();
+      assert.deepEqual(runs.map(r => r.items).at(-1), [ 7, 8 ]);
+      assert.ok(runs[3].at - queued < 30, `waited ${runs[3].at - queued} ms`);
+      finish();
+      await Promise.all(again);
     });
   });
 });

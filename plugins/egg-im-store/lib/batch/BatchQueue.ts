@@ -2,8 +2,9 @@ export interface BatchQueueOptions {
   /** Most items handed to one run. */
   maxBatch: number;
   /**
-   * Under load (the last run had more than one item), wait this long for more items before a run starts;
-   * a lone item after a quiet spell runs as soon as the current tick ends. 0: never wait.
+   * Under load, wait this long for more items before a run starts, while fewer are waiting than the last run
+   * took: a batch as large as the last one (a closed loop of senders) or a lone item after a quiet spell
+   * runs as soon as the current tick ends. 0: never wait.
    */
   lingerMs: number;
 }
@@ -25,6 +26,8 @@ export class BatchQueue<I, O> {
   private scheduled = false;
   private idle: Array<() => void> = [];
   private lastRunSize = 0;
+  /** Set while a run waits `lingerMs` for more items. */
+  private lingering?: { timer: NodeJS.Timeout; start: () => void };
 
   constructor(private readonly run: (items: I[]) => Promise<Array<O | Error>>, private readonly options: BatchQueueOptions) {}
 
@@ -46,14 +49,26 @@ export class BatchQueue<I, O> {
   }
 
   private schedule(): void {
+    if (this.lingering && !this.worthWaiting()) {
+      // Enough has arrived while lingering: stop waiting.
+      clearTimeout(this.lingering.timer);
+      setImmediate(this.lingering.start);
+      this.lingering = undefined;
+    }
     if (this.running || this.scheduled || this.waiting.length === 0) return;
     this.scheduled = true;
     const start = () => {
       this.scheduled = false;
+      this.lingering = undefined;
       void this.flush();
     };
-    if (this.options.lingerMs > 0 && this.lastRunSize > 1 && this.waiting.length < this.options.maxBatch) setTimeout(start, this.options.lingerMs);
+    if (this.worthWaiting()) this.lingering = { timer: setTimeout(start, this.options.lingerMs), start };
     else setImmediate(start);
+  }
+
+  /** Fewer are waiting than the last run took: under load, more are likely on their way. */
+  private worthWaiting(): boolean {
+    return this.options.lingerMs > 0 && this.waiting.length < Math.min(this.lastRunSize, this.options.maxBatch);
   }
 
   private async flush(): Promise<void> {

@@ -115,8 +115,8 @@ export class MessageWriter {
     if (fresh.length > 0) {
       // 2. Sequence and persist, in one transaction (one round trip on MySQL). A message's seq is its
       //    conversation's new last_seq minus how many of the batch's messages follow it there (`back`).
-      const plan = new BatchPlan(fresh.map(i => items[i]), newIdsFor(fresh.length), sqlTime(now), this.knownConversations);
-      const out = await runScript(this.store.dataSource, this.store.driver, plan.statements(dialectOf(this.store.driver)));
+      const plan = new BatchPlan(fresh.map(i => items[i]), newIdsFor(fresh.length), sqlTime(now), this.knownConversations, dialectOf(this.store.driver));
+      const out = await runScript(this.store.dataSource, this.store.driver, plan.statements());
       const lastSeq = new Map((out.at(-1) as Array<{ id: string; last_seq: unknown }>).map(row => [ row.id, readInt(row.last_seq) ]));
       for (const conversationId of lastSeq.keys()) this.remember(conversationId);
       fresh.forEach((i, n) => {
@@ -161,20 +161,30 @@ export class MessageWriter {
   }
 }
 
-/** A conversation's last_seq inside the transaction, after the batch's bump. */
+/** A conversation's last_seq inside the transaction, after the batch's bump, read by a subquery. */
 const LAST_SEQ = (conversation: string) => `(SELECT k.last_seq FROM im_conversations k WHERE k.id = ${conversation})`;
+
+/** SQL for a value, with the parameters its `?` take. */
+interface Expr {
+  sql: string;
+  params: unknown[];
+}
 
 /**
  * The statements of one write batch (new messages only). Seqs are computed by the database from the
- * conversation row the first statement locks and bumps, so the batch needs no read before its writes.
+ * conversation rows the first statement locks and bumps, so the batch needs no read before its writes. On
+ * MySQL the new last_seqs are read once into session variables (`@im_seq0`…); on SQLite each seq is a subquery.
  */
 class BatchPlan {
   /** For each message: how many later messages of the batch share its conversation (seq = last_seq - back). */
   readonly back: number[];
   private readonly counts = new Map<string, { item: AppendItem; count: number }>();
+  /** Conversations in id order, so concurrent writers lock rows in the same order; locks are held to commit. */
+  private readonly conversations: string[];
+  private readonly variable = new Map<string, string>();
 
   constructor(private readonly items: AppendItem[], readonly ids: string[], private readonly at: string,
-    private readonly knownConversations: ReadonlySet<string>) {
+    private readonly knownConversations: ReadonlySet<string>, private readonly dialect: Dialect) {
     for (const item of items) {
       const entry = this.counts.get(item.conversationId);
       if (entry) entry.count++;
@@ -186,32 +196,52 @@ class BatchPlan {
       seen.set(item.conversationId, n);
       return this.counts.get(item.conversationId)!.count - n;
     });
+    this.conversations = [ ...this.counts.keys() ].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if (dialect.sessionVariables) this.conversations.forEach((id, i) => this.variable.set(id, `@im_seq${i}`));
   }
 
-  statements(dialect: Dialect): Statement[] {
-    const { items, ids, back, at } = this;
-    // Conversations in id order, so concurrent writers lock rows in the same order; locks are held to commit.
-    const conversations = [ ...this.counts.entries() ].sort(([ a ], [ b ]) => (a < b ? -1 : a > b ? 1 : 0));
+  /** The seq of a message `back` places before the end of its conversation's part of the batch. */
+  private seq(conversationId: string, back: number): Expr {
+    const variable = this.variable.get(conversationId);
+    return variable ? { sql: `${variable} - ?`, params: [ back ] } : { sql: `${LAST_SEQ('?')} - ?`, params: [ conversationId, back ] };
+  }
+
+  statements(): Statement[] {
+    const { items, ids, back, at, dialect, conversations } = this;
+    const seqs = items.map((m, n) => this.seq(m.conversationId, back[n]));
     const statements: Statement[] = [
       {
         // Bump each conversation's last_seq by its count (creating direct ones on their first message).
         sql: `INSERT INTO im_conversations (id, type, group_id, last_seq, created_at, updated_at) VALUES ${rowsOf(conversations.length, 6)} ` +
           dialect.onConflict([ 'id' ], v => `last_seq = last_seq + ${v('last_seq')}, updated_at = ${v('updated_at')}`),
-        params: conversations.flatMap(([ id, { item, count } ]) => [ id, item.kind, item.groupId ?? null, count, at, at ]),
+        params: conversations.flatMap(id => {
+          const { item, count } = this.counts.get(id)!;
+          return [ id, item.kind, item.groupId ?? null, count, at, at ];
+        }),
       },
+    ];
+    if (dialect.sessionVariables) {
+      statements.push({
+        sql: `SELECT ${conversations.map(() => 'MAX(CASE WHEN id = ? THEN last_seq END)').join(', ')} INTO ${[ ...this.variable.values() ].join(', ')} ` +
+          `FROM im_conversations WHERE id IN (${marks(conversations.length)})`,
+        params: [ ...conversations, ...conversations ],
+      });
+    }
+    statements.push(
       {
-        sql: `INSERT INTO im_messages (${MESSAGE_COLUMNS}) VALUES ${items.map(() => `(?, ?, ${LAST_SEQ('?')} - ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
-        params: items.flatMap((m, n) => [ ids[n], m.conversationId, m.conversationId, back[n], m.senderId, m.clientMsgId, m.type, m.contentJson, m.metaJson, at ]),
+        sql: `INSERT INTO im_messages (${MESSAGE_COLUMNS}) VALUES ${seqs.map(seq => `(?, ?, ${seq.sql}, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
+        params: items.flatMap((m, n) => [ ids[n], m.conversationId, ...seqs[n].params, m.senderId, m.clientMsgId, m.type, m.contentJson, m.metaJson, at ]),
       },
       { sql: `INSERT INTO im_outbox (message_id, created_at) VALUES ${rowsOf(ids.length, 2)}`, params: ids.flatMap(id => [ id, at ]) },
-      ...this.cursorStatements(dialect),
-      { sql: `SELECT id, last_seq FROM im_conversations WHERE id IN (${marks(conversations.length)})`, params: conversations.map(([ id ]) => id) },
-    ];
+      ...this.cursorStatements(),
+      { sql: `SELECT id, last_seq FROM im_conversations WHERE id IN (${marks(conversations.length)})`, params: conversations },
+    );
     return statements;
   }
 
   /** The sender has read what it sent (its read cursor moves to it); a new direct conversation gets its member rows. */
-  private cursorStatements(dialect: Dialect): Statement[] {
+  private cursorStatements(): Statement[] {
+    const { dialect } = this;
     // conversation\nsender → the smallest `back` of the sender's messages there (its latest message).
     const direct = new Map<string, number>();
     const group = new Map<string, number>();
@@ -223,11 +253,14 @@ class BatchPlan {
     const statements: Statement[] = [];
     if (direct.size > 0) {
       // Direct conversations: an upsert makes the sender's row the first time.
-      const rows = [ ...direct ].map(([ key, back ]) => [ ...key.split('\n'), back ] as const);
+      const rows = [ ...direct ].map(([ key, back ]) => {
+        const [ conversationId, userId ] = key.split('\n');
+        return { conversationId, userId, seq: this.seq(conversationId, back) };
+      });
       statements.push({
-        sql: `INSERT INTO im_members (conversation_id, user_id, read_seq, joined_at) VALUES ${rows.map(() => `(?, ?, ${LAST_SEQ('?')} - ?, ?)`).join(', ')} ` +
+        sql: `INSERT INTO im_members (conversation_id, user_id, read_seq, joined_at) VALUES ${rows.map(r => `(?, ?, ${r.seq.sql}, ?)`).join(', ')} ` +
           dialect.onConflict([ 'conversation_id', 'user_id' ], v => `read_seq = ${dialect.greatest('read_seq', v('read_seq'))}`),
-        params: rows.flatMap(([ c, u, back ]) => [ c, u, c, back, this.at ]),
+        params: rows.flatMap(r => [ r.conversationId, r.userId, ...r.seq.params, this.at ]),
       });
       // …and the other member's row, when this batch created the conversation (its last_seq is the batch's
       // count); a conversation known to exist already has it.
@@ -248,11 +281,14 @@ class BatchPlan {
     }
     if (group.size > 0) {
       // Groups: update only; a member removed a moment ago must not come back through its own message.
-      const rows = [ ...group ].map(([ key, back ]) => [ ...key.split('\n'), back, this.at ]);
+      const rows = [ ...group ].map(([ key, back ]) => {
+        const [ conversationId, userId ] = key.split('\n');
+        return { conversationId, userId, seq: this.seq(conversationId, back) };
+      });
       statements.push({
-        sql: dialect.updateFrom('im_members', 'm', [ 'c', 'u', 'b', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
-          `m.read_seq = ${LAST_SEQ('v.c')} - v.b, m.read_at = v.t`, `m.read_seq < ${LAST_SEQ('v.c')} - v.b`),
-        params: rows.flat(),
+        sql: dialect.updateFrom('im_members', 'm', [ 'c', 'u', 's', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
+          'm.read_seq = v.s, m.read_at = v.t', 'm.read_seq < v.s', (row, column) => (column === 2 ? rows[row].seq.sql : '?')),
+        params: rows.flatMap(r => [ r.conversationId, r.userId, ...r.seq.params, this.at ]),
       });
     }
     return statements;

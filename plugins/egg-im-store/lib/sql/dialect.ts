@@ -12,22 +12,28 @@ export interface Dialect {
    * An UPDATE of `table` joined with rows given as parameters:
    * `updateFrom('im_members', 'm', ['c','u','s'], rows, 'm.conversation_id = v.c …', 'm.x = v.s', 'extra condition')`.
    */
-  updateFrom(table: string, alias: string, columns: string[], rowCount: number, join: string, set: string, where: string): string;
+  updateFrom(table: string, alias: string, columns: string[], rowCount: number, join: string, set: string, where: string,
+    cell?: (row: number, column: number) => string): string;
+  /** MySQL/MariaDB: session variables (`SELECT … INTO @v`) can carry values between the statements of a script. */
+  sessionVariables: boolean;
 }
 
-/** Rows given as parameters, as a derived table: `SELECT ? AS a, ? AS b UNION ALL SELECT ?, ? …` (both dialects). */
-export function derivedRows(columns: string[], rowCount: number): string {
-  const first = `SELECT ${columns.map(c => `? AS ${c}`).join(', ')}`;
-  const rest = `SELECT ${columns.map(() => '?').join(', ')}`;
-  return [ first, ...Array.from({ length: rowCount - 1 }, () => rest) ].join(' UNION ALL ');
+/**
+ * Rows given as parameters, as a derived table: `SELECT ? AS a, ? AS b UNION ALL SELECT ?, ? …` (both
+ * dialects). `cell(row, column)` may give a cell an expression of its own instead of `?`.
+ */
+export function derivedRows(columns: string[], rowCount: number, cell: (row: number, column: number) => string = () => '?'): string {
+  return Array.from({ length: rowCount }, (_, row) =>
+    `SELECT ${columns.map((c, column) => (row === 0 ? `${cell(row, column)} AS ${c}` : cell(row, column))).join(', ')}`).join(' UNION ALL ');
 }
 
 const mysql: Dialect = {
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
   onConflict: (_keys, assignments) => `ON DUPLICATE KEY UPDATE ${assignments(c => `VALUES(${c})`)}`,
   insertIgnore: 'INSERT IGNORE',
-  updateFrom: (table, alias, columns, rowCount, join, set, where) =>
-    `UPDATE ${table} ${alias} JOIN (${derivedRows(columns, rowCount)}) v ON ${join} SET ${set} WHERE ${where}`,
+  updateFrom: (table, alias, columns, rowCount, join, set, where, cell) =>
+    `UPDATE ${table} ${alias} JOIN (${derivedRows(columns, rowCount, cell)}) v ON ${join} SET ${set} WHERE ${where}`,
+  sessionVariables: true,
 };
 
 const sqlite: Dialect = {
@@ -35,11 +41,12 @@ const sqlite: Dialect = {
   onConflict: (keys, assignments) => `ON CONFLICT(${keys.join(', ')}) DO UPDATE SET ${assignments(c => `excluded.${c}`)}`,
   insertIgnore: 'INSERT OR IGNORE',
   // SQLite's UPDATE … FROM cannot alias the target: the alias is spelled out as the table name.
-  updateFrom: (table, alias, columns, rowCount, join, set, where) => {
+  updateFrom: (table, alias, columns, rowCount, join, set, where, cell) => {
     const named = (sql: string) => sql.replace(new RegExp(`\\b${alias}\\.`, 'g'), `${table}.`);
     const unqualified = (sql: string) => sql.replace(new RegExp(`\\b${alias}\\.(\\w+)\\s*=`, 'g'), '$1 =');
-    return `UPDATE ${table} SET ${named(unqualified(set))} FROM (${derivedRows(columns, rowCount)}) AS v WHERE ${named(join)} AND ${named(where)}`;
+    return `UPDATE ${table} SET ${named(unqualified(set))} FROM (${derivedRows(columns, rowCount, cell)}) AS v WHERE ${named(join)} AND ${named(where)}`;
   },
+  sessionVariables: false,
 };
 
 export function dialectOf(driver: StoreDriver): Dialect {
