@@ -184,6 +184,25 @@ for (const driver of drivers) {
       ], 'each sender read up to its latest message; the direct conversations got both member rows');
     });
 
+    it('receipts: a batch updates member rows in key order, the order the writer locks them in (no deadlock between them)', async () => {
+      const query = store.dataSource.query;
+      const seen: unknown[][] = [];
+      store.dataSource.query = function(this: typeof store.dataSource, sql: string, params?: unknown[]) {
+        if (sql.startsWith('UPDATE im_members')) seen.push(params ?? []);
+        return query.call(this, sql, params);
+      } as typeof query;
+      try {
+        await Promise.all([ [ 'd:rb', 'u2' ], [ 'd:ra', 'u9' ], [ 'd:rb', 'u1' ] ].map(([ conversationId, userId ]) =>
+          store.receipts.delivered({ conversationId, userId, seq: 1, attempts: 1 })));
+      } finally {
+        delete (store.dataSource as { query?: unknown }).query;
+      }
+      assert.equal(seen.length, 1, 'one statement for the batch');
+      const rows = [];
+      for (let i = 0; i < seen[0].length; i += 5) rows.push(seen[0].slice(i, i + 2));
+      assert.deepEqual(rows, [ [ 'd:ra', 'u9' ], [ 'd:rb', 'u1' ], [ 'd:rb', 'u2' ] ]);
+    });
+
     it('writer: a repeat answers with the stored message; a batch that fails part-way leaves nothing behind', async () => {
       const conversationId = 'd:wa:wb';
       const send = (senderId: string, clientMsgId: string, contentJson: string) => store.writer.append({

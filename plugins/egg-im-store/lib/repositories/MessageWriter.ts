@@ -3,6 +3,7 @@ import { BatchQueue } from '../batch/BatchQueue';
 import { newId } from '../ids';
 import { derivedRows, dialectOf, marks, readInt, readTime, sqlTime, type Dialect } from '../sql/dialect';
 import { runScript, type Statement } from '../sql/runScript';
+import { byKey } from './ReceiptRepository';
 import type { StoredMessage } from './rows';
 import { isDuplicateKeyError } from '../dbErrors';
 
@@ -253,7 +254,7 @@ class BatchPlan {
     const statements: Statement[] = [];
     if (direct.size > 0) {
       // Direct conversations: an upsert makes the sender's row the first time.
-      const rows = [ ...direct ].map(([ key, back ]) => {
+      const rows = [ ...direct ].sort(byKey).map(([ key, back ]) => {
         const [ conversationId, userId ] = key.split('\n');
         return { conversationId, userId, seq: this.seq(conversationId, back) };
       });
@@ -281,7 +282,7 @@ class BatchPlan {
     }
     if (group.size > 0) {
       // Groups: update only; a member removed a moment ago must not come back through its own message.
-      const rows = [ ...group ].map(([ key, back ]) => {
+      const rows = [ ...group ].sort(byKey).map(([ key, back ]) => {
         const [ conversationId, userId ] = key.split('\n');
         return { conversationId, userId, seq: this.seq(conversationId, back) };
       });

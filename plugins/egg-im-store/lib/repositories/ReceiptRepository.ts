@@ -119,7 +119,8 @@ export class ReceiptRepository {
       if (!seen || r.seq > seen.seq) latest.set(key, r);
     }
     const at = sqlTime(new Date());
-    const rows = [ ...latest.values() ].map(r => [ r.conversationId, r.userId, r.seq, r.attempts, at ]);
+    // In key order, as the message writer locks member rows: two writers never wait on each other in a circle.
+    const rows = [ ...latest ].sort(byKey).map(([ , r ]) => [ r.conversationId, r.userId, r.seq, r.attempts, at ]);
     const { updateFrom } = dialectOf(this.store.driver);
     const sql = kind === 'delivered'
       ? updateFrom('im_members', 'm', [ 'c', 'u', 's', 'a', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
@@ -132,4 +133,9 @@ export class ReceiptRepository {
     await this.store.withRetry(() => this.store.dataSource.query(sql, rows.flat()), { label: `record ${kind}` });
     return receipts.map(() => undefined);
   }
+}
+
+/** Orders `conversation\nuser` keys as the primary key of im_members orders its rows. */
+export function byKey([ a ]: [ string, unknown ], [ b ]: [ string, unknown ]): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
