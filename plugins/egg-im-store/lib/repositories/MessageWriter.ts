@@ -3,8 +3,8 @@ import { BatchQueue } from '../batch/BatchQueue';
 import { newId } from '../ids';
 import { derivedRows, dialectOf, marks, readInt, readTime, sqlTime, type Dialect } from '../sql/dialect';
 import { runScript, type Statement } from '../sql/runScript';
-import { byKey } from './ReceiptRepository';
-import type { StoredMessage } from './rows';
+import { KnownIds } from './KnownIds';
+import { byMemberKey, type StoredMessage } from './rows';
 import { isDuplicateKeyError } from '../dbErrors';
 
 export interface AppendItem {
@@ -62,8 +62,7 @@ export class MessageWriter {
    * Conversations this process has written to: they exist, and so do their member rows (a direct
    * conversation's rows are made in the transaction that creates it), so a batch needs no statement for them.
    */
-  private readonly knownConversations = new Set<string>();
-  private static readonly KNOWN_MAX = 100_000;
+  private readonly knownConversations = new KnownIds(100_000);
 
   constructor(private readonly store: ImStore, private readonly options: MessageWriterOptions) {
     this.shards = Array.from({ length: Math.max(1, options.shards) },
@@ -119,7 +118,7 @@ export class MessageWriter {
       const plan = new BatchPlan(fresh.map(i => items[i]), newIdsFor(fresh.length), sqlTime(now), this.knownConversations, dialectOf(this.store.driver));
       const out = await runScript(this.store.dataSource, this.store.driver, plan.statements());
       const lastSeq = new Map((out.at(-1) as Array<{ id: string; last_seq: unknown }>).map(row => [ row.id, readInt(row.last_seq) ]));
-      for (const conversationId of lastSeq.keys()) this.remember(conversationId);
+      for (const conversationId of lastSeq.keys()) this.knownConversations.add(conversationId);
       fresh.forEach((i, n) => {
         const item = items[i];
         results[i] = {
@@ -138,12 +137,6 @@ export class MessageWriter {
     return results as AppendResult[];
   }
 
-  private remember(conversationId: string): void {
-    if (this.knownConversations.has(conversationId)) return;
-    // Bounded: past the limit the oldest is forgotten (its next batch makes sure of the member rows again).
-    if (this.knownConversations.size >= MessageWriter.KNOWN_MAX) this.knownConversations.delete(this.knownConversations.values().next().value!);
-    this.knownConversations.add(conversationId);
-  }
 
   private async findExisting(items: AppendItem[]): Promise<Map<string, StoredMessage>> {
     const bySender = new Map<string, Set<string>>();
@@ -185,7 +178,7 @@ class BatchPlan {
   private readonly variable = new Map<string, string>();
 
   constructor(private readonly items: AppendItem[], readonly ids: string[], private readonly at: string,
-    private readonly knownConversations: ReadonlySet<string>, private readonly dialect: Dialect) {
+    private readonly knownConversations: KnownIds, private readonly dialect: Dialect) {
     for (const item of items) {
       const entry = this.counts.get(item.conversationId);
       if (entry) entry.count++;
@@ -254,7 +247,7 @@ class BatchPlan {
     const statements: Statement[] = [];
     if (direct.size > 0) {
       // Direct conversations: an upsert makes the sender's row the first time.
-      const rows = [ ...direct ].sort(byKey).map(([ key, back ]) => {
+      const rows = [ ...direct ].sort(byMemberKey).map(([ key, back ]) => {
         const [ conversationId, userId ] = key.split('\n');
         return { conversationId, userId, seq: this.seq(conversationId, back) };
       });
@@ -282,7 +275,7 @@ class BatchPlan {
     }
     if (group.size > 0) {
       // Groups: update only; a member removed a moment ago must not come back through its own message.
-      const rows = [ ...group ].sort(byKey).map(([ key, back ]) => {
+      const rows = [ ...group ].sort(byMemberKey).map(([ key, back ]) => {
         const [ conversationId, userId ] = key.split('\n');
         return { conversationId, userId, seq: this.seq(conversationId, back) };
       });

@@ -1,6 +1,7 @@
 import type { MessageStatus, MessageStatusResult, RecipientState, RecipientStatus } from 'egg-im-protocol';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
+import { byMemberKey } from './rows';
 import { dialectOf, readInt, readTimeOrUndefined, sqlTime } from '../sql/dialect';
 
 export interface Receipt {
@@ -120,7 +121,7 @@ export class ReceiptRepository {
     }
     const at = sqlTime(new Date());
     // In key order, as the message writer locks member rows: two writers never wait on each other in a circle.
-    const rows = [ ...latest ].sort(byKey).map(([ , r ]) => [ r.conversationId, r.userId, r.seq, r.attempts, at ]);
+    const rows = [ ...latest ].sort(byMemberKey).map(([ , r ]) => [ r.conversationId, r.userId, r.seq, r.attempts, at ]);
     const { updateFrom } = dialectOf(this.store.driver);
     const sql = kind === 'delivered'
       ? updateFrom('im_members', 'm', [ 'c', 'u', 's', 'a', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
@@ -133,9 +134,4 @@ export class ReceiptRepository {
     await this.store.withRetry(() => this.store.dataSource.query(sql, rows.flat()), { label: `record ${kind}` });
     return receipts.map(() => undefined);
   }
-}
-
-/** Orders `conversation\nuser` keys as the primary key of im_members orders its rows. */
-export function byKey([ a ]: [ string, unknown ], [ b ]: [ string, unknown ]): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -4,6 +4,7 @@ import { isDuplicateKeyError } from '../dbErrors';
 import { newId } from '../ids';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
+import { KnownIds } from './KnownIds';
 import { dialectOf, marks, sqlTime } from '../sql/dialect';
 
 const MAX_ID = 32;
@@ -24,8 +25,7 @@ function checkUsername(username: string): void {
 /** `app.imStore.users`: the im_users table. Every call retries transient failures (see `ImStore.withRetry`). */
 export class UserRepository {
   /** Ids known to exist. Users are never deleted, so a yes can be remembered: no query per direct message. */
-  private readonly known = new Set<string>();
-  private static readonly KNOWN_MAX = 200_000;
+  private readonly known = new KnownIds(200_000);
 
   private readonly seen = new BatchQueue<{ userId: string; at: Date }, void>(batch => this.writeSeen(batch), { maxBatch: 500, lingerMs: 50 });
   /**
@@ -87,15 +87,10 @@ export class UserRepository {
     const rows: Array<{ id: string }> = await this.store.withRetry(
       manager => manager.query(`SELECT id FROM im_users WHERE id IN (${marks(distinct.length)})`, distinct), { label: 'check users' });
     const found = new Set(rows.map(row => row.id));
-    for (const id of found) this.remember(id);
+    for (const id of found) this.known.add(id);
     return ids.map(id => found.has(id));
   }
 
-  private remember(userId: string): void {
-    // Bounded: past the limit the oldest id is forgotten (and asked of the database again when needed).
-    if (this.known.size >= UserRepository.KNOWN_MAX) this.known.delete(this.known.values().next().value!);
-    this.known.add(userId);
-  }
 
   findById(userId: string): Promise<ImUser | null> {
     return this.store.withRetry(manager => manager.getRepository(ImUser).findOneBy({ id: userId }), { label: 'find user' });

@@ -26,3 +26,8 @@ export function toMessage(stored: StoredMessage): Message {
     createdAt: stored.createdAt.toISOString(),
   };
 }
+
+/** Orders `conversation\nuser` keys as the primary key of im_members orders its rows (binary collation). */
+export function byMemberKey([ a ]: [ string, unknown ], [ b ]: [ string, unknown ]): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
