@@ -6,6 +6,8 @@ interface Entry {
   deviceId: string;
   /** `<nodeId>|<socketId>|<deviceId>`: unique per socket, names its device. */
   member: string;
+  /** Its heartbeat slice, fixed for the socket's life. */
+  slice: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export class Presence {
   }
 
   async connected(socketId: string, userId: string, deviceId: string): Promise<void> {
-    const entry: Entry = { userId, deviceId, member: `${this.nodeId}|${socketId}|${deviceId}` };
+    const entry: Entry = { userId, deviceId, member: `${this.nodeId}|${socketId}|${deviceId}`, slice: sliceOf(socketId) };
     this.local.set(socketId, entry);
     await this.write([ entry ]);
   }
@@ -130,8 +132,8 @@ export class Presence {
    * (an entry is always in the same one), or all of them.
    */
   async heartbeat(slice?: number): Promise<void> {
-    const entries = [ ...this.local.entries() ];
-    await this.write((slice === undefined ? entries : entries.filter(([ socketId ]) => sliceOf(socketId) === slice)).map(([ , entry ]) => entry));
+    const entries = [ ...this.local.values() ];
+    await this.write(slice === undefined ? entries : entries.filter(entry => entry.slice === slice));
   }
 
   private localDevices(userId: string): Set<string> {

@@ -91,7 +91,6 @@ export class UserRepository {
     return ids.map(id => found.has(id));
   }
 
-
   findById(userId: string): Promise<ImUser | null> {
     return this.store.withRetry(manager => manager.getRepository(ImUser).findOneBy({ id: userId }), { label: 'find user' });
   }
