@@ -151,7 +151,10 @@ async function connect(target: StoreTarget, cfg: ImStoreClientConfig, logger: St
     } catch (err) {
       await discard(dataSource, logger);
       const reason = redactSecret(describeDbError(err), secret);
-      if (transientKind(err) !== 'connection') {
+      // Contention is transient too: processes opening one new SQLite file at once race to switch it to WAL,
+      // and SQLite answers that lock upgrade with SQLITE_BUSY without waiting its busy timeout.
+      const kind = transientKind(err);
+      if (!kind) {
         const hint = dbErrorCode(err) === 'ER_BAD_DB_ERROR' ? ' (create it, or set imStore.client.createDatabase: true)' : '';
         throw new Error(`[egg-im-store] cannot open the database ${target.redacted}: ${reason}${hint}`, { cause: err });
       }
@@ -159,8 +162,8 @@ async function connect(target: StoreTarget, cfg: ImStoreClientConfig, logger: St
         throw new Error(`[egg-im-store] database unreachable after ${attempt} attempts: ${reason}`, { cause: err });
       }
       const delay = backoffDelay(attempt, cfg.connectRetry);
-      logger.warn('[egg-im-store] database not reachable (attempt %d/%d, %s), next attempt in %d ms: %s',
-        attempt, attempts, dbErrorCode(err) || 'error', delay, target.redacted);
+      logger.warn('[egg-im-store] database %s (attempt %d/%d, %s), next attempt in %d ms: %s',
+        kind === 'contention' ? 'busy' : 'not reachable', attempt, attempts, dbErrorCode(err) || 'error', delay, target.redacted);
       await sleep(delay, signal);
     }
   }
