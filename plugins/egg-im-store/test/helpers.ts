@@ -4,7 +4,7 @@ import path from 'node:path';
 
 export const FIXTURES = path.join(__dirname, 'fixtures/apps');
 
-/** Everything the plugin and Egg wrote to the core log of a fixture app (read after `app.close()`, which flushes). */
+/** What the plugin and Egg have written so far to the core log of a fixture app. */
 export function readCoreLog(scenario: string): string {
   const logsDir = path.join(FIXTURES, scenario, 'logs');
   if (!fs.existsSync(logsDir)) return '';
@@ -16,6 +16,20 @@ export function readCoreLog(scenario: string): string {
     }
   }
   return text;
+}
+
+/**
+ * The core log of a fixture app once it shows every pattern, or as it is after timeoutMs (so the caller's assertion
+ * fails with the text). Egg's file logger writes through a stream that `app.close()` ends without waiting for it,
+ * so the last lines of a run can land a moment after close() returns.
+ */
+export async function coreLogShowing(scenario: string, patterns: RegExp[], timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = readCoreLog(scenario);
+    if (patterns.every(p => p.test(text)) || Date.now() >= deadline) return text;
+    await new Promise(resolve => setTimeout(resolve, 50));
+  }
 }
 
 /** Removes what booting a fixture app leaves in its folder (logs, run). */

@@ -4,7 +4,7 @@ import { startMariadbServer, waitFor, type MariadbServer } from 'egg-im-testkit'
 import { isImError } from 'egg-im-protocol';
 import { ImUser } from '../lib/entity';
 import type { ImStore } from '../lib/ImStore';
-import { cleanFixture, readCoreLog } from './helpers';
+import { cleanFixture, coreLogShowing } from './helpers';
 
 /**
  * Fault test: the app runs on a mariadbd of this test's own (temporary datadir, its own port), which is
@@ -116,7 +116,7 @@ describe('egg-im-store reconnects after its database restarts', function () {
     assert.ok(app);
     await app.close();
     app = undefined;
-    const log = readCoreLog('fault');
+    const log = await coreLogShowing('fault', [/\[egg-im-store\] closed \(driver=mysql/]);
     assert.match(log, /WARN .*\[egg-im-store\] database unavailable \(driver=mysql database=egg_im_fault\)/);
     assert.match(log, /WARN .*\[egg-im-store\] count users failed after 3 attempts \(connection\)/);
     assert.match(log, /INFO .*\[egg-im-store\] database reachable again after \d+ ms/);
