@@ -1,4 +1,4 @@
-import { ErrorReply, MultiErrorReply } from 'redis';
+import { ErrorReply, MultiErrorReply, TimeoutError as RedisTimeoutError } from 'redis';
 import { LOG_PREFIX } from './options';
 
 /**
@@ -32,11 +32,16 @@ export function isWrongType(err: unknown): boolean {
   return err instanceof ErrorReply && err.message.startsWith('WRONGTYPE');
 }
 
+/** The error's message; without one, its class name (node-redis' errors leave `name` as "Error"). */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message || err.name : String(err);
+  if (!(err instanceof Error)) return String(err);
+  return err.message || (err.name !== 'Error' ? err.name : err.constructor.name);
 }
 
-/** Rejects with ImCacheTimeoutError after `ms`; a late settlement of `promise` is ignored. */
+/**
+ * Rejects with ImCacheTimeoutError after `ms`; a late settlement of `promise` is ignored. node-redis' own
+ * command timeout (same `ms`, an Error without a message) often fires first: it becomes the same error.
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number, op: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new ImCacheTimeoutError(op, ms)), ms);
@@ -45,7 +50,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, op: string): Pro
       resolve(value);
     }, err => {
       clearTimeout(timer);
-      reject(err);
+      reject(err instanceof RedisTimeoutError ? new ImCacheTimeoutError(op, ms) : err);
     });
   });
 }

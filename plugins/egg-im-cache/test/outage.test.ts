@@ -174,6 +174,8 @@ describe('egg-im-cache: redis outage and return', () => {
       assert.strictEqual(count(log, RESTORED_LINE), 1, log);
       assert.match(log, /circuit breaker opened after 3 consecutive failed calls/);
       assert.strictEqual(count(log, '[egg-im-cache] redis get failed'), 2, log);
+      // node-redis' own command timeout (an Error without a message) is told as ours: what did not answer, within what
+      assert.strictEqual(count(log, '[egg-im-cache] redis get failed (key kind "presence"): [egg-im-cache] redis GET did not answer within'), 2, log);
     });
   });
 });
