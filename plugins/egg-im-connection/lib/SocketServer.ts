@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import type { Application } from 'egg';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { ImError, errorReply, isImError } from 'egg-im-protocol';
 import { Presence } from './presence/Presence';
+import { coalesceWrites } from './socket/coalesceWrites';
 import { guardPromises } from './socket/guardPromises';
 import { TokenBucket } from './socket/TokenBucket';
 import { sessionRoom, userRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
@@ -85,8 +87,11 @@ export class SocketServer {
 
   attach(server: HttpServer): void {
     this.io.attach(server);
-    // The HTTP request object is only needed during the handshake; dropping it saves ~4 KB per connection.
-    this.io.engine.on('connection', (raw: { request: unknown }) => { raw.request = null; });
+    this.io.engine.on('connection', (raw: EventEmitter & { request: unknown }) => {
+      // The HTTP request object is only needed during the handshake; dropping it saves ~4 KB per connection.
+      raw.request = null;
+      coalesceWrites(raw);
+    });
     this.presence.start();
     this.app.coreLogger.info('[egg-im-connection] socket.io attached at %s (node %s)', this.app.config.imConnection.socket.path, this.nodeId);
   }

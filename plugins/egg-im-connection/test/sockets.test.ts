@@ -280,6 +280,49 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
     });
   });
 
+  describe('writes', () => {
+    /** The server side of a client socket, with a count of the writes its TCP socket makes. */
+    const serverSide = (socket: Socket) => {
+      const server = fx.app.imSockets.io.of('/').sockets.get(socket.id!) as any;
+      assert.ok(server, 'the server has the socket');
+      const tcp = server.conn.transport.socket._socket;
+      const counted = { writes: 0 };
+      const writeGeneric = tcp._writeGeneric;
+      tcp._writeGeneric = function(...args: unknown[]) {
+        counted.writes++;
+        return writeGeneric.apply(this, args);
+      };
+      return { server, conn: server.conn, counted };
+    };
+    const burst = async (socket: Socket, emit: (i: number) => void, n: number) => {
+      const got: number[] = [];
+      socket.on('burst' as any, (i: number) => got.push(i));
+      for (let i = 0; i < n; i++) emit(i);
+      await waitFor(() => got.length === n, 5000, `${n} frames`);
+      return got;
+    };
+
+    it('sends the frames buffered for one socket in one write, in order', async () => {
+      const session = await loginUser('writes');
+      const socket = await open(session.token);
+      const { server, counted } = serverSide(socket);
+      const got = await burst(socket, i => server.emit('burst', i), 100);
+      assert.deepStrictEqual(got, Array.from({ length: 100 }, (_, i) => i));
+      // The first frame leaves at once; the 99 sent while it was in flight are buffered, then one writev.
+      assert.ok(counted.writes <= 3, `${counted.writes} writes for 100 frames`);
+    });
+
+    it('(the control) makes a write per frame without it', async () => {
+      const session = await loginUser('writes-control');
+      const socket = await open(session.token);
+      const { server, conn, counted } = serverSide(socket);
+      conn.removeAllListeners('flush');
+      const got = await burst(socket, i => server.emit('burst', i), 100);
+      assert.strictEqual(got.length, 100);
+      assert.ok(counted.writes >= 50, `${counted.writes} writes for 100 frames`);
+    });
+  });
+
   describe('after the run', () => {
     it('marks the users still connected at shutdown offline, before the store and the cache close', async () => {
       for (const socket of sockets.splice(0)) socket.close();
