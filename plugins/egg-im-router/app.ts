@@ -1,12 +1,14 @@
 import type { Application, IBoot } from 'egg';
 import { socketHandlers } from './lib/socket/handlers';
 import { messagingRoutes } from './lib/http/routes';
+import { SendAdmission } from './lib/pipeline/SendAdmission';
 
 export default class RouterBoot implements IBoot {
   constructor(private readonly app: Application) {}
 
   async didLoad() {
     const { app } = this;
+    SendAdmission.check(app.config.im.overload, app.config.im.limits.batchMax);
     for (const [ name, definition ] of Object.entries(app.config.im.messageTypes)) {
       app.im.messageTypes.register(name, definition);
     }

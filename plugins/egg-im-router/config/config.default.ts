@@ -55,6 +55,15 @@ export default () => {
     cache: {
       membersTtlMs: 10 * 60 * 1000,
     },
+    overload: {
+      /**
+       * Sends accepted by this node and not yet answered; past it a send is refused at once with RATE_LIMITED
+       * (`details.scope: "server"`, retryable) instead of waiting behind the backlog. 0: no limit.
+       */
+      maxInFlight: 2000,
+      /** A refused sender is told to retry after this, plus up to half of it again (random). */
+      retryAfterMs: 1000,
+    },
   } as any;
 
   return config;

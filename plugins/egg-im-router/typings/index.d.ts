@@ -44,5 +44,10 @@ declare module 'egg' {
     cache: {
       membersTtlMs: number;
     };
+    overload: {
+      /** Unanswered sends on this node before new ones are refused with RATE_LIMITED; 0: no limit. */
+      maxInFlight: number;
+      retryAfterMs: number;
+    };
   }
 }

@@ -3,6 +3,7 @@ import { ImError, errorReply, isImError, type FailedReply, type Message } from '
 import { toMessage } from 'egg-im-store';
 import { validateSend, type SendCommand } from './validateSend';
 import { Authorizer, type Target } from './Authorizer';
+import { SendAdmission } from './SendAdmission';
 
 export interface SendOrigin {
   /** The socket the message came from: it gets the ack, not a `message:new` copy. */
@@ -17,14 +18,21 @@ type Prepared = { command: SendCommand; target: Target } | { error: FailedReply 
  */
 export class MessagePipeline {
   readonly authorizer: Authorizer;
+  readonly admission: SendAdmission;
 
   constructor(private readonly app: Application) {
     this.authorizer = new Authorizer(app);
+    this.admission = new SendAdmission(() => app.config.im.overload, app.coreLogger);
   }
 
   async send(senderId: string, body: unknown, origin: SendOrigin = {}): Promise<Message> {
-    const { command, target } = await this.prepare(senderId, body);
-    return this.commit(command, target, origin);
+    this.admission.admit();
+    try {
+      const { command, target } = await this.prepare(senderId, body);
+      return await this.commit(command, target, origin);
+    } finally {
+      this.admission.release();
+    }
   }
 
   /** Up to `limits.batchMax` sends, answered in order; valid ones are written together, in order. */
@@ -33,11 +41,17 @@ export class MessagePipeline {
     if (!Array.isArray(bodies) || bodies.length === 0 || bodies.length > batchMax) {
       throw new ImError('VALIDATION_FAILED', `messages must be an array of 1 to ${batchMax} messages`, { field: 'messages' });
     }
-    const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body).catch(err => ({ error: this.reply(err) }))));
-    // Submitted in one synchronous pass, so the writer sequences them in request order.
-    const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, {})
-      .then(message => ({ ok: true as const, message }), err => this.reply(err))));
-    return Promise.all(commits);
+    // The batch is admitted or refused as a whole (it is one request).
+    this.admission.admit(bodies.length);
+    try {
+      const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body).catch(err => ({ error: this.reply(err) }))));
+      // Submitted in one synchronous pass, so the writer sequences them in request order.
+      const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, {})
+        .then(message => ({ ok: true as const, message }), err => this.reply(err))));
+      return await Promise.all(commits);
+    } finally {
+      this.admission.release(bodies.length);
+    }
   }
 
   private async prepare(senderId: string, body: unknown): Promise<{ command: SendCommand; target: Target }> {

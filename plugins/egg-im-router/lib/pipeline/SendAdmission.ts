@@ -1,0 +1,73 @@
+import assert from 'node:assert';
+import { ImError } from 'egg-im-protocol';
+
+/** How often a node that refuses sends says so (with the count since it last said it). */
+const LOG_EVERY_MS = 10_000;
+
+export interface SendAdmissionOptions {
+  /** Sends accepted and not yet answered, across this node; 0: no limit. */
+  maxInFlight: number;
+  /** What a refused sender is told to wait, plus up to half of it again (so retries do not come back together). */
+  retryAfterMs: number;
+}
+
+/**
+ * Load shedding at the door of the pipeline. Past `maxInFlight` unanswered sends, a new send is refused at
+ * once with RATE_LIMITED (retryable, `details.retryAfterMs`, `details.scope: "server"`) instead of queueing
+ * behind a backlog it would only lengthen: accepted messages keep a bounded latency (Little's law: in flight /
+ * throughput), and a refusal costs one frame where an accepted message costs a transaction, a push, a receipt
+ * and a status. Nothing of a refused send is stored; the client sends it again (same clientMsgId).
+ */
+export class SendAdmission {
+  private inFlight = 0;
+  private refusedCount = 0;
+  private unreported = 0;
+  private reportedAt = 0;
+
+  constructor(private readonly options: () => SendAdmissionOptions, private readonly logger: { warn(...args: unknown[]): void }) {}
+
+  /** Refuses a configuration under which a whole batch could never be admitted. */
+  static check(options: SendAdmissionOptions, batchMax: number): void {
+    const { maxInFlight, retryAfterMs } = options;
+    assert(Number.isInteger(maxInFlight) && (maxInFlight === 0 || maxInFlight >= batchMax),
+      `[egg-im-router] im.overload.maxInFlight must be 0 (no limit) or an integer >= im.limits.batchMax (${batchMax}), got ${maxInFlight}`);
+    assert(Number.isInteger(retryAfterMs) && retryAfterMs > 0, `[egg-im-router] im.overload.retryAfterMs must be a positive integer, got ${retryAfterMs}`);
+  }
+
+  /** Sends being processed now. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Sends refused since start. */
+  get refused(): number {
+    return this.refusedCount;
+  }
+
+  /** Admits `count` sends or throws RATE_LIMITED; the caller must `release(count)` once they are answered. */
+  admit(count = 1): void {
+    const { maxInFlight, retryAfterMs } = this.options();
+    if (maxInFlight > 0 && this.inFlight + count > maxInFlight) {
+      this.refusedCount += count;
+      this.report(count);
+      const wait = Math.round(retryAfterMs * (1 + Math.random() / 2));
+      throw new ImError('RATE_LIMITED', `the server is busy (${this.inFlight} messages in flight); retry in ${wait} ms`,
+        { retryAfterMs: wait, scope: 'server' });
+    }
+    this.inFlight += count;
+  }
+
+  release(count = 1): void {
+    this.inFlight -= count;
+  }
+
+  private report(count: number): void {
+    this.unreported += count;
+    const now = Date.now();
+    if (now - this.reportedAt < LOG_EVERY_MS) return;
+    this.logger.warn('[egg-im-router] overloaded: %d sends refused (RATE_LIMITED) since the last such line; %d in flight, limit %d',
+      this.unreported, this.inFlight, this.options().maxInFlight);
+    this.unreported = 0;
+    this.reportedAt = now;
+  }
+}
