@@ -45,6 +45,11 @@ export class Delivery {
   private stopped = false;
   /** Events for the other nodes, sent together at the end of the tick: one Redis publish, not one per event. */
   private outgoing: NodeEvent[] = [];
+  /**
+   * Status events by sender, emitted once per turn of the event loop: the receipts of a group message arrive
+   * in many reads of one turn, and emitted together they leave in one write to the sender (coalesceWrites).
+   */
+  private statuses = new Map<string, StatusEvent[]>();
 
   constructor(private readonly app: Application) {
     this.reorder = new Reorder(this.config.reorderWaitMs, (userId, message) => this.push(userId, message));
@@ -195,9 +200,24 @@ export class Delivery {
     if (this.app.imCache.mode === 'redis' && this.app.imSockets.adapterReady) this.toOtherNodes({ kind: 'status', senderId: message.senderId, status: event });
   }
 
-  /** Straight to the sockets (usually one): a room broadcast costs more than the frame it sends. */
+  /** Straight to the sockets (usually one), at the end of this turn of the event loop (see `statuses`). */
   private statusToLocalSockets(senderId: string, event: StatusEvent): void {
-    for (const socket of this.localSockets(senderId)) socket.emit('message:status', event);
+    if (this.statuses.size === 0) setImmediate(() => this.flushStatuses());
+    const queued = this.statuses.get(senderId);
+    if (queued) queued.push(event);
+    else this.statuses.set(senderId, [ event ]);
+  }
+
+  private flushStatuses(): void {
+    const bySender = this.statuses;
+    this.statuses = new Map();
+    if (this.stopped) return;
+    for (const [ senderId, events ] of bySender) {
+      // A room broadcast would cost more than the frames it sends.
+      for (const socket of this.localSockets(senderId)) {
+        for (const event of events) socket.emit('message:status', event);
+      }
+    }
   }
 
   private toOtherNodes(item: NodeEvent): void {
