@@ -67,7 +67,7 @@ export class Delivery {
     this.io.on('im:events', events => {
       for (const item of events) {
         if (item.kind === 'deliver') this.deliverLocal(item.event);
-        else this.statusToLocalSockets(item.senderId, item.status);
+        else this.queueStatus(item.senderId, item.status);
       }
     });
     this.app.imSockets.onConnect(socket => this.replay(socket));
@@ -195,13 +195,13 @@ export class Delivery {
   /** Tells every device of the sender, on every node, how a recipient's delivery stands. */
   notifySender(message: Pick<Message, 'id' | 'conversationId' | 'seq' | 'senderId'>, userId: string, status: RecipientStatus): void {
     const event: StatusEvent = { messageId: message.id, conversationId: message.conversationId, seq: message.seq, userId, status };
-    this.statusToLocalSockets(message.senderId, event);
+    this.queueStatus(message.senderId, event);
     // Best effort across nodes (the status API is the record): sent when the adapter is connected.
     if (this.app.imCache.mode === 'redis' && this.app.imSockets.adapterReady) this.toOtherNodes({ kind: 'status', senderId: message.senderId, status: event });
   }
 
   /** Straight to the sockets (usually one), at the end of this turn of the event loop (see `statuses`). */
-  private statusToLocalSockets(senderId: string, event: StatusEvent): void {
+  private queueStatus(senderId: string, event: StatusEvent): void {
     if (this.statuses.size === 0) setImmediate(() => this.flushStatuses());
     const queued = this.statuses.get(senderId);
     if (queued) queued.push(event);
