@@ -1,2 +1,3 @@
 export * from './lib/errors';
+export * from './lib/ids';
 export * from './lib/wire';
