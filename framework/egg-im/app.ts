@@ -1,10 +1,17 @@
 import type { Application, IBoot } from 'egg';
 import { Readiness } from './lib/Readiness';
+import { makeLogsPrivate } from './lib/privateLogs';
 
 /** The framework's own part: health endpoints and the shutdown order. The plugins boot before it. */
 export default class FrameworkBoot implements IBoot {
   constructor(private readonly app: Application) {
     app.imReadiness = new Readiness(app);
+    makeLogsPrivate(app.config.logger.dir);
+  }
+
+  async didReady() {
+    // Again for the log files opened while the app started (the folder already covers any made later).
+    makeLogsPrivate(this.app.config.logger.dir);
   }
 
   async didLoad() {

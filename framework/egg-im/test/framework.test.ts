@@ -48,6 +48,16 @@ describe('egg-im framework', () => {
       assert.equal(app.imSockets.io.of('/').adapter.constructor.name, 'RedisAdapter');
     });
 
+    it('keeps its logs from other users of the machine: no world bits on the folder or its files', async () => {
+      const fs = await import('node:fs');
+      const path = await import('node:path');
+      const dir = app.config.logger.dir;
+      assert.equal(fs.statSync(dir).mode & 0o007, 0, `mode of ${dir}`);
+      const files = fs.readdirSync(dir);
+      assert.ok(files.length > 0);
+      for (const name of files) assert.equal(fs.statSync(path.join(dir, name)).mode & 0o007, 0, `mode of ${name}`);
+    });
+
     it('answers /healthz and /readyz', async () => {
       await app.httpRequest().get('/healthz').expect(200, { status: 'ok' });
       const res = await app.httpRequest().get('/readyz').expect(200);
