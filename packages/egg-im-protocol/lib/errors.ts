@@ -27,6 +27,9 @@ export interface FailedReply {
   error: ErrorBody;
 }
 
+/** Longest error message on the wire, in characters. */
+export const MAX_MESSAGE_LENGTH = 300;
+
 /** An error the client is meant to see: its code, message and details go on the wire as they are. */
 export class ImError extends Error {
   readonly code: ErrorCode;
@@ -34,7 +37,8 @@ export class ImError extends Error {
   readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+    // Messages may quote what a client sent: a reply never grows with the input.
+    super(message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH - 1)}…` : message);
     this.name = 'ImError';
     this.code = code;
     this.status = ErrorStatus[code];
