@@ -12,6 +12,11 @@ export default () => {
       payloadBytes: 64 * 1024,
       /** Deepest nesting of objects and arrays in `content` or `meta`; deeper is VALIDATION_FAILED. */
       maxDepth: 100,
+      /**
+       * Most JSON values (objects, arrays, strings, numbers, booleans, nulls) in `content` and `meta` together;
+       * more is PAYLOAD_TOO_LARGE. Bounds the work of validating one message, whatever its type's schema.
+       */
+      maxValues: 1000,
       /** Messages in one POST /im/messages/batch. */
       batchMax: 100,
       /** `limit` of a history page (more is VALIDATION_FAILED). */

@@ -18,6 +18,7 @@ declare module 'egg' {
     limits: {
       payloadBytes: number;
       maxDepth: number;
+      maxValues: number;
       batchMax: number;
       historyMaxLimit: number;
       syncMaxLimit: number;

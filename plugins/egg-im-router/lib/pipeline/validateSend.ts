@@ -1,4 +1,4 @@
-import { ImError, type JsonObject, type SendTarget } from 'egg-im-protocol';
+import { checkId, ImError, isId, type JsonObject, type SendTarget } from 'egg-im-protocol';
 
 /** A send request that passed envelope validation; `contentJson`/`metaJson` are what gets stored. */
 export interface SendCommand {
@@ -17,22 +17,15 @@ export interface SendLimits {
   payloadBytes: number;
   /** Deepest nesting of objects and arrays in `content` or `meta` (the object itself is level 1). */
   maxDepth: number;
+  /** Most JSON values (objects, arrays, strings, numbers, ...) in `content` and `meta` together. */
+  maxValues: number;
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-/** With the `u` flag a surrogate pair is one code point, so this matches lone surrogates only. */
-const LONE_SURROGATE = /\p{Cs}/u;
+/** The grammar of message type names, as the registry accepts them: checked before the name is looked up or echoed. */
+export const TYPE_NAME = /^[a-z][a-z0-9_.:-]{0,63}$/i;
+export const CLIENT_MSG_ID_MAX_LENGTH = 64;
 
-/**
- * A user or group id as a client names it: any string of 1 to 64 characters without control characters
- * (host applications bring their own user ids, e.g. `tenant:42` or an e-mail address).
- */
-export function isId(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= 64 && !LONE_SURROGATE.test(value) && !CONTROL.test(value);
-}
-
-function isPlainObject(value: unknown): value is JsonObject {
+export function isPlainObject(value: unknown): value is JsonObject {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -46,28 +39,44 @@ function fail(message: string, field: string): never {
  * `content` and `meta` must be JSON and nothing else, so that what is stored (their JSON text) is what was
  * delivered: socket.io would carry binary attachments (Buffers) that JSON cannot, and a nesting deeper than
  * the JavaScript stack would fail in JSON.stringify as an internal error instead of a validation error.
+ * The walk stops at the first problem and after `maxValues` values, so its cost is bounded by the limits,
+ * not by what a client sends; later checks (the type's own validation) only see messages that passed it.
  */
-function checkJson(value: unknown, path: string, depth: number, maxDepth: number): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) fail(`${path} must be a finite number`, path);
-      return;
-    case 'object': {
-      if (value === null) return;
-      if (depth > maxDepth) fail(`${path.split(/[.[]/)[0]} is nested deeper than ${maxDepth} levels`, path);
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) checkJson(value[i], `${path}[${i}]`, depth + 1, maxDepth);
+class JsonCheck {
+  private values = 0;
+
+  constructor(private readonly limits: SendLimits) {}
+
+  check(value: unknown, path: string, depth: number): void {
+    if (++this.values > this.limits.maxValues) {
+      throw new ImError('PAYLOAD_TOO_LARGE', `content and meta hold more than ${this.limits.maxValues} values`, { field: path, limit: this.limits.maxValues });
+    }
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return;
+      case 'number':
+        if (!Number.isFinite(value)) fail(`${path} must be a finite number`, path);
+        return;
+      case 'object': {
+        if (value === null) return;
+        if (depth > this.limits.maxDepth) fail(`${path.split(/[.[]/)[0]} is nested deeper than ${this.limits.maxDepth} levels`, path);
+        if (Array.isArray(value)) {
+          for (let i = 0; i < value.length; i++) this.check(value[i], `${path}[${i}]`, depth + 1);
+          return;
+        }
+        if (!isPlainObject(value)) fail(`${path} must hold JSON values only`, path);
+        for (const key of Object.keys(value)) {
+          // JSON.parse makes "__proto__" an own key; merged into an object later it would set its prototype.
+          // Refused here for every transport alike (the HTTP body parser refuses it too).
+          if (key === '__proto__') fail(`${path} must not hold a "__proto__" key`, path);
+          this.check(value[key], `${path}.${key.length > 64 ? `${key.slice(0, 64)}…` : key}`, depth + 1);
+        }
         return;
       }
-      if (!isPlainObject(value)) fail(`${path} must hold JSON values only`, path);
-      for (const key of Object.keys(value)) checkJson(value[key], `${path}.${key}`, depth + 1, maxDepth);
-      return;
+      default:
+        fail(`${path} must hold JSON values only`, path);
     }
-    default:
-      fail(`${path} must hold JSON values only`, path);
   }
 }
 
@@ -77,16 +86,18 @@ export function validateSend(senderId: string, body: unknown, limits: SendLimits
   const { to, type, content, meta = {}, clientMsgId } = body as Record<string, unknown>;
   if (!isPlainObject(to)) fail('to must be { type: "user" | "group", id }', 'to');
   if (to.type !== 'user' && to.type !== 'group') fail('to.type must be "user" or "group"', 'to.type');
-  if (!isId(to.id)) fail('to.id must be a user or group id', 'to.id');
-  if (typeof type !== 'string' || type.length === 0) fail('type must be a non-empty string', 'type');
+  const toId = checkId(to.id, 'to.id');
+  if (typeof type !== 'string' || !TYPE_NAME.test(type)) fail('type must be a message type name (a letter, then up to 63 letters, digits, "_", ".", ":" or "-")', 'type');
   if (!isPlainObject(content)) fail('content must be a JSON object', 'content');
   if (!isPlainObject(meta)) fail('meta must be a JSON object', 'meta');
-  // Well-formed: a lone surrogate would be stored as U+FFFD, so two different ids could dedupe as one.
-  if (typeof clientMsgId !== 'string' || clientMsgId.length === 0 || clientMsgId.length > 64 || LONE_SURROGATE.test(clientMsgId)) {
-    fail('clientMsgId must be a string of 1 to 64 characters', 'clientMsgId');
+  // The id grammar, shorter: a lone surrogate would be stored as U+FFFD and a padded id compared equal by
+  // some databases, so two different ids could dedupe as one.
+  if (!isId(clientMsgId) || clientMsgId.length > CLIENT_MSG_ID_MAX_LENGTH) {
+    fail(`clientMsgId must be an id of 1 to ${CLIENT_MSG_ID_MAX_LENGTH} characters, without control characters or surrounding spaces`, 'clientMsgId');
   }
-  checkJson(content, 'content', 1, limits.maxDepth);
-  checkJson(meta, 'meta', 1, limits.maxDepth);
+  const json = new JsonCheck(limits);
+  json.check(content, 'content', 1);
+  json.check(meta, 'meta', 1);
   const contentJson = JSON.stringify(content);
   const metaJson = JSON.stringify(meta);
   const bytes = Buffer.byteLength(contentJson) + Buffer.byteLength(metaJson);
@@ -95,7 +106,7 @@ export function validateSend(senderId: string, body: unknown, limits: SendLimits
   }
   return {
     senderId,
-    to: { type: to.type, id: to.id },
+    to: { type: to.type, id: toId },
     type,
     content,
     meta,

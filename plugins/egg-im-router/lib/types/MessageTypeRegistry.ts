@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import assert from 'node:assert';
-import { validate as classValidate, type ValidationError, type ValidatorOptions } from 'class-validator';
+import { getMetadataStorage, validate as classValidate, type ValidationError, type ValidatorOptions } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
 import { ImError, type JsonObject } from 'egg-im-protocol';
 import { validateText } from './TextContent';
+import { TYPE_NAME } from '../pipeline/validateSend';
 
 /** Validates `content` and returns the problems found (empty when valid). Never changes `content`. */
 export type ContentValidator = (content: JsonObject) => string[] | Promise<string[]>;
@@ -18,7 +19,9 @@ export interface MessageTypeDefinition {
   description?: string;
 }
 
-const NAME = /^[a-z][a-z0-9_.:-]{0,63}$/i;
+/** Problems reported for one message, each at most `MAX_PROBLEM_LENGTH` characters: a reply never grows with the input. */
+const MAX_PROBLEMS = 10;
+const MAX_PROBLEM_LENGTH = 200;
 
 /**
  * Stated explicitly so that validation never transforms: no whitelist stripping, unknown nested values
@@ -29,6 +32,7 @@ export const DEFAULT_VALIDATOR_OPTIONS: ValidatorOptions = Object.freeze({
   forbidNonWhitelisted: false,
   forbidUnknownValues: true,
   skipMissingProperties: false,
+  stopAtFirstError: true,
   validationError: { target: false, value: false },
 });
 
@@ -40,8 +44,8 @@ export class MessageTypeRegistry extends Map<string, Readonly<MessageTypeDefinit
   }
 
   register(name: string, definition: MessageTypeDefinition): this {
-    assert(typeof name === 'string' && NAME.test(name),
-      `[egg-im-router] message type name must match ${NAME}, got ${JSON.stringify(name)}`);
+    assert(typeof name === 'string' && TYPE_NAME.test(name),
+      `[egg-im-router] message type name must match ${TYPE_NAME}, got ${JSON.stringify(name)}`);
     assert(!this.has(name), `[egg-im-router] message type "${name}" is already registered`);
     assert(definition && typeof definition === 'object', `[egg-im-router] message type "${name}" needs a definition object`);
     const { schema, validate } = definition;
@@ -64,14 +68,46 @@ export class MessageTypeRegistry extends Map<string, Readonly<MessageTypeDefinit
     const problems: string[] = [];
     if (definition.schema) {
       const instance = plainToInstance(definition.schema, content, { enableImplicitConversion: false });
-      const errors = await classValidate(instance as object, { ...DEFAULT_VALIDATOR_OPTIONS, ...definition.validatorOptions });
-      problems.push(...flatten(errors, 'content'));
+      const oversized = oversizedArray(instance, 'content');
+      // class-validator validates every item of an array even when the array is already too long.
+      if (oversized) problems.push(oversized);
+      else problems.push(...flatten(await classValidate(instance as object, { ...DEFAULT_VALIDATOR_OPTIONS, ...definition.validatorOptions }), 'content'));
     }
-    if (definition.validate) problems.push(...await definition.validate(content));
+    if (problems.length === 0 && definition.validate) problems.push(...await definition.validate(content));
     if (problems.length > 0) {
-      throw new ImError('VALIDATION_FAILED', problems[0], { type, problems });
+      const shown = problems.slice(0, MAX_PROBLEMS).map(clip);
+      throw new ImError('VALIDATION_FAILED', shown[0], { type, problems: shown });
     }
   }
+}
+
+function clip(text: string): string {
+  return text.length > MAX_PROBLEM_LENGTH ? `${text.slice(0, MAX_PROBLEM_LENGTH - 1)}…` : text;
+}
+
+/**
+ * The first array longer than its `@ArrayMaxSize`, in the object or the nested objects class-transformer
+ * built (their classes carry their own constraints). Cheap: it reads only the constrained properties.
+ */
+function oversizedArray(instance: unknown, path: string): string | undefined {
+  if (instance === null || typeof instance !== 'object') return undefined;
+  const metadatas = getMetadataStorage().getTargetValidationMetadatas(instance.constructor, '', true, false);
+  for (const metadata of metadatas) {
+    const value = (instance as Record<string, unknown>)[metadata.propertyName];
+    if (!Array.isArray(value)) continue;
+    const max = metadata.name === 'arrayMaxSize' ? Number(metadata.constraints?.[0]) : NaN;
+    if (value.length > max) return `${path}.${metadata.propertyName} must contain no more than ${max} elements`;
+  }
+  for (const metadata of metadatas) {
+    if (metadata.type !== 'nestedValidation') continue;
+    const value = (instance as Record<string, unknown>)[metadata.propertyName];
+    const items = Array.isArray(value) ? value : [ value ];
+    for (let i = 0; i < items.length; i++) {
+      const found = oversizedArray(items[i], Array.isArray(value) ? `${path}.${metadata.propertyName}[${i}]` : `${path}.${metadata.propertyName}`);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 function flatten(errors: ValidationError[], path: string): string[] {
