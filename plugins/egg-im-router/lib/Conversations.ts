@@ -1,8 +1,11 @@
 import type { Application } from 'egg';
-import { ImError, type ConversationSummary, type Message, type MessageStatusResult } from 'egg-im-protocol';
+import { checkId, ImError, isId, type ConversationSummary, type Message, type MessageStatusResult } from 'egg-im-protocol';
 import { pageRange } from './history/HotHistory';
 import { groupConversationId } from './pipeline/Authorizer';
-import { isId } from './pipeline/validateSend';
+import { isPlainObject } from './pipeline/validateSend';
+
+/** Most cursors in one sync: a user with more conversations syncs the rest from 0 (they are all read anyway). */
+export const SYNC_MAX_CURSORS = 10_000;
 
 function integer(value: unknown, field: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -34,6 +37,7 @@ export class Conversations {
 
   async history(userId: string, conversationId: string, query: Record<string, unknown>): Promise<{ messages: Message[]; hasMore: boolean }> {
     const { historyMaxLimit } = this.app.config.im.limits;
+    checkId(conversationId, 'conversationId');
     const afterSeq = integer(query.afterSeq, 'afterSeq');
     const beforeSeq = integer(query.beforeSeq, 'beforeSeq', { min: 1 });
     const limit = integer(query.limit, 'limit', { min: 1, max: historyMaxLimit }) ?? 50;
@@ -47,17 +51,21 @@ export class Conversations {
 
   async sync(userId: string, body: unknown): Promise<{ messages: Message[]; hasMore: boolean }> {
     const { cursors = {}, limit } = (body ?? {}) as { cursors?: unknown; limit?: unknown };
-    if (cursors === null || typeof cursors !== 'object' || Array.isArray(cursors)) {
+    if (!isPlainObject(cursors)) {
       throw new ImError('VALIDATION_FAILED', 'cursors must be an object of conversationId → lastSeq', { field: 'cursors' });
     }
-    const checked: Record<string, number> = {};
-    for (const [ id, seq ] of Object.entries(cursors)) checked[id] = integer(seq, `cursors.${id}`)!;
+    const entries = Object.entries(cursors);
+    if (entries.length > SYNC_MAX_CURSORS) {
+      throw new ImError('VALIDATION_FAILED', `cursors may name at most ${SYNC_MAX_CURSORS} conversations`, { field: 'cursors' });
+    }
+    const checked = new Map<string, number>();
+    for (const [ id, seq ] of entries) checked.set(checkId(id, 'cursors'), integer(seq, 'cursors')!);
     // Larger limits are clamped to the server's maximum, never refused.
     const asked = integer(limit, 'limit', { min: 1 }) ?? 100;
     const limitClamped = Math.min(asked, this.app.config.im.limits.syncMaxLimit);
     const messages: Message[] = [];
     for (const state of await this.app.imStore.messages.conversationStates(userId)) {
-      const from = Math.max(checked[state.conversationId] ?? 0, state.sinceSeq) + 1;
+      const from = Math.max(checked.get(state.conversationId) ?? 0, state.sinceSeq) + 1;
       if (from > state.lastSeq) continue;
       const room = limitClamped - messages.length;
       if (room <= 0) return { messages, hasMore: true };
@@ -69,10 +77,9 @@ export class Conversations {
   }
 
   async markRead(userId: string, body: unknown): Promise<void> {
-    const { conversationId, seq } = (body ?? {}) as { conversationId?: unknown; seq?: unknown };
-    if (typeof conversationId !== 'string' || conversationId.length === 0) {
-      throw new ImError('VALIDATION_FAILED', 'conversationId must be a string', { field: 'conversationId' });
-    }
+    if (!isPlainObject(body)) throw new ImError('VALIDATION_FAILED', 'the read receipt must be { conversationId, seq }', { field: 'body' });
+    const conversationId = checkId(body.conversationId, 'conversationId');
+    const { seq } = body;
     const upTo = integer(seq, 'seq', { min: 1 })!;
     if (upTo === undefined) throw new ImError('VALIDATION_FAILED', 'seq is required', { field: 'seq' });
     await this.authorizer.requireMember(conversationId, userId);
@@ -82,9 +89,12 @@ export class Conversations {
   }
 
   async status(userId: string, messageId: string): Promise<MessageStatusResult> {
+    checkId(messageId, 'messageId');
     const result = await this.app.imStore.receipts.statusOf(messageId);
-    if (!result) throw new ImError('NOT_FOUND', `message ${messageId} does not exist`, { messageId });
-    if (result.senderId !== userId) await this.authorizer.requireMember(result.conversationId, userId);
+    // The message of a conversation one is not in does not exist for them (403 would tell that it does).
+    const notFound = () => new ImError('NOT_FOUND', `message ${messageId} not found`, { messageId });
+    if (!result) throw notFound();
+    if (result.senderId !== userId && !(await this.authorizer.members(result.conversationId)).includes(userId)) throw notFound();
     const { senderId: _sender, ...status } = result;
     return status;
   }
@@ -102,6 +112,7 @@ export class Conversations {
   }
 
   async addMembers(userId: string, groupId: string, body: unknown): Promise<{ groupId: string; memberIds: string[] }> {
+    checkId(groupId, 'groupId');
     const conversationId = groupConversationId(groupId);
     const current = await this.authorizer.requireMember(conversationId, userId);
     const added = userIds((body as { userIds?: unknown } | undefined)?.userIds, 'userIds', this.app.config.im.limits.groupMaxMembers);
@@ -116,6 +127,8 @@ export class Conversations {
   }
 
   async removeMember(userId: string, groupId: string, removedId: string): Promise<void> {
+    checkId(groupId, 'groupId');
+    checkId(removedId, 'userId');
     const conversationId = groupConversationId(groupId);
     const current = await this.authorizer.requireMember(conversationId, userId);
     if (!current.includes(removedId)) throw new ImError('NOT_FOUND', `user ${removedId} is not a member of group ${groupId}`, { userId: removedId });

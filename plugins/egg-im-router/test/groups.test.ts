@@ -68,7 +68,7 @@ describe('egg-im-router: groups', () => {
     assert.deepStrictEqual((await h.status(owner.token, before.id)).recipients.map((r: any) => r.userId), [ early.userId ]);
   });
 
-  it('remove: the removed member stops receiving, cannot post or read (FORBIDDEN), and sync stops', async () => {
+  it('remove: the removed member stops receiving, cannot post or read (NOT_FOUND: the group is gone for them), and sync stops', async () => {
     const owner = await h.user('owner');
     const stay = await h.user('stay');
     const gone = await h.user('gone');
@@ -87,21 +87,21 @@ describe('egg-im-router: groups', () => {
 
     const post = await h.text(g, group(groupId), 'let me in');
     assert.equal(post.ok, false);
-    assert.equal(post.error.code, 'FORBIDDEN');
-    assert.equal((await h.post('/im/messages', { to: group(groupId), type: 'text', content: { text: 'x' }, clientMsgId: h.clientMsgId() }, gone.token).expect(403)).body.error.code, 'FORBIDDEN');
-    assert.equal((await h.get(`/im/conversations/${conversationId}/messages`, gone.token).expect(403)).body.error.code, 'FORBIDDEN');
-    assert.equal((await h.get(`/im/messages/${after.id}/status`, gone.token).expect(403)).body.error.code, 'FORBIDDEN');
-    assert.equal((await request(g, 'message:read', { conversationId, seq: 2 })).error.code, 'FORBIDDEN');
+    assert.equal(post.error.code, 'NOT_FOUND');
+    assert.equal((await h.post('/im/messages', { to: group(groupId), type: 'text', content: { text: 'x' }, clientMsgId: h.clientMsgId() }, gone.token).expect(404)).body.error.code, 'NOT_FOUND');
+    assert.equal((await h.get(`/im/conversations/${conversationId}/messages`, gone.token).expect(404)).body.error.code, 'NOT_FOUND');
+    assert.equal((await h.get(`/im/messages/${after.id}/status`, gone.token).expect(404)).body.error.code, 'NOT_FOUND');
+    assert.equal((await request(g, 'message:read', { conversationId, seq: 2 })).error.code, 'NOT_FOUND');
     assert.deepStrictEqual((await request(g, 'sync', {})).messages, []);
     assert.deepStrictEqual((await h.get('/im/conversations', gone.token).expect(200)).body.conversations, []);
-    assert.equal((await h.post(`/im/groups/${groupId}/members`, { userIds: [ gone.userId ] }, gone.token).expect(403)).body.error.code, 'FORBIDDEN');
+    assert.equal((await h.post(`/im/groups/${groupId}/members`, { userIds: [ gone.userId ] }, gone.token).expect(404)).body.error.code, 'NOT_FOUND');
     // The members still see the removal: the status of the new message does not list it.
     assert.deepStrictEqual((await h.status(owner.token, after.id)).recipients.map((r: any) => r.userId), [ stay.userId ]);
     const rows = await h.rows('SELECT COUNT(*) AS n FROM im_messages WHERE sender_id = ?', [ gone.userId ]);
     assert.equal(Number(rows[0].n), 0);
-    // Removing someone who is not a member: NOT_FOUND; a non-member removing: FORBIDDEN.
+    // Removing someone who is not a member: NOT_FOUND; a non-member removing: NOT_FOUND too (the group is not theirs to see).
     assert.equal((await h.delete(`/im/groups/${groupId}/members/${gone.userId}`, owner.token).expect(404)).body.error.code, 'NOT_FOUND');
-    assert.equal((await h.delete(`/im/groups/${groupId}/members/${stay.userId}`, gone.token).expect(403)).body.error.code, 'FORBIDDEN');
+    assert.equal((await h.delete(`/im/groups/${groupId}/members/${stay.userId}`, gone.token).expect(404)).body.error.code, 'NOT_FOUND');
   });
 
   it('a member list cached by a read that raced with a removal never lets the removed member back in', async () => {
@@ -131,17 +131,17 @@ describe('egg-im-router: groups', () => {
     }
     const post = await h.text(g, group(groupId), 'still here?');
     assert.equal(post.ok, false, JSON.stringify(post));
-    assert.equal(post.error.code, 'FORBIDDEN');
-    assert.equal((await h.get(`/im/conversations/${conversationId}/messages`, gone.token).expect(403)).body.error.code, 'FORBIDDEN');
+    assert.equal(post.error.code, 'NOT_FOUND');
+    assert.equal((await h.get(`/im/conversations/${conversationId}/messages`, gone.token).expect(404)).body.error.code, 'NOT_FOUND');
   });
 
-  it('non-members: post and read are FORBIDDEN; unknown groups NOT_FOUND; bad group requests VALIDATION_FAILED', async () => {
+  it('non-members: post and read are NOT_FOUND, exactly like unknown groups; bad group requests VALIDATION_FAILED', async () => {
     const owner = await h.user('owner');
     const outsider = await h.user('outsider');
     const { groupId, conversationId } = await h.createGroup(owner, []);
     const s = await h.socket(outsider);
-    assert.equal((await h.text(s, group(groupId), 'hi')).error.code, 'FORBIDDEN');
-    assert.equal((await h.get(`/im/conversations/${conversationId}/messages`, outsider.token).expect(403)).body.error.code, 'FORBIDDEN');
+    assert.equal((await h.text(s, group(groupId), 'hi')).error.code, 'NOT_FOUND');
+    assert.equal((await h.get(`/im/conversations/${conversationId}/messages`, outsider.token).expect(404)).body.error.code, 'NOT_FOUND');
     assert.equal((await h.text(s, group('g_doesnotexist'), 'hi')).error.code, 'NOT_FOUND');
     assert.equal((await h.get('/im/conversations/g:g_doesnotexist/messages', outsider.token).expect(404)).body.error.code, 'NOT_FOUND');
     assert.equal((await h.post('/im/groups/g_doesnotexist/members', { userIds: [ owner.userId ] }, outsider.token).expect(404)).body.error.code, 'NOT_FOUND');

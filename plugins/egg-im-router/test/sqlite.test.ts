@@ -46,7 +46,7 @@ describe('egg-im-router on SQLite with the in-memory cache', () => {
     const { socket: c, inbox: carolInbox } = await h.online(carol);
     await arrival(carolInbox, g1.id);
     await h.delete(`/im/groups/${groupId}/members/${carol.userId}`, alice.token).expect(204);
-    assert.equal((await h.text(c, { type: 'group', id: groupId }, 'x')).error.code, 'FORBIDDEN');
+    assert.equal((await h.text(c, { type: 'group', id: groupId }, 'x')).error.code, 'NOT_FOUND');
     const synced = await request(b, 'sync', { cursors: { [first.conversationId]: 3 } });
     assert.deepStrictEqual(synced.messages, [ g1 ]);
     assert.equal(conversationId, g1.conversationId);

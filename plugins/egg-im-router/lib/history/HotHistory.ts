@@ -66,11 +66,10 @@ export class HotHistory {
     await this.app.imCache.windowAddMany(windows, this.config.windowSize, this.config.idleTtlMs);
   }
 
-  /** The member's read state, or FORBIDDEN / NOT_FOUND. */
+  /** The member's read state; NOT_FOUND for a conversation the user is not in, as for one that does not exist. */
   async readState(conversationId: string, userId: string): Promise<ReadState> {
     const state = await this.app.imStore.messages.readState(conversationId, userId);
-    if (!state) throw new ImError('NOT_FOUND', `conversation ${conversationId} does not exist`, { conversationId });
-    if (state.sinceSeq === undefined) throw new ImError('FORBIDDEN', `not a member of conversation ${conversationId}`, { conversationId });
+    if (state?.sinceSeq === undefined) throw new ImError('NOT_FOUND', `conversation ${conversationId} not found`, { conversationId });
     return { lastSeq: state.lastSeq, sinceSeq: state.sinceSeq };
   }
 

@@ -12,15 +12,18 @@ export interface Target {
 }
 
 const PLAIN_ID = /^[A-Za-z0-9_.-]+$/;
+/** What the store's conversation id column holds: longer user ids (up to 128 characters each) take the hashed form. */
+const CONVERSATION_ID_MAX_LENGTH = 80;
 
 /**
  * One conversation per pair of users, whoever writes first: its id is derived from the two ids, and no two
  * pairs may share it. `d:<a>:<b>` is unambiguous only while ids hold no `:`; host-app user ids may (e.g.
- * `tenant:42`), so such a pair gets `dh:` and a hash of the pair instead (`d:a:b:c` would be both (a, b:c) and (a:b, c)).
+ * `tenant:42`), so such a pair gets `dh:` and a hash of the pair instead (`d:a:b:c` would be both (a, b:c) and (a:b, c)),
+ * and so does a pair too long for the column.
  */
 export function directConversationId(a: string, b: string): string {
   const [ x, y ] = a < b ? [ a, b ] : [ b, a ];
-  if (PLAIN_ID.test(x) && PLAIN_ID.test(y)) return `d:${x}:${y}`;
+  if (PLAIN_ID.test(x) && PLAIN_ID.test(y) && x.length + y.length + 3 <= CONVERSATION_ID_MAX_LENGTH) return `d:${x}:${y}`;
   return `dh:${createHash('sha256').update(JSON.stringify([ x, y ])).digest('hex').slice(0, 40)}`;
 }
 
@@ -39,8 +42,8 @@ export class Authorizer {
     }
     const conversationId = groupConversationId(to.id);
     const memberIds = await this.members(conversationId);
-    if (memberIds.length === 0) throw new ImError('NOT_FOUND', `group ${to.id} does not exist`, { groupId: to.id });
-    if (!memberIds.includes(senderId)) throw new ImError('FORBIDDEN', `not a member of group ${to.id}`, { groupId: to.id });
+    // A group one is not in does not exist for them: the same answer as for no group at all.
+    if (!memberIds.includes(senderId)) throw new ImError('NOT_FOUND', `group ${to.id} not found`, { groupId: to.id });
     return { conversationId, kind: 'group', groupId: to.id, memberIds };
   }
 
@@ -64,8 +67,8 @@ export class Authorizer {
 
   async requireMember(conversationId: string, userId: string): Promise<string[]> {
     const members = await this.members(conversationId);
-    if (members.length === 0) throw new ImError('NOT_FOUND', `conversation ${conversationId} does not exist`, { conversationId });
-    if (!members.includes(userId)) throw new ImError('FORBIDDEN', `not a member of conversation ${conversationId}`, { conversationId });
+    // A conversation one is not in does not exist for them: 403 would tell two users ever talked.
+    if (!members.includes(userId)) throw new ImError('NOT_FOUND', `conversation ${conversationId} not found`, { conversationId });
     return members;
   }
 
