@@ -3,10 +3,11 @@ import { EventEmitter } from 'node:events';
 import { BrokenCircuitError, CircuitBreakerPolicy, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import { createClient, type RedisClientType } from 'redis';
 import { errorMessage, isWrongType, ImCacheWrongTypeError, withTimeout } from './errors';
+import { ImCacheLimiter, resolveLimiterOptions } from './ImCacheLimiter';
 import { MemoryStore } from './MemoryStore';
 import { LOG_PREFIX, reconnectDelay, redactUrl } from './options';
 import { RedisStore } from './RedisStore';
-import type { ImCacheCheck, ImCacheClientConfig, ImCacheLogger, ImCacheMode, MemoryStats, ScoredItem } from './types';
+import type { ImCacheCheck, ImCacheClientConfig, ImCacheLogger, ImCacheMode, ImLimiterOptions, MemoryStats, ScoredItem } from './types';
 
 /** Longest a readiness check waits for PING. */
 const CHECK_TIMEOUT_CAP_MS = 1000;
@@ -202,6 +203,21 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
     return this.#read('listRange', key, store => store.listRange(key, start, stop), memory => memory.listRange(key, start, stop));
   }
 
+  /**
+   * A rate limiter named `name` (see `ImCacheLimiter`): counted in Redis under `<prefix>rl:<name>:<key>`, so
+   * every node that shares the prefix shares the count, while the cache uses Redis; in this process's bounded
+   * memory in memory mode and while Redis is down, degraded or failing. Its calls never reject because of
+   * Redis and never wait on it longer than `commandTimeoutMs`. Make each limiter once (at start), not per call.
+   */
+  limiter(name: string, options: ImLimiterOptions): ImCacheLimiter {
+    const resolved = resolveLimiterOptions(name, options, this.#options.memory.maxEntries);
+    const keyPrefix = this.key('rl', name);
+    const client = this.#client
+      ? this.#client.withCommandOptions({ timeout: this.#options.commandTimeoutMs })
+      : undefined;
+    return new ImCacheLimiter(name, resolved, keyPrefix, client, (op, call) => this.#limiterCall(op, keyPrefix, call));
+  }
+
   /** For `/readyz`: PING with a short timeout. Never throws. */
   async check(): Promise<ImCacheCheck> {
     if (this.mode === 'memory') return { ok: true, mode: 'memory', degraded: false };
@@ -371,6 +387,21 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
     this.#logger.info('%s redis restored (deleted %d keys under "%s" and %d fallback entries, so nothing stale is served)',
       LOG_PREFIX, purged, this.prefix, dropped);
     this.#notify('restored');
+  }
+
+  /**
+   * One limiter call on Redis, like a read: through the breaker, bounded by the command timeout, a failure
+   * logged (and counted by the breaker) but never thrown. Undefined: count in memory instead.
+   */
+  async #limiterCall<T>(op: string, key: string, call: () => Promise<T>): Promise<{ value: T } | undefined> {
+    if (!this.#useRedis()) return undefined;
+    try {
+      const value = await (this.#breaker as CircuitBreakerPolicy).execute(() => withTimeout(call(), this.#options.commandTimeoutMs, op));
+      return { value };
+    } catch (err) {
+      this.#logFailure(op, key, err);
+      return undefined;
+    }
   }
 
   /** Redis is to be used for this call; notices a lost connection that has not been reported yet. */

@@ -58,3 +58,23 @@ export interface ImCacheLogger {
   warn(message: string, ...args: unknown[]): void;
   error(message: string | Error, ...args: unknown[]): void;
 }
+
+/** Options of `imCache.limiter(name, options)`. */
+export interface ImLimiterOptions {
+  /** Points a key may take per window (a positive integer). */
+  points: number;
+  /** The window, in milliseconds: a whole number of seconds (Redis counts in seconds), at least 1000. */
+  durationMs: number;
+  /**
+   * When a key first takes more than `points`, it is refused for this long (a whole number of seconds, in
+   * milliseconds) instead of until its window ends. 0 (default): no block.
+   */
+  blockDurationMs?: number;
+  /** Most keys counted in this process's memory (memory mode and the fallback); default `memory.maxEntries`. */
+  maxKeys?: number;
+}
+
+/** What `limiter.consume()` decided. */
+export type ImLimitDecision =
+  | { allowed: true; remaining: number }
+  | { allowed: false; retryAfterMs: number };
