@@ -17,6 +17,12 @@ export default () => {
        * more is PAYLOAD_TOO_LARGE. Bounds the work of validating one message, whatever its type's schema.
        */
       maxValues: 1000,
+      /**
+       * Messages one user may send per window, across all of its sockets on every node and HTTP (a batch counts
+       * each message); more is RATE_LIMITED with `details.scope: "user"`. Counted in Redis (memory without it).
+       * `durationMs` is a whole number of seconds.
+       */
+      sendsPerUser: { points: 300, durationMs: 10_000 },
       /** Messages in one POST /im/messages/batch. */
       batchMax: 100,
       /** `limit` of a history page (more is VALIDATION_FAILED). */

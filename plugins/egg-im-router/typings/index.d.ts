@@ -19,6 +19,7 @@ declare module 'egg' {
       payloadBytes: number;
       maxDepth: number;
       maxValues: number;
+      sendsPerUser: { points: number; durationMs: number };
       batchMax: number;
       historyMaxLimit: number;
       syncMaxLimit: number;

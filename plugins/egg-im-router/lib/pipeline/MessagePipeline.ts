@@ -4,6 +4,7 @@ import { toMessage } from 'egg-im-store';
 import { validateSend, type SendCommand } from './validateSend';
 import { Authorizer, type Target } from './Authorizer';
 import { SendAdmission } from './SendAdmission';
+import { SenderLimit, type Limiter } from './SenderLimit';
 
 export interface SendOrigin {
   /** The socket the message came from: it gets the ack, not a `message:new` copy. */
@@ -19,15 +20,22 @@ type Prepared = { command: SendCommand; target: Target } | { error: FailedReply 
 export class MessagePipeline {
   readonly authorizer: Authorizer;
   readonly admission: SendAdmission;
+  private senderLimit?: SenderLimit;
 
   constructor(private readonly app: Application) {
     this.authorizer = new Authorizer(app);
     this.admission = new SendAdmission(() => app.config.im.overload, app.coreLogger);
   }
 
+  /** At start, once the cache is ready: the per-user send limit counts with its limiter. */
+  limitSenders(limiter: Limiter): void {
+    this.senderLimit = new SenderLimit(limiter, this.app.coreLogger);
+  }
+
   async send(senderId: string, body: unknown, origin: SendOrigin = {}): Promise<Message> {
     this.admission.admit();
     try {
+      await this.senderLimit?.take(senderId);
       const { command, target } = await this.prepare(senderId, body);
       return await this.commit(command, target, origin);
     } finally {
@@ -44,6 +52,7 @@ export class MessagePipeline {
     // The batch is admitted or refused as a whole (it is one request).
     this.admission.admit(bodies.length);
     try {
+      await this.senderLimit?.take(senderId, bodies.length);
       const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body).catch(err => ({ error: this.reply(err) }))));
       // Submitted in one synchronous pass, so the writer sequences them in request order.
       const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, {})
