@@ -223,6 +223,31 @@ describe('egg-im-connection: register, login, logout (built-in users)', () => {
     });
   });
 
+  describe('private answers', () => {
+    const noStore = (res: { headers: Record<string, string> }, what: string) =>
+      assert.strictEqual(res.headers['cache-control'], 'no-store', `${what}: Cache-Control ${res.headers['cache-control']}`);
+
+    it('says Cache-Control: no-store on every answer under the prefix: login, register, presence, logout', async () => {
+      const reg = await post('/im/auth/register', { username: 'nostore_1', password: 'nostore-password' }).expect(201);
+      noStore(reg, 'register');
+      fx.secrets.add('nostore-password');
+      const res = await post('/im/auth/login', { username: 'nostore_1', password: 'nostore-password' }).expect(200);
+      fx.secrets.add(res.body.token);
+      noStore(res, 'login');
+      const pres = await fx.app.httpRequest().get(`/im/users/${reg.body.userId}/presence`).set('Authorization', `Bearer ${res.body.token}`).expect(200);
+      noStore(pres, 'presence');
+      noStore(await fx.app.httpRequest().post('/im/auth/logout').set('Authorization', `Bearer ${res.body.token}`).expect(204), 'logout');
+    });
+
+    it('says it on error answers too: wrong password, validation, unauthorized, unknown path, bad JSON', async () => {
+      noStore(await post('/im/auth/login', { username: 'nostore_1', password: 'wrong-password' }).expect(401), 'INVALID_CREDENTIALS');
+      noStore(await post('/im/auth/login', { username: 'a b', password: 'x' }).expect(400), 'VALIDATION_FAILED');
+      noStore(await fx.app.httpRequest().get('/im/users/someone/presence').expect(401), 'UNAUTHORIZED');
+      noStore(await fx.app.httpRequest().get('/im/nothing/here').expect(404), 'NOT_FOUND');
+      noStore(await fx.app.httpRequest().post('/im/auth/login').set('content-type', 'application/json').send('{"a":').expect(400), 'bad JSON');
+    });
+  });
+
   // Last (mocha runs a suite's own tests before its child suites): closes the app, so the logs are complete.
   describe('after the run', () => {
     it('wrote no token and no password to any log file', async () => {

@@ -1,10 +1,15 @@
 import type { Context } from 'egg';
 import { ImError, errorReply } from 'egg-im-protocol';
 
-/** Turns every error under the IM prefix into the contract's error body; unknown paths are NOT_FOUND. */
+/**
+ * Everything under the IM prefix: answers are private (sessions, tokens, presence, messages), so no cache
+ * may keep them (`Cache-Control: no-store`, set once here for every route, success or error). Every error
+ * becomes the contract's error body; unknown paths are NOT_FOUND.
+ */
 export default () => async function imErrorHandler(ctx: Context, next: () => Promise<void>) {
   const { prefix } = ctx.app.config.im.http;
   if (ctx.path !== prefix && !ctx.path.startsWith(prefix + '/')) return next();
+  ctx.set('Cache-Control', 'no-store');
   try {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) {
@@ -17,6 +22,8 @@ export default () => async function imErrorHandler(ctx: Context, next: () => Pro
     }
     ctx.status = imError ? imError.status : 500;
     ctx.body = errorReply(imError ?? err);
+    // Koa's own error path would drop the headers set so far; this one keeps them, and says it again
+    ctx.set('Cache-Control', 'no-store');
   }
 };
 
