@@ -1,5 +1,6 @@
 import mysql2 from 'mysql2';
 import { describeDbError } from './dbErrors';
+import { SET_SESSION_COLLATION } from './sql/collation';
 import type { StoreLogger } from './types';
 
 type Callback = (err: Error | null, connection?: any) => void;
@@ -7,7 +8,8 @@ type Callback = (err: Error | null, connection?: any) => void;
 /**
  * Hands TypeORM a `mysql2` module (its `driver` option) whose pools
  * - fail `getConnection` after `acquireTimeoutMs` instead of waiting forever (mysql2 has no such option);
- * - start every new connection in UTC (`SET time_zone = '+00:00'`), to match `timezone: 'Z'`;
+ * - start every new connection in UTC (`SET time_zone = '+00:00'`), to match `timezone: 'Z'`, and with the
+ *   tables' NO PAD binary collation (`SET_SESSION_COLLATION`), so literals and parameters compare exactly too;
  * and remembers the pool options, so that `ImStore` can open a fresh, verified pool when the
  * current one does not recover after the database restarts (TypeORM never rebuilds its pool).
  */
@@ -59,6 +61,9 @@ export class MysqlPoolFactory {
       connection.on('error', (err: Error) => this.logger.debug?.('[egg-im-store] pooled connection error: %s', describeDbError(err)));
       connection.query("SET time_zone = '+00:00'", (err: Error | null) => {
         if (err) this.logger.warn('[egg-im-store] could not set the session time zone: %s', describeDbError(err));
+      });
+      connection.query(SET_SESSION_COLLATION, (err: Error | null) => {
+        if (err) this.logger.warn('[egg-im-store] could not set the session collation: %s', describeDbError(err));
       });
     });
     return pool;

@@ -10,6 +10,7 @@ import { ImStore } from './ImStore';
 import { migrations } from './migrations';
 import { endPool, MysqlPoolFactory } from './MysqlPoolFactory';
 import { runMigrations } from './runMigrations';
+import { noPadCollation } from './sql/collation';
 import { parseStoreUrl, redactSecret, type MysqlTarget, type StoreTarget } from './storeUrl';
 import { TypeormLogger } from './TypeormLogger';
 import type { ImStoreClientConfig, ImStoreClientConfigInput, StoreLogger } from './types';
@@ -77,7 +78,9 @@ export function buildDataSourceOptions(target: StoreTarget, cfg: ImStoreClientCo
     username: target.user,
     password: target.password,
     database: target.database,
-    charset: 'utf8mb4_bin', // utf8mb4, binary collation: the same as the tables
+    // utf8mb4 in the handshake, whose one byte cannot name the tables' NO PAD collation (id 1070 or 309): each
+    // new connection sets it (MysqlPoolFactory), so literals and parameters compare exactly, as the columns do
+    charset: 'utf8mb4_bin',
     timezone: 'Z', // DATETIME values are UTC
     supportBigNumbers: true, // BIGINT ids and seqs come back exact (as strings)
     bigNumberStrings: true,
@@ -103,7 +106,7 @@ export function buildDataSourceOptions(target: StoreTarget, cfg: ImStoreClientCo
   };
 }
 
-/** MySQL with `createDatabase`: `CREATE DATABASE IF NOT EXISTS` (utf8mb4, binary collation). */
+/** MySQL with `createDatabase`: `CREATE DATABASE IF NOT EXISTS` (utf8mb4, the server's NO PAD binary collation). */
 async function ensureDatabase(target: MysqlTarget, cfg: ImStoreClientConfig, logger: StoreLogger): Promise<void> {
   const conn = await mysql.createConnection({
     host: target.host,
@@ -113,8 +116,10 @@ async function ensureDatabase(target: MysqlTarget, cfg: ImStoreClientConfig, log
     connectTimeout: cfg.pool.connectTimeoutMs,
   });
   try {
+    const [server] = await conn.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version');
+    const collation = noPadCollation(String(server[0].version));
     // the name was checked against /^[A-Za-z0-9_$-]{1,64}$/ when the url was parsed
-    const [result] = await conn.query(`CREATE DATABASE IF NOT EXISTS \`${target.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    const [result] = await conn.query(`CREATE DATABASE IF NOT EXISTS \`${target.database}\` CHARACTER SET utf8mb4 COLLATE ${collation}`);
     if ((result as { warningStatus?: number }).warningStatus === 0) {
       logger.info('[egg-im-store] created database %s', target.database);
     }

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
+import { isImError } from 'egg-im-protocol';
 
 export const FIXTURES = path.join(__dirname, 'fixtures/apps');
 
@@ -49,4 +51,11 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
     return err as Error;
   }
   throw new Error('expected a rejection, but the promise resolved');
+}
+
+/** Fails unless the promise rejects with an ImError of this code. */
+export async function expectImError(promise: Promise<unknown>, code: string): Promise<void> {
+  const err = await rejectionOf(promise);
+  assert.ok(isImError(err), `expected ImError ${code}, got ${err}`);
+  assert.equal(err.code, code);
 }

@@ -78,20 +78,26 @@ describe('egg-im-store on MariaDB', () => {
     const tables = await store.dataSource.query(
       'SELECT table_name AS name, table_collation AS collation FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name', [dbName]);
     assert.deepEqual(tables.map((t: any) => t.name), ['im_conversations', 'im_groups', 'im_members', 'im_messages', 'im_migrations', 'im_outbox', 'im_sessions', 'im_users']);
-    for (const t of tables.filter((t: any) => t.name !== 'im_migrations')) assert.equal(t.collation, 'utf8mb4_bin', t.name);
+    // NO PAD: 'X ' and 'X' are two ids, as in JavaScript and Redis
+    for (const t of tables) assert.equal(t.collation, 'utf8mb4_nopad_bin', t.name);
+    const textColumns = await store.dataSource.query(
+      'SELECT table_name AS t, column_name AS c, collation_name AS collation FROM information_schema.columns WHERE table_schema = ? AND collation_name IS NOT NULL', [dbName]);
+    for (const c of textColumns) assert.equal(c.collation, 'utf8mb4_nopad_bin', `${c.t}.${c.c}`);
+    const [ session ] = await store.dataSource.query('SELECT @@collation_connection AS collation');
+    assert.equal(session.collation, 'utf8mb4_nopad_bin', 'connections compare literals and parameters exactly too');
 
     const columns = await store.dataSource.query(
       'SELECT table_name AS t, column_name AS c, column_type AS type, is_nullable AS nullable FROM information_schema.columns WHERE table_schema = ? AND table_name IN (?, ?) ORDER BY table_name, ordinal_position', [dbName, 'im_users', 'im_sessions']);
     const described = columns.map((c: any) => `${c.t}.${c.c} ${c.type}${c.nullable === 'YES' ? ' null' : ''}`);
     assert.deepEqual(described, [
       'im_sessions.id varchar(32)',
-      'im_sessions.user_id varchar(32)',
+      'im_sessions.user_id varchar(128)',
       'im_sessions.device_id varchar(64)',
       'im_sessions.token_hash char(64)',
       'im_sessions.expires_at datetime(3)',
       'im_sessions.revoked_at datetime(3) null',
       'im_sessions.created_at datetime(3)',
-      'im_users.id varchar(32)',
+      'im_users.id varchar(128)',
       'im_users.username varchar(64)',
       'im_users.password_hash varchar(255) null',
       'im_users.created_at datetime(3)',

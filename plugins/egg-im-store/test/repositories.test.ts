@@ -1,52 +1,8 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import mm, { type MockApplication } from 'egg-mock';
-import { isImError } from 'egg-im-protocol';
-import { createTestDatabase, dropTestDatabase } from 'egg-im-testkit';
+import type { MockApplication } from 'egg-mock';
 import type { ImStore } from '../lib/ImStore';
-import { cleanFixture, makeTempDir, rejectionOf } from './helpers';
-
-async function expectImError(promise: Promise<unknown>, code: string): Promise<void> {
-  const err = await rejectionOf(promise);
-  assert.ok(isImError(err), `expected ImError ${code}, got ${err}`);
-  assert.equal(err.code, code);
-}
-
-const drivers: Array<{ name: string; setup: () => Promise<{ boot: () => MockApplication; cleanup: () => Promise<void> }> }> = [
-  {
-    name: 'SQLite',
-    async setup() {
-      const dir = makeTempDir('repos');
-      return {
-        boot: () => {
-          mm(process.env, 'IM_DATABASE_URL', `sqlite:${path.join(dir, 'repos.sqlite')}`);
-          return mm.app({ baseDir: 'apps/sqlite', cache: false });
-        },
-        cleanup: async () => {
-          fs.rmSync(dir, { recursive: true, force: true });
-          cleanFixture('sqlite');
-        },
-      };
-    },
-  },
-  {
-    name: 'MariaDB',
-    async setup() {
-      const db = await createTestDatabase('repos');
-      return {
-        boot: () => {
-          mm(process.env, 'STORE_TEST_MYSQL_URL', db.url);
-          return mm.app({ baseDir: 'apps/mysql', cache: false });
-        },
-        cleanup: async () => {
-          await dropTestDatabase(db.name);
-          cleanFixture('mysql');
-        },
-      };
-    },
-  },
-];
+import { drivers } from './drivers';
+import { expectImError } from './helpers';
 
 for (const driver of drivers) {
   describe(`egg-im-store repositories on ${driver.name}`, () => {
@@ -55,7 +11,7 @@ for (const driver of drivers) {
     let cleanup: () => Promise<void> = async () => undefined;
 
     before(async () => {
-      const env = await driver.setup();
+      const env = await driver.setup('repos');
       cleanup = env.cleanup;
       app = env.boot();
       await app.ready();
@@ -80,7 +36,7 @@ for (const driver of drivers) {
       assert.notEqual(upper, id, 'names compare byte for byte');
       assert.equal(await store.users.exists(id), true);
       assert.equal(await store.users.exists('u_nobody'), false);
-      assert.equal(await store.users.exists('x'.repeat(40)), false);
+      assert.equal(await store.users.exists('x'.repeat(129)), false);
       assert.equal(await store.users.findByUsername('nobody'), null);
     });
 
@@ -116,7 +72,8 @@ for (const driver of drivers) {
       assert.equal(dave?.username, 'dave');
       assert.equal(dave?.passwordHash, null);
       await expectImError(store.users.ensure('host_43', 'dave'), 'USERNAME_TAKEN');
-      await expectImError(store.users.ensure('x'.repeat(33), 'erin'), 'VALIDATION_FAILED');
+      await expectImError(store.users.ensure('x'.repeat(129), 'erin'), 'VALIDATION_FAILED');
+      await expectImError(store.users.ensure('host_44 ', 'erin'), 'VALIDATION_FAILED');
       await expectImError(store.users.create('', null), 'VALIDATION_FAILED');
     });
 

@@ -5,6 +5,7 @@ import { BatchQueue } from '../lib/batch/BatchQueue';
 import { describeDbError, isTransientDbError, transientKind } from '../lib/dbErrors';
 import { defaultClientConfig, normalizeClientConfig } from '../lib/defaults';
 import { parseStoreUrl, redactUrl } from '../lib/storeUrl';
+import { noPadCollation } from '../lib/sql/collation';
 import defaultConfig from '../config/config.default';
 
 const coded = (code: string, message = code) => Object.assign(new Error(message), { code });
@@ -39,6 +40,18 @@ describe('egg-im-store units', () => {
     it('describes an error by code and message', () => {
       assert.equal(describeDbError(coded('ER_LOCK_DEADLOCK', 'Deadlock found')), 'ER_LOCK_DEADLOCK: Deadlock found');
       assert.equal(describeDbError(coded('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1')), 'connect ECONNREFUSED 127.0.0.1:1');
+    });
+  });
+
+  describe('noPadCollation', () => {
+    it('names the NO PAD binary collation of MariaDB 10.2+ and MySQL 8+, and refuses servers without one', () => {
+      assert.equal(noPadCollation('10.11.19-MariaDB-0+deb12u1'), 'utf8mb4_nopad_bin');
+      assert.equal(noPadCollation('5.5.5-10.2.44-MariaDB'), 'utf8mb4_nopad_bin');
+      assert.equal(noPadCollation('11.4.2-MariaDB'), 'utf8mb4_nopad_bin');
+      assert.equal(noPadCollation('8.0.36'), 'utf8mb4_0900_bin');
+      assert.equal(noPadCollation('9.1.0-commercial'), 'utf8mb4_0900_bin');
+      assert.throws(() => noPadCollation('5.7.44-log'), /^Error: \[egg-im-store\] MySQL 5\.7\.44-log has no NO PAD binary collation/);
+      assert.throws(() => noPadCollation('10.1.48-MariaDB'), /needs MariaDB 10\.2 or later, or MySQL 8\.0 or later/);
     });
   });
 

@@ -10,7 +10,7 @@ export class ImSession {
   @PrimaryColumn({ name: 'id', type: 'varchar', length: 32 })
   id!: string;
 
-  @Column({ name: 'user_id', type: 'varchar', length: 32 })
+  @Column({ name: 'user_id', type: 'varchar', length: 128 })
   userId!: string;
 
   @Column({ name: 'device_id', type: 'varchar', length: 64 })

@@ -5,7 +5,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 @Entity({ name: 'im_users' })
 @Index('uq_im_users_username', ['username'], { unique: true })
 export class ImUser {
-  @PrimaryColumn({ name: 'id', type: 'varchar', length: 32 })
+  /** 1 to 128 characters (`ID_MAX_LENGTH`): a host application's ids (UUIDs, e-mail addresses) fit. */
+  @PrimaryColumn({ name: 'id', type: 'varchar', length: 128 })
   id!: string;
 
   @Column({ name: 'username', type: 'varchar', length: 64 })

@@ -1,4 +1,4 @@
-import { ImError } from 'egg-im-protocol';
+import { checkId, ImError, isId } from 'egg-im-protocol';
 import { ImUser } from '../entity/ImUser';
 import { isDuplicateKeyError } from '../dbErrors';
 import { newId } from '../ids';
@@ -7,14 +7,7 @@ import { BatchQueue } from '../batch/BatchQueue';
 import { KnownIds } from './KnownIds';
 import { dialectOf, marks, sqlTime } from '../sql/dialect';
 
-const MAX_ID = 32;
 const MAX_USERNAME = 64;
-
-function checkUserId(userId: string): void {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID) {
-    throw new ImError('VALIDATION_FAILED', `userId must be a string of 1 to ${MAX_ID} characters`, { field: 'userId' });
-  }
-}
 
 function checkUsername(username: string): void {
   if (typeof username !== 'string' || username.length === 0 || username.length > MAX_USERNAME) {
@@ -60,7 +53,7 @@ export class UserRepository {
    * A known id is left as it is; a new id with a name held by another id is `USERNAME_TAKEN`.
    */
   async ensure(userId: string, username: string): Promise<void> {
-    checkUserId(userId);
+    checkId(userId, 'userId');
     checkUsername(username);
     await this.store.withRetry(async manager => {
       const users = manager.getRepository(ImUser);
@@ -77,7 +70,7 @@ export class UserRepository {
 
   /** True when a user with this id exists. */
   async exists(userId: string): Promise<boolean> {
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_ID) return false;
+    if (!isId(userId)) return false;
     if (this.known.has(userId)) return true;
     return this.lookups.push(userId);
   }
