@@ -4,8 +4,11 @@ import { SocketServer } from './lib/SocketServer';
 import { SessionService } from './lib/session/SessionService';
 import { SessionSweeper } from './lib/session/SessionSweeper';
 import { authRoutes } from './lib/http/authRoutes';
+import { LoginThrottle } from './lib/auth/LoginThrottle';
 
 export default class ConnectionBoot implements IBoot {
+  private loginThrottle?: LoginThrottle;
+
   constructor(private readonly app: Application) {}
 
   configDidLoad() {
@@ -27,10 +30,14 @@ export default class ConnectionBoot implements IBoot {
     // Egg emits 'server' once the HTTP server exists; egg-mock may have emitted it already.
     if (app.server) app.imSockets.attach(app.server);
     else app.once('server', (server: HttpServer) => app.imSockets.attach(server));
-    authRoutes(app);
+    // validated here: a bad throttle config stops the start with an [egg-im-connection] message
+    this.loginThrottle = new LoginThrottle(app.config.imConnection.auth.throttle, app.coreLogger);
+    authRoutes(app, this.loginThrottle);
   }
 
   async willReady() {
+    // the limiters live in the cache, which exists from willReady on
+    this.loginThrottle?.start(this.app.imCache);
     await this.app.imSockets.joinNodes();
     this.app.imSessionSweeper.start();
   }

@@ -43,6 +43,19 @@ export default () => {
       scrypt: { N: 16384, r: 8, p: 1 },
       /** The host app's own credential check: `async ({ username, password }, ctx) => ({ userId }) | null`. */
       verifyCredentials: undefined,
+      /**
+       * Login throttling, checked before any password is hashed; over a limit: 429 RATE_LIMITED (scope "login").
+       * - perAccount: attempts per username that did not succeed (a success clears them): 5 per 15 minutes
+       *   stops guessing one account's password, and a user who forgot it waits at most 15 minutes.
+       * - perIp: attempts per client address (IPv6: per /64), successful or not: 100 per minute stops one client
+       *   from trying many accounts (or costing 100 scrypt hashes a second), and leaves room for a NAT or office.
+       * durationMs and blockDurationMs are whole seconds in milliseconds; blockDurationMs > 0 refuses a key that
+       * went over for that long instead of until its window ends.
+       */
+      throttle: {
+        perAccount: { points: 5, durationMs: 15 * 60 * 1000, blockDurationMs: 0 },
+        perIp: { points: 100, durationMs: 60 * 1000, blockDurationMs: 0 },
+      },
     },
   };
 

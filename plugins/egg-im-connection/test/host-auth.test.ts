@@ -95,6 +95,22 @@ describe('egg-im-connection: the host application\'s own user system (verifyCred
     }
   });
 
+  it('throttles failed attempts per account before calling the host function (default: 5), whatever the spelling', async () => {
+    for (let i = 0; i < 5; i++) await loginAs('carol@example.com', `guess-${i}`).expect(401);
+    calls.length = 0;
+    for (const username of [ 'carol@example.com', 'Carol@Example.com' ]) {
+      const res = await loginAs(username, 'carol-secret').expect(429);
+      assert.strictEqual(res.body.error.code, 'RATE_LIMITED');
+      assert.strictEqual(res.body.error.details.scope, 'login');
+      assert.ok(res.body.error.details.retryAfterMs > 0 && res.body.error.details.retryAfterMs <= 15 * 60_000);
+      assert.strictEqual(res.headers['retry-after'], String(Math.ceil(res.body.error.details.retryAfterMs / 1000)));
+    }
+    assert.deepStrictEqual(calls, [], 'the host function was not called for a throttled attempt');
+    // another account is not affected
+    const ok = await loginAs('alice@example.com', 'alice-secret', 'after-throttle').expect(200);
+    fx.secrets.add(ok.body.token);
+  });
+
   describe('after the run', () => {
     it('wrote no token and no password to any log file', async () => {
       await fx.close();

@@ -6,6 +6,7 @@ import type { SocketServer } from '../lib/SocketServer';
 import type { Session, SessionService } from '../lib/session/SessionService';
 import type { SessionSweeper } from '../lib/session/SessionSweeper';
 import type { ScryptCost } from '../lib/auth/passwords';
+import type { LoginThrottleConfig } from '../lib/auth/LoginThrottle';
 
 export type { Session } from '../lib/session/SessionService';
 export type { ImSocket, ImSocketData, EventHandler, ConnectionHook } from '../lib/socket/types';
@@ -44,6 +45,8 @@ declare module 'egg' {
         minPasswordLength: number;
         scrypt: ScryptCost;
         verifyCredentials?: (input: { username: string; password: string }, ctx: Context) => Promise<{ userId: string } | null | undefined>;
+        /** Login throttling per account and per client address (see config.default.ts and the README). */
+        throttle: LoginThrottleConfig;
       };
     };
     im: ImConfig;

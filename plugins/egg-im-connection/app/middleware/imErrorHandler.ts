@@ -4,7 +4,8 @@ import { ImError, errorReply } from 'egg-im-protocol';
 /**
  * Everything under the IM prefix: answers are private (sessions, tokens, presence, messages), so no cache
  * may keep them (`Cache-Control: no-store`, set once here for every route, success or error). Every error
- * becomes the contract's error body; unknown paths are NOT_FOUND.
+ * becomes the contract's error body; unknown paths are NOT_FOUND; RATE_LIMITED also says
+ * `Retry-After` (whole seconds, rounded up from `details.retryAfterMs`).
  */
 export default () => async function imErrorHandler(ctx: Context, next: () => Promise<void>) {
   const { prefix } = ctx.app.config.im.http;
@@ -24,6 +25,8 @@ export default () => async function imErrorHandler(ctx: Context, next: () => Pro
     ctx.body = errorReply(imError ?? err);
     // Koa's own error path would drop the headers set so far; this one keeps them, and says it again
     ctx.set('Cache-Control', 'no-store');
+    const retryAfterMs = imError?.code === 'RATE_LIMITED' ? imError.details?.retryAfterMs : undefined;
+    if (typeof retryAfterMs === 'number' && retryAfterMs > 0) ctx.set('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
   }
 };
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Application, Context } from 'egg';
 import { ImError } from 'egg-im-protocol';
 import { hashPassword, verifyPassword, type ScryptCost } from '../auth/passwords';
+import type { LoginThrottle } from '../auth/LoginThrottle';
 
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
 const DEVICE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -39,8 +40,11 @@ function checkPassword(password: unknown, minLength: number): string {
   return password;
 }
 
-/** POST auth/register, auth/login, auth/logout and GET users/:userId/presence under the IM prefix. */
-export function authRoutes(app: Application): void {
+/**
+ * POST auth/register, auth/login, auth/logout and GET users/:userId/presence under the IM prefix. Logins go
+ * through `throttle` before any password is hashed (or the host's check is called).
+ */
+export function authRoutes(app: Application, throttle: LoginThrottle): void {
   const { router } = app;
   const { prefix } = app.config.im.http;
   const { auth } = app.config.imConnection;
@@ -66,11 +70,20 @@ export function authRoutes(app: Application): void {
     if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) {
       throw new ImError('VALIDATION_FAILED', 'deviceId must be 1 to 64 letters, digits, "_", ".", ":" or "-"', { field: 'deviceId' });
     }
-    const userId = await verify(app, ctx, username, password);
+    await throttle.admit(username, ctx.ip);
+    let userId: string | undefined;
+    try {
+      userId = await verify(app, ctx, username, password);
+    } catch (err) {
+      // no verdict on the password (store down, a broken host function, a taken username): not a failure
+      await throttle.inconclusive(username);
+      throw err;
+    }
     if (!userId) {
-      app.coreLogger.info('[egg-im-connection] failed login for username %s', username);
+      app.coreLogger.info('[egg-im-connection] failed login for username %j from %s', username, ctx.ip);
       throw new ImError('INVALID_CREDENTIALS', 'wrong username or password');
     }
+    await throttle.succeeded(username);
     ctx.body = await app.imSessions.create(userId, deviceId);
   });
 
