@@ -218,6 +218,20 @@ describe('egg-im-connection: register, login, logout (built-in users)', () => {
       });
     }
 
+    for (const [ label, userId ] of [
+      [ 'padded at the end', 'someone ' ], [ 'padded at the start', ' someone' ], [ 'a lone space', ' ' ],
+      [ 'with a NUL', 'some\u0000one' ], [ 'with a newline', 'some\none' ], [ 'with a zero-width space', 'some\u200bone' ],
+      [ '129 characters long', 'z'.repeat(129) ],
+    ] as const) {
+      it(`refuses a presence user id ${label}: 400 VALIDATION_FAILED (field userId)`, async () => {
+        const session = await registerAndLogin(fx.app, 'idshape');
+        fx.secrets.add(session.token);
+        const res = await fx.app.httpRequest().get(`/im/users/${encodeURIComponent(userId)}/presence`)
+          .set('Authorization', `Bearer ${session.token}`).expect(400);
+        assertError(res.body, 'VALIDATION_FAILED', 'userId');
+      });
+    }
+
     it('answers an unknown path under the prefix with 404 NOT_FOUND', async () => {
       assertError((await fx.app.httpRequest().get('/im/auth/nothing').expect(404)).body, 'NOT_FOUND');
     });

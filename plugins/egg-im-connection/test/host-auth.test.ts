@@ -71,7 +71,38 @@ describe('egg-im-connection: the host application\'s own user system (verifyCred
     const res = await loginAs('broken@example.com', 'broken-secret').expect(500);
     assert.deepStrictEqual(res.body, { ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
     await waitFor(() => readLogs(fx.logDir).some(f => f.file.endsWith('common-error.log')
-      && f.text.includes('verifyCredentials must resolve to { userId } with a string of 1 to 32 characters')), 2000, 'the error in the log');
+      && f.text.includes('verifyCredentials must resolve to { userId } with an id (1 to 128 characters')), 2000, 'the error in the log');
+  });
+
+  for (const [ label, username ] of [ [ 'a 36-character UUID', 'uuid@example.com' ], [ 'a 128-character id', 'long@example.com' ] ] as const) {
+    it(`accepts ${label} from the host function, as a session's user and in the presence route`, async () => {
+      const { userId } = HOST_USERS[username];
+      const res = await loginAs(username, HOST_USERS[username].password).expect(200);
+      fx.secrets.add(res.body.token);
+      assert.strictEqual(res.body.userId, userId);
+      assert.ok(await fx.app.imStore.users.exists(userId));
+      const presence = await fx.app.httpRequest().get(`/im/users/${encodeURIComponent(userId)}/presence`)
+        .set('Authorization', `Bearer ${res.body.token}`).expect(200);
+      assert.deepStrictEqual(presence.body, { userId, online: false, devices: 0 });
+    });
+  }
+
+  for (const [ label, username ] of [
+    [ 'padded', 'padded@example.com' ], [ 'empty', 'empty@example.com' ], [ 'with a control character', 'control@example.com' ],
+    [ 'with a zero-width character', 'zerowidth@example.com' ], [ '129 characters long', 'toolong@example.com' ],
+  ] as const) {
+    it(`answers a host function that resolves to an id ${label} with 500 INTERNAL (its contract broken), and stores nothing`, async () => {
+      const res = await loginAs(username, HOST_USERS[username].password).expect(500);
+      assert.deepStrictEqual(res.body, { ok: false, error: { code: 'INTERNAL', message: 'internal error' } });
+      assert.strictEqual(await fx.app.imStore.users.findByUsername(username), null);
+    });
+  }
+
+  it('logs a broken id by its length only, never the value', async () => {
+    await waitFor(() => readLogs(fx.logDir).some(f => f.file.endsWith('common-error.log')
+      && f.text.includes('got a string of 129 characters that is not an id')), 2000, 'the error in the log');
+    const logs = readLogs(fx.logDir).map(f => f.text).join('\n');
+    assert.ok(!logs.includes('y'.repeat(129)) && !logs.includes('host_padded'), 'a broken id was echoed');
   });
 
   it('refuses registration when it is turned off: 403 FORBIDDEN', async () => {

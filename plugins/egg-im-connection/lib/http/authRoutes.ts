@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Application, Context } from 'egg';
-import { ImError } from 'egg-im-protocol';
+import { ID_MAX_LENGTH, ImError, checkId, isId } from 'egg-im-protocol';
 import { hashPassword, verifyPassword, type ScryptCost } from '../auth/passwords';
 import type { LoginThrottle } from '../auth/LoginThrottle';
 
@@ -93,7 +93,7 @@ export function authRoutes(app: Application, throttle: LoginThrottle): void {
   });
 
   router.get('imPresence', `${prefix}/users/:userId/presence`, requireSession, async ctx => {
-    ctx.body = await app.imSockets.presence.query(ctx.params.userId);
+    ctx.body = await app.imSockets.presence.query(checkId(ctx.params.userId, 'userId'));
   });
 }
 
@@ -104,9 +104,10 @@ async function verify(app: Application, ctx: Context, username: string, password
     const result = await verifyCredentials({ username, password }, ctx);
     if (!result) return undefined;
     const { userId } = result;
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 32) {
-      // the host's function broke its contract: that is a server error, not the client's
-      throw new Error(`[egg-im-connection] verifyCredentials must resolve to { userId } with a string of 1 to 32 characters, or null; got ${typeof userId}`);
+    if (!isId(userId)) {
+      // The host's function broke its contract: a server error, not the client's. The value is not echoed.
+      throw new Error(`[egg-im-connection] verifyCredentials must resolve to { userId } with an id (1 to ${ID_MAX_LENGTH} characters, `
+        + `no control or format characters, no surrounding whitespace), or null; got ${describe(userId)}`);
     }
     await app.imStore.users.ensure(userId, username);
     return userId;
@@ -116,6 +117,12 @@ async function verify(app: Application, ctx: Context, username: string, password
   // response time does not tell which usernames exist.
   const ok = await verifyPassword(password, user?.passwordHash ?? dummyHash(scrypt));
   return ok && user?.passwordHash ? user.id : undefined;
+}
+
+/** What a bad id is, for the log, without the value itself (it may be anything, even a secret). */
+function describe(value: unknown): string {
+  if (typeof value !== 'string') return value === null ? 'null' : typeof value;
+  return `a string of ${value.length} characters that is not an id`;
 }
 
 const dummyHashes = new Map<string, string>();
