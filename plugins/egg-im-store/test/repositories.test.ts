@@ -171,8 +171,13 @@ for (const driver of drivers) {
       const again = await send('wa', 'c1', '{"text":"one"}');
       assert.equal(again.created, false);
       assert.equal(again.message.id, first.message.id);
-      // content is NOT NULL: the batch fails after its conversation bump and its other inserts were sent
-      await assert.rejects(send('wb', 'c2', null as unknown as string));
+      // A stray row holds the seq the next message would take: the batch fails at its message insert, after its
+      // conversation bump was sent.
+      await store.dataSource.query(
+        'INSERT INTO im_messages (id, conversation_id, seq, sender_id, client_msg_id, type, content, meta, created_at) VALUES (?, ?, 2, ?, ?, ?, ?, ?, ?)',
+        [ 'm_stray', conversationId, 'zz', 'stray', 'text', '{}', '{}', '2026-01-01 00:00:00.000' ]);
+      await assert.rejects(send('wb', 'c2', '{"text":"refused"}'));
+      await store.dataSource.query('DELETE FROM im_messages WHERE id = ?', [ 'm_stray' ]);
       // Rolled back (a transaction left open on a pooled connection would be committed by the next one: seq 3).
       const second = await send('wb', 'c3', '{"text":"two"}');
       assert.equal(second.message.seq, 2);

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { backoffDelay, normalizeBackoff } from '../lib/backoff';
 import { BatchQueue } from '../lib/batch/BatchQueue';
+import { runIsolatingFailures } from '../lib/batch/isolateFailures';
+import { ImError } from 'egg-im-protocol';
 import { describeDbError, isTransientDbError, transientKind } from '../lib/dbErrors';
 import { defaultClientConfig, normalizeClientConfig } from '../lib/defaults';
 import { parseStoreUrl, redactUrl } from '../lib/storeUrl';
@@ -135,6 +137,59 @@ describe('egg-im-store units', () => {
     it('redacts passwords in any url inside a text', () => {
       assert.equal(redactUrl('to mysql://u:pw@h:1/db and redis://:pw2@r:6379'), 'to mysql://u:***@h:1/db and redis://:***@r:6379');
       assert.equal(redactUrl('mysql://u@h/db'), 'mysql://u@h/db');
+    });
+  });
+
+  describe('runIsolatingFailures', () => {
+    /** A batch writer that fails every batch holding a refused item, and records what it ran. */
+    function writer(refuse: (n: number) => Error | undefined) {
+      const runs: number[][] = [];
+      const run = async (batch: number[]) => {
+        runs.push(batch);
+        for (const n of batch) {
+          const err = refuse(n);
+          if (err) throw err;
+        }
+        return batch.map(n => n * 10);
+      };
+      return { runs, run };
+    }
+
+    it('runs the batch once when nothing fails', async () => {
+      const { runs, run } = writer(() => undefined);
+      assert.deepEqual(await runIsolatingFailures([ 1, 2, 3 ], run), [ 10, 20, 30 ]);
+      assert.deepEqual(runs, [ [ 1, 2, 3 ] ]);
+    });
+
+    it('fails the refused items alone, with their own errors; the others are written, in order', async () => {
+      const refused = new Map([ [ 3, coded('ER_DATA_TOO_LONG') ], [ 6, coded('ER_DUP_ENTRY') ] ]);
+      const { runs, run } = writer(n => refused.get(n));
+      const results = await runIsolatingFailures([ 1, 2, 3, 4, 5, 6, 7 ], run);
+      assert.deepEqual(results, [ 10, 20, refused.get(3), 40, 50, refused.get(6), 70 ]);
+      const written = runs.filter(batch => !batch.some(n => refused.has(n))).flat();
+      assert.deepEqual(written, [ 1, 2, 4, 5, 7 ], 'each honest item written once, in submission order');
+    });
+
+    it('fails the whole batch on a transient failure or an ImError, as before (no split)', async () => {
+      for (const err of [ coded('ECONNRESET'), coded('ER_LOCK_DEADLOCK'), new ImError('STORE_UNAVAILABLE', 'down') ]) {
+        const { runs, run } = writer(() => err);
+        await assert.rejects(runIsolatingFailures([ 1, 2, 3 ], run), (e: unknown) => e === err);
+        assert.equal(runs.length, 1);
+      }
+    });
+
+    it('once halves run apart, a shared failure fails the half that met it, not the half already written', async () => {
+      let down = false;
+      const run = async (batch: number[]) => {
+        if (batch.includes(2)) throw coded('ER_DATA_TOO_LONG');
+        if (down) throw coded('ECONNRESET');
+        if (batch.includes(1)) down = true; // the database goes away after the first half is written
+        return batch.map(n => n * 10);
+      };
+      const results = await runIsolatingFailures([ 1, 2, 3, 4 ], run);
+      assert.equal(results[0], 10);
+      assert.equal((results[1] as any).code, 'ER_DATA_TOO_LONG');
+      assert.deepEqual([ (results[2] as any).code, (results[3] as any).code ], [ 'ECONNRESET', 'ECONNRESET' ]);
     });
   });
 

@@ -6,6 +6,8 @@ import { runScript, type Statement } from '../sql/runScript';
 import { KnownIds } from './KnownIds';
 import { byMemberKey, type StoredMessage } from './rows';
 import { isDuplicateKeyError } from '../dbErrors';
+import { firstInvalid, invalidText } from '../batch/checkInput';
+import { runIsolatingFailures } from '../batch/isolateFailures';
 
 export interface AppendItem {
   conversationId: string;
@@ -54,7 +56,8 @@ export function storedFromRow(row: any): StoredMessage {
  * Dedupe → sequence → persist, for many messages in one transaction (one round trip on MySQL). The ack of a
  * message is sent only after this commit; a repeated send, or a conflicting write from another node, is
  * refused by the unique key, rolls the transaction back, and the batch runs again after reading which sends
- * are stored, so seqs stay gapless and nothing is stored twice.
+ * are stored, so seqs stay gapless and nothing is stored twice. A send the database refuses fails alone: the
+ * batch runs again without it (see `runIsolatingFailures`).
  */
 export class MessageWriter {
   private readonly shards: Array<BatchQueue<AppendItem, AppendResult>>;
@@ -66,10 +69,12 @@ export class MessageWriter {
 
   constructor(private readonly store: ImStore, private readonly options: MessageWriterOptions) {
     this.shards = Array.from({ length: Math.max(1, options.shards) },
-      () => new BatchQueue<AppendItem, AppendResult>(items => this.write(items), options));
+      () => new BatchQueue<AppendItem, AppendResult>(items => runIsolatingFailures(items, batch => this.write(batch)), options));
   }
 
   append(item: AppendItem): Promise<AppendResult> {
+    const invalid = invalidAppend(item);
+    if (invalid) return Promise.reject(invalid);
     return this.shards[shardOf(item.conversationId, this.shards.length)].push(item);
   }
 
@@ -287,6 +292,20 @@ class BatchPlan {
     }
     return statements;
   }
+}
+
+function invalidAppend(item: AppendItem): Error | undefined {
+  if (item === null || typeof item !== 'object') return new TypeError('[egg-im-store] a message to append must be an object');
+  const { kind, directMemberIds } = item;
+  return firstInvalid(
+    kind === 'direct' || kind === 'group' ? undefined : new TypeError('[egg-im-store] kind must be "direct" or "group"'),
+    invalidText(item.conversationId, 'conversationId'), invalidText(item.senderId, 'senderId'), invalidText(item.clientMsgId, 'clientMsgId'),
+    invalidText(item.type, 'type'), invalidText(item.contentJson, 'contentJson'), invalidText(item.metaJson, 'metaJson'),
+    item.groupId === undefined ? undefined : invalidText(item.groupId, 'groupId'),
+    directMemberIds === undefined ? undefined : Array.isArray(directMemberIds)
+      ? firstInvalid(...directMemberIds.map(id => invalidText(id, 'directMemberIds[]')))
+      : new TypeError('[egg-im-store] directMemberIds must be an array of strings'),
+  );
 }
 
 /** `(?, ?), (?, ?)` for `rows` rows of `columns` values. */

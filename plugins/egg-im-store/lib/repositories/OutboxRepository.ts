@@ -1,6 +1,8 @@
 import type { Message } from 'egg-im-protocol';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
+import { invalidText } from '../batch/checkInput';
+import { runIsolatingFailures } from '../batch/isolateFailures';
 import { marks, sqlTime } from '../sql/dialect';
 import { storedFromRow } from './MessageWriter';
 import { toMessage } from './rows';
@@ -10,15 +12,16 @@ export class OutboxRepository {
   private readonly removals: BatchQueue<string, void>;
 
   constructor(private readonly store: ImStore, batch: { maxBatch: number; lingerMs: number }) {
-    this.removals = new BatchQueue<string, void>(async ids => {
+    this.removals = new BatchQueue<string, void>(all => runIsolatingFailures(all, async ids => {
       await this.store.withRetry(() => this.store.dataSource.query(`DELETE FROM im_outbox WHERE message_id IN (${marks(ids.length)})`, ids),
         { label: 'clear outbox' });
       return ids.map((): void => undefined);
-    }, batch);
+    }), batch);
   }
 
   remove(messageId: string): Promise<void> {
-    return this.removals.push(messageId);
+    const invalid = invalidText(messageId, 'messageId');
+    return invalid ? Promise.reject(invalid) : this.removals.push(messageId);
   }
 
   drain(): Promise<void> {

@@ -1,6 +1,8 @@
 import type { MessageStatus, MessageStatusResult, RecipientState, RecipientStatus } from 'egg-im-protocol';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
+import { firstInvalid, invalidCount, invalidText } from '../batch/checkInput';
+import { runIsolatingFailures } from '../batch/isolateFailures';
 import { byMemberKey } from './rows';
 import { dialectOf, readInt, readTimeOrUndefined, sqlTime } from '../sql/dialect';
 
@@ -32,16 +34,19 @@ export class ReceiptRepository {
   private readonly failedQueue: BatchQueue<Receipt, void>;
 
   constructor(private readonly store: ImStore, batch: { maxBatch: number; lingerMs: number }) {
-    this.deliveredQueue = new BatchQueue(items => this.write('delivered', items), batch);
-    this.failedQueue = new BatchQueue(items => this.write('failed', items), batch);
+    // A receipt the database refuses fails alone; the others of its batch are recorded.
+    this.deliveredQueue = new BatchQueue(items => runIsolatingFailures(items, some => this.write('delivered', some)), batch);
+    this.failedQueue = new BatchQueue(items => runIsolatingFailures(items, some => this.write('failed', some)), batch);
   }
 
   delivered(receipt: Receipt): Promise<void> {
-    return this.deliveredQueue.push(receipt);
+    const invalid = invalidReceipt(receipt);
+    return invalid ? Promise.reject(invalid) : this.deliveredQueue.push(receipt);
   }
 
   failed(receipt: Receipt): Promise<void> {
-    return this.failedQueue.push(receipt);
+    const invalid = invalidReceipt(receipt);
+    return invalid ? Promise.reject(invalid) : this.failedQueue.push(receipt);
   }
 
   async drain(): Promise<void> {
@@ -53,6 +58,8 @@ export class ReceiptRepository {
    * just read, its latest such message: what the senders are told.
    */
   async read({ conversationId, userId, seq }: Omit<Receipt, 'attempts'>): Promise<ReadMark[]> {
+    const invalid = firstInvalid(invalidText(conversationId, 'conversationId'), invalidText(userId, 'userId'), invalidCount(seq, 'seq', 1));
+    if (invalid) throw invalid;
     return this.store.withRetry(async manager => {
       const [ member ] = await manager.query(
         'SELECT m.read_seq, c.last_seq FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id WHERE m.conversation_id = ? AND m.user_id = ?',
@@ -134,4 +141,10 @@ export class ReceiptRepository {
     await this.store.withRetry(() => this.store.dataSource.query(sql, rows.flat()), { label: `record ${kind}` });
     return receipts.map(() => undefined);
   }
+}
+
+function invalidReceipt(receipt: Receipt): Error | undefined {
+  if (receipt === null || typeof receipt !== 'object') return new TypeError('[egg-im-store] a receipt must be an object');
+  return firstInvalid(invalidText(receipt.conversationId, 'conversationId'), invalidText(receipt.userId, 'userId'),
+    invalidCount(receipt.seq, 'seq', 1), invalidCount(receipt.attempts, 'attempts'));
 }
