@@ -5,6 +5,7 @@ import { SessionService } from './lib/session/SessionService';
 import { SessionSweeper } from './lib/session/SessionSweeper';
 import { authRoutes } from './lib/http/authRoutes';
 import { LoginThrottle } from './lib/auth/LoginThrottle';
+import { checkConfig } from './lib/checkConfig';
 
 export default class ConnectionBoot implements IBoot {
   private loginThrottle?: LoginThrottle;
@@ -13,6 +14,7 @@ export default class ConnectionBoot implements IBoot {
 
   configDidLoad() {
     const { app } = this;
+    checkConfig(app.config.imConnection);
     // Outside the body parser, so its errors (bad JSON, too large) also get the contract's error body.
     const middleware = app.config.coreMiddleware;
     const bodyParser = middleware.indexOf('bodyParser');

@@ -17,6 +17,12 @@ export default () => {
       connectTimeoutMs: 10000,
       /** Origins allowed to open a socket (checked in allowRequest, since CORS does not stop other clients); [] = any. */
       allowedOrigins: [],
+      /**
+       * Sockets of one user at once, across every node: the newest one over it is refused at the handshake
+       * (RATE_LIMITED, scope "sockets"). Tabs and devices of one person stay far below it; one stolen token can
+       * no longer open hundreds.
+       */
+      maxPerUser: 20,
     },
     /** Per-connection event rate: `burst` events at once, refilled at `perSecond`; excess gets RATE_LIMITED. */
     rateLimit: { burst: 200, perSecond: 100 },

@@ -66,7 +66,7 @@ export class SocketServer {
         callback('origin not allowed', false);
       },
     });
-    this.io.use((socket, next) => { this.authenticate(socket).then(() => next(), next); });
+    this.io.use((socket, next) => { this.authenticate(socket).then(() => this.admit(socket)).then(() => next(), next); });
     this.io.on('connection', socket => this.onSocketOpened(socket));
     (this.io as unknown as Server<NodeEvents, NodeEvents>).on('im:session-ended', sessionId => this.endLocalSession(sessionId));
   }
@@ -174,9 +174,24 @@ export class SocketServer {
     }
   }
 
+  /**
+   * Sockets per user, across every node (`socket.maxPerUser`): the newest socket over the cap is refused at
+   * the handshake (RATE_LIMITED, `details: { scope: 'sockets', limit }`); the connected ones are never dropped.
+   */
+  private async admit(socket: ImSocket): Promise<void> {
+    const { userId, deviceId } = socket.data;
+    const limit = this.app.config.imConnection.socket.maxPerUser;
+    if (await this.presence.admit(socket.id, userId, deviceId, limit)) return;
+    this.app.coreLogger.warn('[egg-im-connection] refused a socket of user %s device %s: %d sockets already (socket.maxPerUser)', userId, deviceId, limit);
+    const error = new ImError('RATE_LIMITED', `too many connections for this user (at most ${limit})`, { scope: 'sockets', limit });
+    throw Object.assign(new Error(error.code), { data: error.toBody() });
+  }
+
   private onSocketOpened(socket: ImSocket): void {
     const { userId, sessionId, deviceId, expiresAt } = socket.data;
     if ((this.endedSessions.get(sessionId) ?? 0) > Date.now()) {
+      this.track(this.presence.release(socket.id)
+        .catch(err => this.app.coreLogger.warn('[egg-im-connection] presence place of user %s not released: %s', userId, err.message)));
       this.endSocket(socket);
       return;
     }

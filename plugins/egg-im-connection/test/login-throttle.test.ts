@@ -152,10 +152,3 @@ describe('egg-im-connection: login throttling', () => {
     });
   });
 });
-
-describe('egg-im-connection: login throttling config', () => {
-  it('refuses to start with an invalid limit, naming it', async () => {
-    await assert.rejects(startFixture('bad-throttle'),
-      /\[egg-im-connection\] config\.imConnection\.auth\.throttle\.perAccount\.points must be a positive integer, got 0/);
-  });
-});

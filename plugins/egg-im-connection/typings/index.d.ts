@@ -36,6 +36,8 @@ declare module 'egg' {
         pingTimeoutMs: number;
         connectTimeoutMs: number;
         allowedOrigins: string[];
+        /** Sockets of one user at once, across every node; the newest over it is refused at the handshake. */
+        maxPerUser: number;
       };
       rateLimit: { burst: number; perSecond: number };
       session: { ttlMs: number; cacheTtlMs: number; retainEndedMs: number; sweepIntervalMs: number };

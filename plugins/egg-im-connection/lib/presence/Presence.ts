@@ -21,10 +21,26 @@ interface Entry {
  * A clean disconnect of the last device, or a query that finds only lapsed entries, also stores it in the
  * user table, which is read when the cache has lost it.
  */
+/**
+ * KEYS[1]: a user's presence set. ARGV: now, the new entry's expiry, the entry, the limit, the key's TTL.
+ * Adds the entry only while fewer than `limit` entries are live (expiry >= now), in one step: two nodes
+ * admitting the same user's sockets at once cannot both take the last place. Returns 1 (added) or 0.
+ */
+const ADMIT = `
+if redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf') >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
 export class Presence {
   private static readonly CHUNK = 500;
   static readonly SLICES = 10;
   private readonly local = new Map<string, Entry>();
+  /**
+   * Sockets admitted by `admit` whose connection has not opened yet, until when they count: a handshake that
+   * is admitted and then abandoned (the client went away) stops counting after `ttlMs`, like its Redis entry.
+   */
+  private readonly pending = new Map<string, { entry: Entry; until: number }>();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly app: Application, private readonly nodeId: string) {}
@@ -62,10 +78,46 @@ export class Presence {
     clearInterval(this.timer);
   }
 
+  /**
+   * At the handshake: takes one of the user's `limit` places, on every node (in Redis, atomically), or false
+   * when they are all taken by live sockets. A socket's entry is its place: it is released on disconnect and
+   * lapses when its node stops beating, so neither a closed socket nor a dead node holds a place for long.
+   * Without Redis (memory mode, degraded, or a failed call) the count is this node's sockets only.
+   */
+  async admit(socketId: string, userId: string, deviceId: string, limit: number): Promise<boolean> {
+    const entry = this.entry(socketId, userId, deviceId);
+    const now = Date.now();
+    let admitted: boolean | undefined;
+    const redis = this.redis;
+    if (redis) {
+      try {
+        const reply = await withTimeout(redis.eval(ADMIT, {
+          keys: [ this.key('presence', userId) ],
+          arguments: [ String(now), String(now + this.config.ttlMs), entry.member, String(limit), String(this.config.ttlMs * 2) ],
+        }), this.app.config.imCache.client.commandTimeoutMs);
+        admitted = Number(reply) === 1;
+      } catch (err: any) {
+        this.app.coreLogger.warn('[egg-im-connection] presence: redis unavailable at the handshake of user %s, counting this node\'s sockets only: %s', userId, err.message);
+      }
+    }
+    admitted ??= this.localSockets(userId, now) < limit;
+    if (admitted) this.pending.set(socketId, { entry, until: now + this.config.ttlMs });
+    return admitted;
+  }
+
   async connected(socketId: string, userId: string, deviceId: string): Promise<void> {
-    const entry: Entry = { userId, deviceId, member: `${this.nodeId}|${socketId}|${deviceId}`, slice: sliceOf(socketId) };
+    const entry = this.pending.get(socketId)?.entry ?? this.entry(socketId, userId, deviceId);
+    this.pending.delete(socketId);
     this.local.set(socketId, entry);
     await this.write([ entry ]);
+  }
+
+  /** A socket admitted but never connected (its session ended during the handshake): its place is given back. */
+  async release(socketId: string): Promise<void> {
+    const held = this.pending.get(socketId);
+    if (!held) return;
+    this.pending.delete(socketId);
+    await this.redis?.zRem(this.key('presence', held.entry.userId), held.entry.member);
   }
 
   /** Returns true when that was the user's last connected device (the user went offline). */
@@ -132,8 +184,27 @@ export class Presence {
    * (an entry is always in the same one), or all of them.
    */
   async heartbeat(slice?: number): Promise<void> {
+    this.prunePending(Date.now());
     const entries = [ ...this.local.values() ];
     await this.write(slice === undefined ? entries : entries.filter(entry => entry.slice === slice));
+  }
+
+  private entry(socketId: string, userId: string, deviceId: string): Entry {
+    return { userId, deviceId, member: `${this.nodeId}|${socketId}|${deviceId}`, slice: sliceOf(socketId) };
+  }
+
+  /** This node's sockets of the user: connected, or admitted and not abandoned yet. */
+  private localSockets(userId: string, now: number): number {
+    this.prunePending(now);
+    let count = 0;
+    for (const entry of this.local.values()) if (entry.userId === userId) count++;
+    for (const { entry } of this.pending.values()) if (entry.userId === userId) count++;
+    return count;
+  }
+
+  /** Forgets admitted handshakes that never connected (their Redis entries have lapsed by then too). */
+  private prunePending(now: number): void {
+    for (const [ socketId, { until } ] of this.pending) if (until < now) this.pending.delete(socketId);
   }
 
   private localDevices(userId: string): Set<string> {
@@ -182,6 +253,17 @@ export class Presence {
     const stored = await this.app.imStore.users.lastSeenAt(userId);
     return stored?.getTime();
   }
+}
+
+/** Rejects after `ms` (the command is left to node-redis): a hanging Redis must not hold a handshake. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** The heartbeat slice of a socket: stable for the socket's life. */

@@ -68,6 +68,35 @@ export async function startFixture(scenario: string): Promise<Fixture> {
   };
 }
 
+/** A second node of a fixture: the same app, database and Redis key prefix, its own process state and port. */
+export interface SecondNode {
+  app: MockApplication;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `test/fixtures/apps/<scenario>` once more on `fixture`'s database and key prefix: two nodes sharing
+ * MariaDB and Redis, as two processes would. Close it before the fixture (whose close checks the keys).
+ */
+export async function startSecondNode(fixture: Fixture, scenario: string): Promise<SecondNode> {
+  process.env.IM_CONN_TEST_DATABASE_URL = fixture.databaseUrl;
+  process.env.IM_CONN_TEST_REDIS_URL = TEST_REDIS_URL;
+  process.env.IM_CONN_TEST_PREFIX = fixture.prefix;
+  let app: MockApplication;
+  try {
+    app = mm.app({ baseDir: `apps/${scenario}`, cache: false });
+    await app.ready();
+  } finally {
+    delete process.env.IM_CONN_TEST_DATABASE_URL;
+    delete process.env.IM_CONN_TEST_REDIS_URL;
+    delete process.env.IM_CONN_TEST_PREFIX;
+  }
+  const url = await listen(app);
+  let closed: Promise<void> | undefined;
+  return { app, url, close: () => (closed ??= app.close()) };
+}
+
 /** Every log file the fixture wrote (egg-mock logs under the fixture's `logs/` folder), with its text. */
 export function readLogs(logDir: string): Array<{ file: string; text: string }> {
   if (!fs.existsSync(logDir)) return [];

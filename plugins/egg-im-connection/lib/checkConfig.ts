@@ -1,0 +1,16 @@
+import assert from 'node:assert';
+import type { EggAppConfig } from 'egg';
+
+function positiveInt(value: unknown, name: string): void {
+  assert(typeof value === 'number' && Number.isInteger(value) && value > 0,
+    `[egg-im-connection] config.imConnection.${name} must be a positive integer, got ${String(value)}`);
+}
+
+/**
+ * Checks the options that guard the service (caps per user) at start: a wrong value stops the app with an
+ * `[egg-im-connection] config.imConnection.…` assertion instead of turning a limit off. The login throttle
+ * checks its own (`LoginThrottle`).
+ */
+export function checkConfig(config: EggAppConfig['imConnection']): void {
+  positiveInt(config.socket?.maxPerUser, 'socket.maxPerUser');
+}

@@ -1,0 +1,27 @@
+import assert from 'node:assert';
+import { startFixture } from './support/fixture';
+
+/** Starts the bad-config fixture with `imConnection` overridden by `bad`; resolves with the start's error. */
+async function startWith(bad: object): Promise<void> {
+  process.env.IM_CONN_TEST_BAD_CONFIG = JSON.stringify(bad);
+  try {
+    await startFixture('bad-config');
+  } finally {
+    delete process.env.IM_CONN_TEST_BAD_CONFIG;
+  }
+}
+
+describe('egg-im-connection: config checked at start', () => {
+  for (const [ label, bad, message ] of [
+    [ 'a login limit of 0 points', { auth: { throttle: { perAccount: { points: 0, durationMs: 60_000 } } } },
+      /\[egg-im-connection\] config\.imConnection\.auth\.throttle\.perAccount\.points must be a positive integer, got 0/ ],
+    [ 'a login window that is not whole seconds', { auth: { throttle: { perIp: { points: 5, durationMs: 1500 } } } },
+      /\[egg-im-connection\] config\.imConnection\.auth\.throttle\.perIp\.durationMs must be a whole number of seconds/ ],
+    [ 'a socket cap of 0', { socket: { maxPerUser: 0 } },
+      /\[egg-im-connection\] config\.imConnection\.socket\.maxPerUser must be a positive integer, got 0/ ],
+  ] as const) {
+    it(`refuses to start with ${label}, naming the option`, async () => {
+      await assert.rejects(startWith(bad), message);
+    });
+  }
+});
