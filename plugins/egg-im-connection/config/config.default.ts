@@ -35,6 +35,11 @@ export default () => {
       retainEndedMs: 24 * 3600 * 1000,
       /** How often each node deletes ended sessions (0 turns it off). */
       sweepIntervalMs: 3600 * 1000,
+      /**
+       * Live sessions (logins) of one user: a login over it revokes the OLDEST session (its sockets are told
+       * session:expired, as on logout), so a user is never locked out by devices they forgot to log out of.
+       */
+      maxPerUser: 20,
     },
     presence: {
       /** A socket's presence entry lapses this long after its node's last heartbeat (heartbeats every ttl/3). */

@@ -13,4 +13,5 @@ function positiveInt(value: unknown, name: string): void {
  */
 export function checkConfig(config: EggAppConfig['imConnection']): void {
   positiveInt(config.socket?.maxPerUser, 'socket.maxPerUser');
+  positiveInt(config.session?.maxPerUser, 'session.maxPerUser');
 }

@@ -40,7 +40,14 @@ declare module 'egg' {
         maxPerUser: number;
       };
       rateLimit: { burst: number; perSecond: number };
-      session: { ttlMs: number; cacheTtlMs: number; retainEndedMs: number; sweepIntervalMs: number };
+      session: {
+        ttlMs: number;
+        cacheTtlMs: number;
+        retainEndedMs: number;
+        sweepIntervalMs: number;
+        /** Live sessions of one user; a login over it revokes the oldest. */
+        maxPerUser: number;
+      };
       presence: { ttlMs: number; lastSeenTtlMs: number };
       auth: {
         registration: boolean;

@@ -85,7 +85,8 @@ export async function startSecondNode(fixture: Fixture, scenario: string): Promi
   process.env.IM_CONN_TEST_PREFIX = fixture.prefix;
   let app: MockApplication;
   try {
-    app = mm.app({ baseDir: `apps/${scenario}`, cache: false });
+    // clean: false — egg-mock would otherwise delete the logs folder the first node is writing to
+    app = mm.app({ baseDir: `apps/${scenario}`, cache: false, clean: false });
     await app.ready();
   } finally {
     delete process.env.IM_CONN_TEST_DATABASE_URL;
