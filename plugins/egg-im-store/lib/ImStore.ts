@@ -4,6 +4,7 @@ import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository
 import { backoffDelay, normalizeBackoff, sleep, withTimeout } from './backoff';
 import { dbErrorCode, describeDbError, isBrokenPoolError, transientKind } from './dbErrors';
 import { endPool, type MysqlPoolFactory } from './MysqlPoolFactory';
+import { redactDbError } from './redactDbError';
 import { SessionRepository } from './repositories/SessionRepository';
 import { UserRepository } from './repositories/UserRepository';
 import { redactSecret } from './storeUrl';
@@ -177,8 +178,9 @@ export class ImStore {
   /**
    * Runs one unit of work, retrying transient failures (lost or refused connections, a saturated server,
    * deadlocks, lock wait timeouts) with exponential backoff. After the last try a transient failure becomes
-   * `ImError('STORE_UNAVAILABLE')` (retryable: the work was not applied); any other error, and any
-   * `ImError` thrown by `fn`, is rethrown unchanged.
+   * `ImError('STORE_UNAVAILABLE')` (retryable: the work was not applied); an `ImError` thrown by `fn` is
+   * rethrown unchanged, and a database error as an `ImStoreQueryError` (its code, errno, sqlState and the
+   * statement's shape, without any value: see `redactDbError`).
    *
    * `fn` may run more than once: make it idempotent, or pass `{ transaction: true }` so each try is one
    * transaction (a connection lost during COMMIT can still leave the outcome unknown; use natural keys,
@@ -204,7 +206,8 @@ export class ImStore {
       } catch (err) {
         if (isImError(err)) throw err;
         const kind = transientKind(err);
-        if (!kind) throw err;
+        // Every repository call comes through here: a database error leaves the store without SQL values.
+        if (!kind) throw redactDbError(err);
         if (kind === 'connection') this.noteFailure(err);
         if (attempt >= policy.attempts) {
           this.logger.warn('[egg-im-store] %s failed after %d attempts (%s): %s', label, attempt, kind, this.describe(err));

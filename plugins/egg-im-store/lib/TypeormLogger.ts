@@ -1,17 +1,12 @@
 import type { Logger as OrmLogger, LoggerOptions, LogLevel } from 'typeorm';
 import { describeDbError } from './dbErrors';
+import { redactServerMessage, statementShape } from './redactDbError';
 import type { StoreLogger } from './types';
-
-const MAX_SQL = 1000;
-
-function shortSql(query: string): string {
-  const oneLine = query.replace(/\s+/g, ' ').trim();
-  return oneLine.length > MAX_SQL ? `${oneLine.slice(0, MAX_SQL)}…` : oneLine;
-}
 
 /**
  * Sends TypeORM's log lines to Egg's coreLogger, prefixed `[egg-im-store]`.
- * Query parameters are never logged: they may hold token hashes, password hashes or message bodies.
+ * Query parameters are never logged, nor literals in a statement, nor quoted values in a server's message:
+ * they may hold token hashes, password hashes or message bodies.
  */
 export class TypeormLogger implements OrmLogger {
   private readonly levels: Set<LogLevel> | 'all';
@@ -27,17 +22,17 @@ export class TypeormLogger implements OrmLogger {
   }
 
   logQuery(query: string): void {
-    if (this.on('query')) this.logger.info('[egg-im-store] query: %s', shortSql(query));
+    if (this.on('query')) this.logger.info('[egg-im-store] query: %s', statementShape(query));
   }
 
   logQueryError(error: string | Error, query: string): void {
     if (this.on('error')) {
-      this.logger.warn('[egg-im-store] query failed (%s): %s', typeof error === 'string' ? error : describeDbError(error), shortSql(query));
+      this.logger.warn('[egg-im-store] query failed (%s): %s', typeof error === 'string' ? redactServerMessage(error) : describeDbError(error), statementShape(query));
     }
   }
 
   logQuerySlow(time: number, query: string): void {
-    if (this.slowQueryMs > 0) this.logger.warn('[egg-im-store] slow query (%d ms): %s', time, shortSql(query));
+    if (this.slowQueryMs > 0) this.logger.warn('[egg-im-store] slow query (%d ms): %s', time, statementShape(query));
   }
 
   logSchemaBuild(message: string): void {

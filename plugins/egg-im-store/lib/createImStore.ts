@@ -11,6 +11,7 @@ import { migrations } from './migrations';
 import { endPool, MysqlPoolFactory } from './MysqlPoolFactory';
 import { runMigrations } from './runMigrations';
 import { noPadCollation } from './sql/collation';
+import { redactDbError } from './redactDbError';
 import { parseStoreUrl, redactSecret, type MysqlTarget, type StoreTarget } from './storeUrl';
 import { TypeormLogger } from './TypeormLogger';
 import type { ImStoreClientConfig, ImStoreClientConfigInput, StoreLogger } from './types';
@@ -161,10 +162,10 @@ async function connect(target: StoreTarget, cfg: ImStoreClientConfig, logger: St
       const kind = transientKind(err);
       if (!kind) {
         const hint = dbErrorCode(err) === 'ER_BAD_DB_ERROR' ? ' (create it, or set imStore.client.createDatabase: true)' : '';
-        throw new Error(`[egg-im-store] cannot open the database ${target.redacted}: ${reason}${hint}`, { cause: err });
+        throw new Error(`[egg-im-store] cannot open the database ${target.redacted}: ${reason}${hint}`, { cause: redactDbError(err) });
       }
       if (attempt >= attempts) {
-        throw new Error(`[egg-im-store] database unreachable after ${attempt} attempts: ${reason}`, { cause: err });
+        throw new Error(`[egg-im-store] database unreachable after ${attempt} attempts: ${reason}`, { cause: redactDbError(err) });
       }
       const delay = backoffDelay(attempt, cfg.connectRetry);
       logger.warn('[egg-im-store] database %s (attempt %d/%d, %s), next attempt in %d ms: %s',
@@ -241,7 +242,7 @@ export async function createImStore(config: ImStoreClientConfigInput, app: AppLi
     if (signal.aborted) return abandon(store, err);
     await store.close();
     const reason = redactSecret(describeDbError(err), secret).replace(/^\[egg-im-store\] /, '');
-    throw new Error(`[egg-im-store] preparing ${target.redacted} failed: ${reason}`, { cause: err });
+    throw new Error(`[egg-im-store] preparing ${target.redacted} failed: ${reason}`, { cause: redactDbError(err) });
   }
   if (signal.aborted) return abandon(store);
 

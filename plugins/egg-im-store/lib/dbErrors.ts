@@ -1,3 +1,5 @@
+import { redactServerMessage } from './redactDbError';
+
 /**
  * Which database errors are worth retrying.
  *
@@ -104,13 +106,13 @@ export function isBrokenPoolError(err: unknown): boolean {
   return false;
 }
 
-/** A short, loggable description: the driver's code, else the message (first line, bounded). */
+/** A short, loggable description: the driver's code, else the message (first line, bounded, quoted values replaced). */
 export function describeDbError(err: unknown): string {
   let code: string | undefined;
   let message: string | undefined;
   for (const e of chain(err)) {
     if (!code && typeof e.code === 'string' && e.code) code = e.code;
-    if (!message && typeof e.message === 'string' && e.message) message = e.message.split('\n')[0].slice(0, 300);
+    if (!message && typeof e.message === 'string' && e.message) message = redactServerMessage(e.message.split('\n')[0]).slice(0, 300);
   }
   if (code && message && !message.includes(code)) return `${code}: ${message}`;
   return message || code || String(err);

@@ -4,10 +4,36 @@ import mm, { type MockApplication } from 'egg-mock';
 import { createTestDatabase, dropTestDatabase } from 'egg-im-testkit';
 import { cleanFixture, makeTempDir } from './helpers';
 
+export interface TestDatabase {
+  /**
+   * Boots a fixture app on this database: `apps/sqlite` or `apps/mysql` by default, or `scenario`, whose config
+   * leaves the url to the plugin's default (IM_DATABASE_URL).
+   */
+  boot: (scenario?: string) => MockApplication;
+  /** Drops the database and cleans the fixtures booted. */
+  cleanup: () => Promise<void>;
+}
+
 /** One database of each kind the store supports, for tests that must hold on both. */
 export interface TestDriver {
   name: 'SQLite' | 'MariaDB';
-  setup(label: string): Promise<{ boot: () => MockApplication; cleanup: () => Promise<void> }>;
+  setup(label: string): Promise<TestDatabase>;
+}
+
+function onUrl(url: string, fixture: string, drop: () => Promise<void>): TestDatabase {
+  const booted = new Set<string>();
+  return {
+    boot: (scenario = fixture) => {
+      booted.add(scenario);
+      mm(process.env, 'IM_DATABASE_URL', url);
+      mm(process.env, 'STORE_TEST_MYSQL_URL', url);
+      return mm.app({ baseDir: `apps/${scenario}`, cache: false });
+    },
+    cleanup: async () => {
+      await drop();
+      for (const scenario of booted) cleanFixture(scenario);
+    },
+  };
 }
 
 export const drivers: TestDriver[] = [
@@ -15,32 +41,14 @@ export const drivers: TestDriver[] = [
     name: 'SQLite',
     async setup(label) {
       const dir = makeTempDir(label);
-      return {
-        boot: () => {
-          mm(process.env, 'IM_DATABASE_URL', `sqlite:${path.join(dir, `${label}.sqlite`)}`);
-          return mm.app({ baseDir: 'apps/sqlite', cache: false });
-        },
-        cleanup: async () => {
-          fs.rmSync(dir, { recursive: true, force: true });
-          cleanFixture('sqlite');
-        },
-      };
+      return onUrl(`sqlite:${path.join(dir, `${label}.sqlite`)}`, 'sqlite', async () => fs.rmSync(dir, { recursive: true, force: true }));
     },
   },
   {
     name: 'MariaDB',
     async setup(label) {
       const db = await createTestDatabase(label);
-      return {
-        boot: () => {
-          mm(process.env, 'STORE_TEST_MYSQL_URL', db.url);
-          return mm.app({ baseDir: 'apps/mysql', cache: false });
-        },
-        cleanup: async () => {
-          await dropTestDatabase(db.name);
-          cleanFixture('mysql');
-        },
-      };
+      return onUrl(db.url, 'mysql', () => dropTestDatabase(db.name));
     },
   },
 ];

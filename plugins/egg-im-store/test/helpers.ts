@@ -20,6 +20,17 @@ export function readCoreLog(scenario: string): string {
   return text;
 }
 
+/** Every log file a fixture app has written so far (egg writes under `logs/<appname>/`), concatenated. */
+export function readAllLogs(scenario: string): string {
+  const walk = (dir: string): string => (fs.existsSync(dir)
+    ? fs.readdirSync(dir, { withFileTypes: true }).map(entry => {
+      const full = path.join(dir, entry.name);
+      return entry.isDirectory() ? walk(full) : fs.readFileSync(full, 'utf8');
+    }).join('\n')
+    : '');
+  return walk(path.join(FIXTURES, scenario, 'logs'));
+}
+
 /**
  * The core log of a fixture app once it shows every pattern, or as it is after timeoutMs (so the caller's assertion
  * fails with the text). Egg's file logger writes through a stream that `app.close()` ends without waiting for it,

@@ -8,6 +8,7 @@ import { describeDbError, isTransientDbError, transientKind } from '../lib/dbErr
 import { defaultClientConfig, normalizeClientConfig } from '../lib/defaults';
 import { parseStoreUrl, redactUrl } from '../lib/storeUrl';
 import { noPadCollation } from '../lib/sql/collation';
+import { ImStoreQueryError, redactDbError, redactServerMessage, statementShape } from '../lib/redactDbError';
 import defaultConfig from '../config/config.default';
 
 const coded = (code: string, message = code) => Object.assign(new Error(message), { code });
@@ -42,6 +43,57 @@ describe('egg-im-store units', () => {
     it('describes an error by code and message', () => {
       assert.equal(describeDbError(coded('ER_LOCK_DEADLOCK', 'Deadlock found')), 'ER_LOCK_DEADLOCK: Deadlock found');
       assert.equal(describeDbError(coded('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1')), 'connect ECONNREFUSED 127.0.0.1:1');
+    });
+  });
+
+  describe('redaction of database errors', () => {
+    it('statementShape replaces string, hex and number literals, never names', () => {
+      assert.equal(
+        statementShape("INSERT INTO t (a, b)\n VALUES ('x', 'it\\'s', -1.5e3, X'6162', \"q\"), (@im_seq0 - 3, '') LIMIT 10"),
+        'INSERT INTO t (a, b) VALUES (?, ?, ?, ?, ?), (@im_seq0 - ?, ?) LIMIT ?');
+      assert.equal(statementShape('SELECT `t1`.`c2`, im_2x, datetime(3) FROM t'), 'SELECT `t1`.`c2`, im_2x, datetime(?) FROM t');
+      assert.equal(statementShape(`SELECT '${'v'.repeat(2000)}', ${'a, '.repeat(600)}b`).length, 1001);
+    });
+
+    it('redactServerMessage replaces quoted values and keeps quoted names', () => {
+      assert.equal(redactServerMessage("Duplicate entry 'alice-c'1 ' for key 'uq_im_messages_sender_client'"),
+        "Duplicate entry '?' for key 'uq_im_messages_sender_client'");
+      assert.equal(redactServerMessage("Incorrect integer value: 'a'b' for column `db`.`im_members`.`attempts` at row 1"),
+        "Incorrect integer value: '?' for column `db`.`im_members`.`attempts` at row 1");
+      assert.equal(redactServerMessage("Truncated incorrect DOUBLE value: 'secret'"), "Truncated incorrect DOUBLE value: '?'");
+      assert.equal(redactServerMessage("Data too long for column 'type' at row 3"), "Data too long for column 'type' at row 3");
+      assert.equal(redactServerMessage("Unknown column 'NaN' in 'field list'"), "Unknown column 'NaN' in 'field list'");
+      assert.equal(redactServerMessage("You have an error in your SQL syntax; check the manual near 'secret' at line 1"),
+        "You have an error in your SQL syntax; check the manual near '?' at line 1");
+    });
+
+    it('redactDbError keeps code, errno, sqlState and the statement shape; drops parameters, driverError and values', () => {
+      const driverError = Object.assign(new Error("Duplicate entry 'bob-secret' for key 'PRIMARY'"), {
+        code: 'ER_DUP_ENTRY', errno: 1062, sqlState: '23000', sqlMessage: "Duplicate entry 'bob-secret' for key 'PRIMARY'",
+        sql: "INSERT INTO im_users (id) VALUES ('bob-secret')",
+      });
+      const typeorm = Object.assign(new Error(driverError.message), {
+        ...driverError, name: 'QueryFailedError', query: 'INSERT INTO im_users (id) VALUES (?)', parameters: [ 'bob-secret' ], driverError,
+      });
+      for (const err of [ driverError, typeorm ]) {
+        const safe = redactDbError(err) as ImStoreQueryError;
+        assert.ok(safe instanceof ImStoreQueryError);
+        assert.equal(safe.message, "[egg-im-store] ER_DUP_ENTRY: Duplicate entry '?' for key 'PRIMARY'");
+        assert.deepEqual({ ...safe }, {
+          code: 'ER_DUP_ENTRY', errno: 1062, sqlState: '23000', sql: 'INSERT INTO im_users (id) VALUES (?)', sqlMessage: "Duplicate entry '?' for key 'PRIMARY'",
+        });
+        assert.ok(!String(safe.stack).includes('secret'));
+        assert.equal(safe.cause, undefined);
+      }
+      const sqlite = Object.assign(new Error('UNIQUE constraint failed: im_users.id'), {
+        query: 'INSERT INTO im_users (id) VALUES (?)', parameters: [ 'secret' ], driverError: Object.assign(new Error('UNIQUE constraint failed: im_users.id'), { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' }),
+      });
+      assert.deepEqual({ ...(redactDbError(sqlite) as object) }, { code: 'SQLITE_CONSTRAINT_PRIMARYKEY', sql: 'INSERT INTO im_users (id) VALUES (?)' });
+      const own = new TypeError('[egg-im-store] seq must be an integer >= 1 (got NaN)');
+      assert.equal(redactDbError(own), own, 'errors of this package pass unchanged');
+      const imError = new ImError('STORE_UNAVAILABLE', 'down');
+      assert.equal(redactDbError(imError), imError);
+      assert.equal(describeDbError(driverError), "ER_DUP_ENTRY: Duplicate entry '?' for key 'PRIMARY'", 'log lines are redacted too');
     });
   });
 
