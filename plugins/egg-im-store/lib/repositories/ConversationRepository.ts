@@ -13,6 +13,20 @@ export class ConversationRepository {
     return rows.map((r: { user_id: string }) => r.user_id);
   }
 
+  /**
+   * True when the two users share a conversation: a direct one (made by its first message, with both member
+   * rows) or a group both belong to. A user shares with themself. One query: the first user's conversations
+   * (index `idx_im_members_user`), each probed for the second user on the primary key, stopping at the first.
+   */
+  async shareConversation(a: string, b: string): Promise<boolean> {
+    if (typeof a !== 'string' || typeof b !== 'string') return false;
+    if (a === b) return true;
+    const rows = await this.store.withRetry(() => this.store.dataSource.query(
+      'SELECT 1 AS shared FROM im_members a JOIN im_members b ON b.conversation_id = a.conversation_id AND b.user_id = ? WHERE a.user_id = ? LIMIT 1',
+      [ b, a ]), { label: 'check shared conversation' });
+    return rows.length > 0;
+  }
+
   /** The user's conversations, most recently active first. */
   async listForUser(userId: string): Promise<ConversationSummary[]> {
     const rows = await this.store.withRetry(() => this.store.dataSource.query(
