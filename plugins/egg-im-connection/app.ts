@@ -14,7 +14,6 @@ export default class ConnectionBoot implements IBoot {
 
   configDidLoad() {
     const { app } = this;
-    checkConfig(app.config.imConnection);
     // Outside the body parser, so its errors (bad JSON, too large) also get the contract's error body.
     const middleware = app.config.coreMiddleware;
     const bodyParser = middleware.indexOf('bodyParser');
@@ -25,6 +24,8 @@ export default class ConnectionBoot implements IBoot {
     app.imSessions = new SessionService(app);
     app.imSockets = new SocketServer(app);
     app.imSessionSweeper = new SessionSweeper(app);
+    // Last: a wrong limit fails the start with its own message (Egg still runs the later hooks, which need the above).
+    checkConfig(app.config.imConnection);
   }
 
   async didLoad() {

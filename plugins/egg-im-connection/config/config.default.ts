@@ -45,6 +45,12 @@ export default () => {
       /** A socket's presence entry lapses this long after its node's last heartbeat (heartbeats every ttl/3). */
       ttlMs: 30000,
       lastSeenTtlMs: 30 * 24 * 3600 * 1000,
+      /**
+       * Who may read a user's presence (GET users/:userId/presence): 'contacts' (users who share a conversation
+       * with them, direct or group, and themselves) or 'everyone'. Anyone else gets NOT_FOUND, the same answer
+       * as for a user that does not exist, so presence tells strangers neither existence nor activity.
+       */
+      visibleTo: 'contacts',
     },
     auth: {
       /** POST /im/auth/register; turn off when users come from the host application. */

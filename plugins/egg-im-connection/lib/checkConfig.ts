@@ -7,11 +7,14 @@ function positiveInt(value: unknown, name: string): void {
 }
 
 /**
- * Checks the options that guard the service (caps per user) at start: a wrong value stops the app with an
+ * Checks the options that guard the service (caps per user, who sees presence) at start: a wrong value stops the app with an
  * `[egg-im-connection] config.imConnection.…` assertion instead of turning a limit off. The login throttle
  * checks its own (`LoginThrottle`).
  */
 export function checkConfig(config: EggAppConfig['imConnection']): void {
   positiveInt(config.socket?.maxPerUser, 'socket.maxPerUser');
   positiveInt(config.session?.maxPerUser, 'session.maxPerUser');
+  const visibleTo: unknown = config.presence?.visibleTo;
+  assert(visibleTo === 'contacts' || visibleTo === 'everyone',
+    `[egg-im-connection] config.imConnection.presence.visibleTo must be 'contacts' or 'everyone', got ${JSON.stringify(visibleTo)}`);
 }

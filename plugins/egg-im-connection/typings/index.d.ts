@@ -48,7 +48,12 @@ declare module 'egg' {
         /** Live sessions of one user; a login over it revokes the oldest. */
         maxPerUser: number;
       };
-      presence: { ttlMs: number; lastSeenTtlMs: number };
+      presence: {
+        ttlMs: number;
+        lastSeenTtlMs: number;
+        /** Who may read a user's presence: users sharing a conversation with them (and themselves), or everyone. */
+        visibleTo: 'contacts' | 'everyone';
+      };
       auth: {
         registration: boolean;
         minPasswordLength: number;

@@ -93,8 +93,24 @@ export function authRoutes(app: Application, throttle: LoginThrottle): void {
   });
 
   router.get('imPresence', `${prefix}/users/:userId/presence`, requireSession, async ctx => {
-    ctx.body = await app.imSockets.presence.query(checkId(ctx.params.userId, 'userId'));
+    const userId = checkId(ctx.params.userId, 'userId');
+    if (!await visible(app, ctx.imSession.userId, userId)) {
+      // the same answer for a user that does not exist and for one the viewer may not see
+      throw new ImError('NOT_FOUND', `user ${userId} not found`, { userId });
+    }
+    ctx.body = await app.imSockets.presence.query(userId);
   });
+}
+
+/**
+ * Whether `viewer` may see the presence of `userId` (`imConnection.presence.visibleTo`): their own always;
+ * with `contacts` (the default) only users they share a conversation with (a direct one or a group), which
+ * also implies that the user exists; with `everyone` any user that exists.
+ */
+async function visible(app: Application, viewer: string, userId: string): Promise<boolean> {
+  if (viewer === userId) return true;
+  if (app.config.imConnection.presence.visibleTo === 'everyone') return app.imStore.users.exists(userId);
+  return app.imStore.conversations.shareConversation(viewer, userId);
 }
 
 /** The host app's own credential check when configured, else egg-im's user table. */
