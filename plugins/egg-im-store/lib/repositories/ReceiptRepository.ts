@@ -4,7 +4,7 @@ import { BatchQueue } from '../batch/BatchQueue';
 import { firstInvalid, invalidCount, invalidText } from '../batch/checkInput';
 import { runIsolatingFailures } from '../batch/isolateFailures';
 import { byMemberKey } from './rows';
-import { dialectOf, readInt, readTimeOrUndefined, sqlTime } from '../sql/dialect';
+import { dialectOf, readInt, readTimeOrUndefined, sqlTime, type Dialect } from '../sql/dialect';
 
 export interface Receipt {
   conversationId: string;
@@ -13,6 +13,9 @@ export interface Receipt {
   /** Pushes made for this message while a device of the user was connected. */
   attempts: number;
 }
+
+/** What `write` records: a cursor move (delivered, failed) or the pushes of a delivery still pending. */
+type ReceiptKind = 'delivered' | 'failed' | 'attempted';
 
 export interface ReadMark {
   id: string;
@@ -26,17 +29,20 @@ const AS_MESSAGE: Record<RecipientStatus, MessageStatus> = { failed: 'failed', p
 
 /**
  * Delivery state as cursors per member: `delivered_seq` (highest seq a device of the member acknowledged),
- * `read_seq`, `failed_seq` (highest seq whose retries ran out). One row per member per conversation, so a
- * message to a group of 1,000 writes no per-recipient rows; acknowledgements are batched.
+ * `read_seq`, `failed_seq` (highest seq whose retries ran out), `attempted_seq` with `attempted_pushes` (the
+ * pushes of a delivery still pending). One row per member per conversation, so a message to a group of 1,000
+ * writes no per-recipient rows; acknowledgements and push counts are batched.
  */
 export class ReceiptRepository {
   private readonly deliveredQueue: BatchQueue<Receipt, void>;
   private readonly failedQueue: BatchQueue<Receipt, void>;
+  private readonly attemptedQueue: BatchQueue<Receipt, void>;
 
   constructor(private readonly store: ImStore, batch: { maxBatch: number; lingerMs: number }) {
     // A receipt the database refuses fails alone; the others of its batch are recorded.
     this.deliveredQueue = new BatchQueue(items => runIsolatingFailures(items, some => this.write('delivered', some)), batch);
     this.failedQueue = new BatchQueue(items => runIsolatingFailures(items, some => this.write('failed', some)), batch);
+    this.attemptedQueue = new BatchQueue(items => runIsolatingFailures(items, some => this.write('attempted', some)), batch);
   }
 
   delivered(receipt: Receipt): Promise<void> {
@@ -49,8 +55,18 @@ export class ReceiptRepository {
     return invalid ? Promise.reject(invalid) : this.failedQueue.push(receipt);
   }
 
+  /**
+   * Records that a delivery still pending has been pushed `attempts` times, so `statusOf` shows the count
+   * while the pushes happen. Never lowers a count, and never touches a recipient already delivered, read or
+   * failed at `seq`. Batched like the other receipts.
+   */
+  attempted(receipt: Receipt): Promise<void> {
+    const invalid = invalidReceipt(receipt);
+    return invalid ? Promise.reject(invalid) : this.attemptedQueue.push(receipt);
+  }
+
   async drain(): Promise<void> {
-    await Promise.all([ this.deliveredQueue.drain(), this.failedQueue.drain() ]);
+    await Promise.all([ this.deliveredQueue.drain(), this.failedQueue.drain(), this.attemptedQueue.drain() ]);
   }
 
   /**
@@ -72,9 +88,9 @@ export class ReceiptRepository {
       const { greatest } = dialectOf(this.store.driver);
       // Single-table UPDATE: assignments run left to right, so delivered_at sees the old delivered_seq.
       await manager.query(
-        `UPDATE im_members SET delivered_at = CASE WHEN delivered_seq < ? THEN ? ELSE delivered_at END, delivered_seq = ${greatest('delivered_seq', '?')}, ` +
-        'read_seq = ?, read_at = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?',
-        [ to, at, to, to, at, conversationId, userId, to ]);
+        `UPDATE im_members SET ${RESET_PUSHES('?')}, delivered_at = CASE WHEN delivered_seq < ? THEN ? ELSE delivered_at END, ` +
+        `delivered_seq = ${greatest('delivered_seq', '?')}, read_seq = ?, read_at = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?`,
+        [ to, to, at, to, to, at, conversationId, userId, to ]);
       const latest = await manager.query(
         'SELECT sender_id, MAX(seq) AS seq FROM im_messages WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id <> ? GROUP BY sender_id',
         [ conversationId, from, to, userId ]);
@@ -93,7 +109,7 @@ export class ReceiptRepository {
     if (!message) return undefined;
     const seq = readInt(message.seq);
     const members = await this.store.withRetry(() => this.store.dataSource.query(
-      'SELECT user_id, since_seq, delivered_seq, read_seq, failed_seq, attempts, delivered_at, read_at, failed_at FROM im_members ' +
+      'SELECT user_id, since_seq, delivered_seq, read_seq, failed_seq, attempts, attempted_seq, attempted_pushes, delivered_at, read_at, failed_at FROM im_members ' +
       'WHERE conversation_id = ? AND user_id <> ? ORDER BY user_id', [ message.conversation_id, message.sender_id ]), { label: 'read status' });
     const recipients: RecipientState[] = [];
     for (const m of members) {
@@ -102,7 +118,8 @@ export class ReceiptRepository {
         : readInt(m.delivered_seq) >= seq ? 'delivered'
           : readInt(m.failed_seq) >= seq ? 'failed' : 'pending';
       const state: RecipientState = { userId: m.user_id, status, attempts: readInt(m.attempts) };
-      if (status === 'pending') state.attempts = 0;
+      // pending: the pushes made so far, once a push of it (or of a later message) was recorded
+      if (status === 'pending') state.attempts = readInt(m.attempted_seq) >= seq ? readInt(m.attempted_pushes) : 0;
       const deliveredAt = readTimeOrUndefined(m.delivered_at);
       const readAt = readTimeOrUndefined(m.read_at);
       const failedAt = readTimeOrUndefined(m.failed_at);
@@ -118,26 +135,18 @@ export class ReceiptRepository {
     };
   }
 
-  private async write(kind: 'delivered' | 'failed', receipts: Receipt[]): Promise<void[]> {
-    // One row per member: the highest seq of the batch wins.
+  private async write(kind: ReceiptKind, receipts: Receipt[]): Promise<void[]> {
+    // One row per member: the highest seq of the batch wins (and for it, the most pushes).
     const latest = new Map<string, Receipt>();
     for (const r of receipts) {
       const key = `${r.conversationId}\n${r.userId}`;
       const seen = latest.get(key);
-      if (!seen || r.seq > seen.seq) latest.set(key, r);
+      if (!seen || r.seq > seen.seq || (r.seq === seen.seq && r.attempts > seen.attempts)) latest.set(key, r);
     }
     const at = sqlTime(new Date());
     // In key order, as the message writer locks member rows: two writers never wait on each other in a circle.
     const rows = [ ...latest ].sort(byMemberKey).map(([ , r ]) => [ r.conversationId, r.userId, r.seq, r.attempts, at ]);
-    const { updateFrom } = dialectOf(this.store.driver);
-    const sql = kind === 'delivered'
-      ? updateFrom('im_members', 'm', [ 'c', 'u', 's', 'a', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
-        // A message that had failed and is delivered now: its attempts add up (the earlier pushes counted too).
-        'm.delivered_seq = v.s, m.delivered_at = v.t, m.attempts = CASE WHEN m.failed_seq >= v.s THEN m.attempts + v.a ELSE v.a END',
-        'm.delivered_seq < v.s')
-      // A later delivery wins over a failure: a failure is recorded only above the delivered cursor.
-      : updateFrom('im_members', 'm', [ 'c', 'u', 's', 'a', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
-        'm.failed_seq = v.s, m.failed_at = v.t, m.attempts = v.a', 'm.failed_seq < v.s AND m.delivered_seq < v.s');
+    const sql = receiptUpdate(kind, dialectOf(this.store.driver), rows.length);
     await this.store.withRetry(() => this.store.dataSource.query(sql, rows.flat()), { label: `record ${kind}` });
     return receipts.map(() => undefined);
   }
@@ -147,4 +156,32 @@ function invalidReceipt(receipt: Receipt): Error | undefined {
   if (receipt === null || typeof receipt !== 'object') return new TypeError('[egg-im-store] a receipt must be an object');
   return firstInvalid(invalidText(receipt.conversationId, 'conversationId'), invalidText(receipt.userId, 'userId'),
     invalidCount(receipt.seq, 'seq', 1), invalidCount(receipt.attempts, 'attempts'));
+}
+
+/**
+ * A delivered or failed cursor that passes `attempted_seq` ends the pushes counted there: the next message
+ * pushed starts from 0. (Refers to no column its statement updates: the order of assignments does not matter.)
+ */
+const RESET_PUSHES = (seq: string, row = '') =>
+  `${row}attempted_pushes = CASE WHEN ${row}attempted_seq <= ${seq} THEN 0 ELSE ${row}attempted_pushes END`;
+
+/** The batched UPDATE … JOIN of one kind of receipt, for `rowCount` rows of (conversation, user, seq, attempts, time). */
+function receiptUpdate(kind: ReceiptKind, { updateFrom, greatest }: Dialect, rowCount: number): string {
+  const join = 'm.conversation_id = v.c AND m.user_id = v.u';
+  const columns = [ 'c', 'u', 's', 'a', 't' ];
+  if (kind === 'delivered') {
+    return updateFrom('im_members', 'm', columns, rowCount, join,
+      // A message that had failed and is delivered now: its attempts add up (the earlier pushes counted too).
+      `m.delivered_seq = v.s, m.delivered_at = v.t, m.attempts = CASE WHEN m.failed_seq >= v.s THEN m.attempts + v.a ELSE v.a END, ${RESET_PUSHES('v.s', 'm.')}`,
+      'm.delivered_seq < v.s');
+  }
+  if (kind === 'failed') {
+    // A later delivery wins over a failure: a failure is recorded only above the delivered cursor.
+    return updateFrom('im_members', 'm', columns, rowCount, join,
+      `m.failed_seq = v.s, m.failed_at = v.t, m.attempts = v.a, ${RESET_PUSHES('v.s', 'm.')}`, 'm.failed_seq < v.s AND m.delivered_seq < v.s');
+  }
+  // Pending only: a recipient delivered, read or failed at this seq keeps its state; a count never goes down.
+  return updateFrom('im_members', 'm', columns, rowCount, join,
+    `m.attempted_seq = ${greatest('m.attempted_seq', 'v.s')}, m.attempted_pushes = ${greatest('m.attempted_pushes', 'v.a')}`,
+    'm.delivered_seq < v.s AND m.failed_seq < v.s AND m.read_seq < v.s');
 }
