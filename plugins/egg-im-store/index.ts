@@ -1,6 +1,8 @@
 export { ImStore, type ImStoreOptions, type WithRetryOptions } from './lib/ImStore';
 export { createImStore, buildDataSourceOptions, MIGRATIONS_TABLE } from './lib/createImStore';
 export { isTransientDbError, isDuplicateKeyError, transientKind, describeDbError, type TransientKind } from './lib/dbErrors';
+export { redactDbError, redactServerMessage, statementShape, ImStoreQueryError } from './lib/redactDbError';
+export { noPadCollation } from './lib/sql/collation';
 export { parseStoreUrl, redactUrl, defaultSqliteFile, type StoreTarget, type MysqlTarget, type SqliteTarget } from './lib/storeUrl';
 export { defaultClientConfig } from './lib/defaults';
 export { backoffDelay } from './lib/backoff';
