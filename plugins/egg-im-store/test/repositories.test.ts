@@ -111,6 +111,20 @@ for (const driver of drivers) {
       await assert.rejects(store.sessions.create({ userId: 'host_42', deviceId: 'tablet', tokenHash, expiresAt }));
     });
 
+    it('sessions: listLive gives a user\'s sessions that are neither revoked nor expired, oldest first', async () => {
+      const later = new Date(Date.now() + 3600_000);
+      const make = (deviceId: string, expiresAt = later) =>
+        store.sessions.create({ userId: 'lister', deviceId, tokenHash: `${deviceId}`.padEnd(64, '0'), expiresAt });
+      const first = await make('a1');
+      const revoked = await make('a2');
+      await make('a3', new Date(Date.now() - 1000));
+      const last = await make('a4');
+      await store.sessions.create({ userId: 'someone-else', deviceId: 'b1', tokenHash: 'b1'.padEnd(64, '0'), expiresAt: later });
+      await store.sessions.revoke(revoked);
+      assert.deepStrictEqual((await store.sessions.listLive('lister')).map(s => [ s.id, s.deviceId ]), [ [ first, 'a1' ], [ last, 'a4' ] ]);
+      assert.deepStrictEqual(await store.sessions.listLive('nobody'), []);
+    });
+
     it('writer: one batch over direct and group conversations sequences each on its own, in submission order', async () => {
       await store.dataSource.query('INSERT INTO im_members (conversation_id, user_id, read_seq, joined_at) VALUES (?, ?, 0, ?), (?, ?, 0, ?)',
         [ 'g:wg', 'xa', '2026-01-01 00:00:00.000', 'g:wg', 'xb', '2026-01-01 00:00:00.000' ]);

@@ -64,27 +64,12 @@ export class SessionService {
    */
   private async enforceCap(userId: string, newest: string): Promise<void> {
     const max = this.app.config.imConnection.session.maxPerUser;
-    const live = await this.liveSessions(userId);
+    const live = await this.app.imStore.sessions.listLive(userId);
     const excess = live.filter(row => row.id !== newest).slice(0, Math.max(0, live.length - max));
     for (const row of excess) {
       this.app.coreLogger.info('[egg-im-connection] session %s of user %s is the oldest over session.maxPerUser (%d): revoking it', row.id, userId, max);
       await this.revoke({ sessionId: row.id, userId, deviceId: row.deviceId, expiresAt: row.expiresAt.getTime() });
     }
-  }
-
-  /**
-   * The user's live (not revoked, not expired) sessions, oldest first, read through the store's documented
-   * unit-of-work API (`withRetry` and its EntityManager; the `im_sessions` entity by name, using its
-   * `user_id` index), since `app.imStore.sessions` has no per-user listing.
-   */
-  private liveSessions(userId: string): Promise<Array<{ id: string; deviceId: string; expiresAt: Date }>> {
-    return this.app.imStore.withRetry(manager => manager.getRepository<{ id: string; deviceId: string; expiresAt: Date }>('ImSession')
-      .createQueryBuilder('s')
-      .select([ 's.id', 's.deviceId', 's.expiresAt' ])
-      .where('s.userId = :userId AND s.revokedAt IS NULL AND s.expiresAt > :now', { userId, now: new Date() })
-      .orderBy('s.createdAt', 'ASC')
-      .addOrderBy('s.id', 'ASC')
-      .getMany(), { label: 'list live sessions of a user' });
   }
 
   /** The session of a token, or UNAUTHORIZED / SESSION_EXPIRED. */

@@ -40,6 +40,16 @@ export class SessionRepository {
     return this.store.withRetry(manager => manager.getRepository(ImSession).findOneBy({ tokenHash }), { label: 'find session' });
   }
 
+  /** The user's live sessions (not revoked, not expired), oldest first, through the `user_id` index. */
+  listLive(userId: string, now: Date = new Date()): Promise<Array<Pick<ImSession, 'id' | 'deviceId' | 'expiresAt'>>> {
+    return this.store.withRetry(manager => manager.getRepository(ImSession).createQueryBuilder('s')
+      .select([ 's.id', 's.deviceId', 's.expiresAt' ])
+      .where('s.userId = :userId AND s.revokedAt IS NULL AND s.expiresAt > :now', { userId, now })
+      .orderBy('s.createdAt', 'ASC')
+      .addOrderBy('s.id', 'ASC')
+      .getMany(), { label: 'list live sessions of a user' });
+  }
+
   /**
    * Marks a session revoked (once; a second call keeps the first time) and returns its token hash, so the
    * caller can evict caches; undefined for an unknown session.
