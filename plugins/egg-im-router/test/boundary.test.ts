@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isId } from 'egg-im-protocol';
 import { request } from 'egg-im-testkit';
 import { Harness, type Socket, type TestLogin, type WireMessage } from './support/harness';
 
@@ -110,6 +111,22 @@ describe('egg-im-router: hostile input at the boundary', () => {
     // Nothing was stored, and the group is as it was.
     assert.equal(await stored(), before);
     assert.deepStrictEqual(await membersOf(groupConversation), [ alice.userId, bob.userId ].sort());
+  });
+
+  it('host-shaped user ids up to 128 characters are recipients and members, and their conversation ids stay ids', async () => {
+    const uuid = '7d444840-9dc0-11d1-b245-5ffdce74fad2';
+    const long = `${'l'.repeat(60)}_${'k'.repeat(67)}`;
+    const email = 'ana.lima@example.com';
+    for (const id of [ uuid, long, email ]) await h.app.imStore.users.ensure(id, id.slice(0, 20));
+    for (const id of [ uuid, long, email ]) {
+      const sent = (await h.post('/im/messages', { to: { type: 'user', id }, type: 'text', content: { text: 'hi' }, clientMsgId: h.clientMsgId() }, alice.token).expect(201)).body.message;
+      assert.ok(isId(sent.conversationId) && sent.conversationId.length <= 128, sent.conversationId);
+      assert.deepStrictEqual(await membersOf(sent.conversationId), [ alice.userId, id ].sort());
+      const page = (await h.get(`/im/conversations/${enc(sent.conversationId)}/messages`, alice.token).expect(200)).body;
+      assert.deepStrictEqual(page.messages.map((m: WireMessage) => m.id), [ sent.id ]);
+    }
+    const group = (await h.post('/im/groups', { name: 'host ids', memberIds: [ uuid, long ] }, alice.token).expect(201)).body;
+    assert.deepStrictEqual(await membersOf(group.conversationId), [ alice.userId, uuid, long ].sort());
   });
 
   it('clientMsgId follows the id grammar: a padded copy of a stored one is refused, not a second message', async () => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Application } from 'egg';
-import { ImError } from 'egg-im-protocol';
+import { ID_MAX_LENGTH, ImError } from 'egg-im-protocol';
 import type { SendCommand } from './validateSend';
 
 export interface Target {
@@ -12,18 +12,16 @@ export interface Target {
 }
 
 const PLAIN_ID = /^[A-Za-z0-9_.-]+$/;
-/** What the store's conversation id column holds: longer user ids (up to 128 characters each) take the hashed form. */
-const CONVERSATION_ID_MAX_LENGTH = 80;
 
 /**
  * One conversation per pair of users, whoever writes first: its id is derived from the two ids, and no two
  * pairs may share it. `d:<a>:<b>` is unambiguous only while ids hold no `:`; host-app user ids may (e.g.
  * `tenant:42`), so such a pair gets `dh:` and a hash of the pair instead (`d:a:b:c` would be both (a, b:c) and (a:b, c)),
- * and so does a pair too long for the column.
+ * and so does a pair whose plain form would be longer than an id may be.
  */
 export function directConversationId(a: string, b: string): string {
   const [ x, y ] = a < b ? [ a, b ] : [ b, a ];
-  if (PLAIN_ID.test(x) && PLAIN_ID.test(y) && x.length + y.length + 3 <= CONVERSATION_ID_MAX_LENGTH) return `d:${x}:${y}`;
+  if (PLAIN_ID.test(x) && PLAIN_ID.test(y) && x.length + y.length + 3 <= ID_MAX_LENGTH) return `d:${x}:${y}`;
   return `dh:${createHash('sha256').update(JSON.stringify([ x, y ])).digest('hex').slice(0, 40)}`;
 }
 
