@@ -85,7 +85,7 @@ describe('Redis outage during a conversation', function() {
     try {
       const denied = await request(c, 'message:send', { to: { type: 'group', id: groupId }, type: 'text', content: { text: 'x' }, clientMsgId: 'carol-1' });
       assert.equal(denied.ok, false);
-      assert.equal(denied.error.code, 'FORBIDDEN');
+      assert.equal(denied.error.code, 'NOT_FOUND');
     } finally {
       c.close();
     }

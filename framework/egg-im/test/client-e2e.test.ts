@@ -226,7 +226,7 @@ describe('egg-im/client against the real server', function() {
     assert.deepStrictEqual(o.received.map(x => x.content), [ { text: 'thanks' }, { text: 'see you' } ]);
     assert.equal(hello.conversationId, conversationId);
     const outsider = await newUser('outsider');
-    await rejectsWith(outsider.client.history(conversationId), 'FORBIDDEN');
+    await rejectsWith(outsider.client.history(conversationId), 'NOT_FOUND');
   });
 
   it('a member added to a group after it had messages gets the new ones (the gap below is not its to fill)', async () => {
