@@ -4,7 +4,19 @@ import type { Message, RecipientStatus, StatusEvent } from 'egg-im-protocol';
 import type { ImSocket } from 'egg-im-connection';
 import { Reorder } from './Reorder';
 
-const userRoom = (userId: string) => `u:${userId}`;
+const USER_ROOM_PREFIX = 'u:';
+const userRoom = (userId: string) => USER_ROOM_PREFIX + userId;
+/**
+ * Memory for deliveries held for the other nodes while the adapter is down (their JSON size, roughly); beyond
+ * it, later ones are left to the outbox sweeper. Measured only while holding, never on the normal path.
+ */
+const HELD_MAX_BYTES = 32 * 1024 * 1024;
+/** How often the adapter's state is looked at (two property reads): the held messages leave within this of its return. */
+const ADAPTER_CHECK_MS = 100;
+/** Backlogs read at once when this node reads every local user's backlog after a reconnect. */
+const RESYNC_CONCURRENCY = 8;
+/** Events per publish to the other nodes (what was held during an outage leaves in several). */
+const EVENTS_PER_PUBLISH = 500;
 
 interface InFlight {
   userId: string;
@@ -13,6 +25,11 @@ interface InFlight {
   timer?: NodeJS.Timeout;
   /** A device acknowledged it (a late ack of an earlier push counts: the device has the message). */
   acknowledged?: boolean;
+}
+
+interface Replay {
+  depth: number;
+  buffered: Array<{ message: Message; push: boolean }>;
 }
 
 interface DeliverEvent {
@@ -40,8 +57,21 @@ export class Delivery {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly reorder: Reorder;
   /** Users whose backlog is being read on connect: what is routed to them meanwhile waits here. */
-  private readonly replaying = new Map<string, { depth: number; buffered: Array<{ message: Message; push: boolean }> }>();
+  private readonly replaying = new Map<string, Replay>();
+  /**
+   * Deliveries not sent to the other nodes yet (the adapter was down), in routing order; their outbox entries
+   * stay until they are sent. Once the adapter is back they leave first, before anything routed after them.
+   */
+  private readonly held = new Map<string, DeliverEvent>();
+  private heldBytes = 0;
+  private heldOverflowLogged = false;
+  /** The adapter epoch after which the local users' backlogs were last read. */
+  private resyncedEpoch = 0;
+  /** Users whose backlog is to be read again after a reconnect (their routes wait meanwhile), in order. */
+  private readonly resyncQueue = new Map<string, Replay>();
+  private resyncWorkers = 0;
   private pruneTimer?: NodeJS.Timeout;
+  private adapterTimer?: NodeJS.Timeout;
   private stopped = false;
   /** Events for the other nodes, sent together at the end of the tick: one Redis publish, not one per event. */
   private outgoing: NodeEvent[] = [];
@@ -65,6 +95,8 @@ export class Delivery {
 
   start(): void {
     this.io.on('im:events', events => {
+      // Events arrive, so the adapter's subscriber is connected: what it missed before must be read first.
+      this.resyncAfterReconnect();
       for (const item of events) {
         if (item.kind === 'deliver') this.deliverLocal(item.event);
         else this.queueStatus(item.senderId, item.status);
@@ -73,11 +105,19 @@ export class Delivery {
     this.app.imSockets.onConnect(socket => this.replay(socket));
     this.pruneTimer = setInterval(() => this.reorder.prune(userId => this.io.of('/').adapter.rooms.has(userRoom(userId))), 30000);
     this.pruneTimer.unref();
+    if (this.app.imCache.mode === 'redis') {
+      this.resyncedEpoch = this.app.imSockets.adapterEpoch;
+      this.adapterTimer = setInterval(() => this.checkAdapter(), ADAPTER_CHECK_MS);
+      this.adapterTimer.unref();
+    }
   }
 
   stop(): void {
     this.stopped = true;
     clearInterval(this.pruneTimer);
+    clearInterval(this.adapterTimer);
+    this.held.clear();
+    this.resyncQueue.clear();
     this.replaying.clear();
     for (const flight of this.inFlight.values()) clearTimeout(flight.timer);
     this.inFlight.clear();
@@ -93,9 +133,13 @@ export class Delivery {
     this.deliverLocal(event);
     this.app.im.history.note(message);
     // The other nodes are reached through the socket.io Redis adapter: when its clients are not connected, the
-    // message stays in the outbox and the sweeper routes it once they are (local delivery has happened).
+    // message is held (its outbox entry stays) and sent once they are (local delivery has happened).
     if (this.app.imCache.mode !== 'redis') return true;
-    if (!this.app.imSockets.adapterReady) return false;
+    this.sendHeld();
+    if (!this.app.imSockets.adapterReady) {
+      this.hold(event);
+      return false;
+    }
     this.toOtherNodes({ kind: 'deliver', event });
     return true;
   }
@@ -103,6 +147,103 @@ export class Delivery {
   /** The in-flight count, for health and tests. */
   get pending(): number {
     return this.inFlight.size;
+  }
+
+  /** True when the message waits here for the adapter (the sweeper need not route it again). */
+  holds(messageId: string): boolean {
+    return this.held.has(messageId);
+  }
+
+  private hold(event: DeliverEvent): void {
+    if (this.held.has(event.message.id)) return;
+    const bytes = JSON.stringify(event.message).length;
+    if (this.heldBytes + bytes > HELD_MAX_BYTES) {
+      if (!this.heldOverflowLogged) {
+        this.heldOverflowLogged = true;
+        this.app.coreLogger.warn('[egg-im-router] %d messages held for the other nodes (%d bytes); later ones wait for the outbox sweeper',
+          this.held.size, this.heldBytes);
+      }
+      return;
+    }
+    this.heldBytes += bytes;
+    this.held.set(event.message.id, event);
+  }
+
+  /** On the timer: sends what was held once the adapter is back, and reads what this node may have missed. */
+  private checkAdapter(): void {
+    if (!this.app.imSockets.adapterReady) return;
+    this.sendHeld();
+    this.resyncAfterReconnect();
+  }
+
+  /** What was held while the adapter was down leaves now, in routing order, ahead of anything routed later. */
+  private sendHeld(): void {
+    if (this.held.size === 0 || !this.app.imSockets.adapterReady) return;
+    const events = [ ...this.held.values() ];
+    this.held.clear();
+    this.heldBytes = 0;
+    this.heldOverflowLogged = false;
+    this.app.coreLogger.info('[egg-im-router] adapter ready: sending %d held message(s) to the other nodes', events.length);
+    for (const event of events) {
+      this.toOtherNodes({ kind: 'deliver', event });
+      this.app.im.outbox.routed(event.message, true);
+    }
+  }
+
+  /**
+   * After the adapter reconnected, publishes of the other nodes made while its subscriber was away are lost
+   * (Redis pub/sub keeps nothing), and their senders cannot tell. Every local user's backlog is read again,
+   * as on connect; what is routed to a user meanwhile waits until its backlog is pushed.
+   */
+  private resyncAfterReconnect(): void {
+    const epoch = this.app.imSockets.adapterEpoch;
+    if (epoch === this.resyncedEpoch) return;
+    this.resyncedEpoch = epoch;
+    let queued = 0;
+    for (const userId of this.localUserIds()) {
+      // Already waiting for its read (an earlier reconnect): that read comes after this reconnect too.
+      if (this.resyncQueue.has(userId)) continue;
+      this.resyncQueue.set(userId, this.beginReplay(userId));
+      queued++;
+    }
+    if (queued === 0) return;
+    this.app.coreLogger.info('[egg-im-router] adapter reconnected: reading the backlog of %d local user(s)', queued);
+    while (this.resyncWorkers < Math.min(RESYNC_CONCURRENCY, this.resyncQueue.size)) {
+      this.resyncWorkers++;
+      void this.resyncWorker();
+    }
+  }
+
+  private async resyncWorker(): Promise<void> {
+    try {
+      for (let next = this.nextResync(); next; next = this.nextResync()) {
+        const [ userId, replay ] = next;
+        try {
+          await this.pushBacklog(userId);
+        } catch (err) {
+          this.app.coreLogger.error(new Error(`[egg-im-router] backlog of user ${userId} not read after a reconnect (its next connect or sync reads it)`, { cause: err }));
+        } finally {
+          this.endReplay(userId, replay);
+        }
+      }
+    } finally {
+      this.resyncWorkers--;
+    }
+  }
+
+  private nextResync(): [ string, Replay ] | undefined {
+    const next = this.resyncQueue.entries().next();
+    if (next.done) return undefined;
+    this.resyncQueue.delete(next.value[0]);
+    return next.value;
+  }
+
+  private localUserIds(): string[] {
+    const userIds: string[] = [];
+    for (const room of this.io.of('/').adapter.rooms.keys()) {
+      if (room.startsWith(USER_ROOM_PREFIX)) userIds.push(room.slice(USER_ROOM_PREFIX.length));
+    }
+    return userIds;
   }
 
   private deliverLocal({ message, memberIds, originSocketId }: DeliverEvent): void {
@@ -227,7 +368,7 @@ export class Delivery {
   private flushOutgoing(): void {
     const events = this.outgoing;
     this.outgoing = [];
-    if (events.length > 0) this.io.serverSideEmit('im:events', events);
+    for (let i = 0; i < events.length; i += EVENTS_PER_PUBLISH) this.io.serverSideEmit('im:events', events.slice(i, i + EVENTS_PER_PUBLISH));
   }
 
   /**
@@ -236,25 +377,39 @@ export class Delivery {
    */
   private async replay(socket: ImSocket): Promise<void> {
     const { userId } = socket.data;
-    let replay = this.replaying.get(userId);
     // The user's first socket here: lanes left from an earlier connection are stale (messages went elsewhere).
-    if (!replay && this.localSockets(userId).every(s => s.id === socket.id)) this.reorder.forget(userId);
+    if (!this.replaying.has(userId) && this.localSockets(userId).every(s => s.id === socket.id)) this.reorder.forget(userId);
+    const replay = this.beginReplay(userId);
+    try {
+      await this.pushBacklog(userId);
+    } finally {
+      this.endReplay(userId, replay);
+    }
+  }
+
+  private beginReplay(userId: string): Replay {
+    let replay = this.replaying.get(userId);
     if (!replay) this.replaying.set(userId, replay = { depth: 0, buffered: [] });
     replay.depth++;
-    try {
-      const backlog = await this.app.imStore.messages.undelivered(userId, this.config.replayLimit);
-      if (this.stopped) return;
-      for (const { conversationId, lastSeq, messages } of backlog) {
-        // Every conversation of the user: its lane continues after the last seq as read now. The backlog is
-        // read in seq order without the user's own messages: pushed as it is (beyond the replay limit: sync).
-        this.reorder.reset(userId, conversationId, Math.max(lastSeq, messages.at(-1)?.seq ?? 0));
-        for (const message of messages) this.push(userId, message);
-      }
-    } finally {
-      if (--replay.depth === 0 && this.replaying.get(userId) === replay) {
-        this.replaying.delete(userId);
-        for (const { message, push } of replay.buffered) this.enqueue(userId, message, push);
-      }
+    return replay;
+  }
+
+  private endReplay(userId: string, replay: Replay): void {
+    if (--replay.depth === 0 && this.replaying.get(userId) === replay) {
+      this.replaying.delete(userId);
+      for (const { message, push } of replay.buffered) this.enqueue(userId, message, push);
+    }
+  }
+
+  /** Pushes what the user has not acknowledged yet (pending or failed), oldest first. */
+  private async pushBacklog(userId: string): Promise<void> {
+    const backlog = await this.app.imStore.messages.undelivered(userId, this.config.replayLimit);
+    if (this.stopped) return;
+    for (const { conversationId, lastSeq, messages } of backlog) {
+      // Every conversation of the user: its lane continues after the last seq as read now. The backlog is
+      // read in seq order without the user's own messages: pushed as it is (beyond the replay limit: sync).
+      this.reorder.reset(userId, conversationId, Math.max(lastSeq, messages.at(-1)?.seq ?? 0));
+      for (const message of messages) this.push(userId, message);
     }
   }
 

@@ -9,7 +9,8 @@ import type { Message } from 'egg-im-protocol';
 export class Outbox {
   private timer?: NodeJS.Timeout;
   private sweeping = false;
-  private confirming: Array<{ id: string; epoch: number }> = [];
+  /** Routed messages by id, with the adapter epoch of their routing: removed from the outbox if it holds. */
+  private confirming = new Map<string, number>();
   private confirmTimer?: NodeJS.Timeout;
 
   constructor(private readonly app: Application) {}
@@ -24,7 +25,7 @@ export class Outbox {
    */
   routed(message: Message, reachedAllNodes: boolean): void {
     if (!reachedAllNodes) return;
-    this.confirming.push({ id: message.id, epoch: this.app.imSockets.adapterEpoch });
+    this.confirming.set(message.id, this.app.imSockets.adapterEpoch);
     this.confirmTimer ??= setTimeout(() => this.confirm(), Math.min(1000, this.config.outboxGraceMs / 2));
   }
 
@@ -32,9 +33,9 @@ export class Outbox {
     clearTimeout(this.confirmTimer);
     this.confirmTimer = undefined;
     const batch = this.confirming;
-    this.confirming = [];
+    this.confirming = new Map();
     const { adapterEpoch, adapterReady } = this.app.imSockets;
-    for (const { id, epoch } of batch) {
+    for (const [ id, epoch ] of batch) {
       if (!adapterReady || epoch !== adapterEpoch) continue;
       this.app.imStore.outbox.remove(id)
         .catch(err => this.app.coreLogger.warn('[egg-im-router] outbox entry of message %s not removed (it will be routed again): %s', id, err.message));
@@ -61,12 +62,16 @@ export class Outbox {
     this.sweeping = true;
     try {
       const stale = await this.app.imStore.outbox.olderThan(new Date(Date.now() - this.config.outboxGraceMs), 500);
+      let routed = 0;
       for (const message of stale) {
+        // Held for the adapter, or just sent and about to be removed: already on its way.
+        if (this.app.im.delivery.holds(message.id) || this.confirming.has(message.id)) continue;
         const members = await this.app.im.pipeline.authorizer.members(message.conversationId);
         this.routed(message, this.app.im.delivery.route(message, members));
+        routed++;
       }
-      if (stale.length > 0) this.app.coreLogger.info('[egg-im-router] outbox: routed %d message(s) left by a node', stale.length);
-      return stale.length;
+      if (routed > 0) this.app.coreLogger.info('[egg-im-router] outbox: routed %d message(s) left by a node', routed);
+      return routed;
     } catch (err: any) {
       this.app.coreLogger.warn('[egg-im-router] outbox sweep failed: %s', err.message);
       return 0;
