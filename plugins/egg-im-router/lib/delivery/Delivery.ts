@@ -304,6 +304,9 @@ export class Delivery {
     const waitMs = Math.min(this.config.ackTimeoutMs * this.config.backoffFactor ** (flight.attempts - 1), this.config.maxBackoffMs);
     // One timer per delivery (below), not one per push: an ack that comes late still counts.
     for (const socket of sockets) socket.emit('message:new', flight.message, () => this.acknowledged(key, flight));
+    // The status API counts pushes while they happen. From the first retry on: a first push acknowledged in
+    // time costs no write, since the delivered write carries the count.
+    if (flight.attempts > 1) this.recordAttempts(flight);
     flight.timer = setTimeout(() => {
       if (this.inFlight.get(key) !== flight) return;
       if (flight.attempts >= this.config.maxAttempts) return this.failed(key, flight);
@@ -321,6 +324,12 @@ export class Delivery {
     this.app.imStore.receipts.delivered({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
       .catch(err => this.logReceiptError('delivered', flight, err));
     this.notifySender(message, userId, 'delivered');
+  }
+
+  private recordAttempts(flight: InFlight): void {
+    const { message, userId, attempts } = flight;
+    this.app.imStore.receipts.attempted({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
+      .catch(err => this.logReceiptError('attempts', flight, err));
   }
 
   private failed(key: string, flight: InFlight): void {
