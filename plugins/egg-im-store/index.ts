@@ -19,3 +19,4 @@ export { ReceiptRepository, type Receipt, type ReadMark } from './lib/repositori
 export { OutboxRepository } from './lib/repositories/OutboxRepository';
 export { BatchQueue, type BatchQueueOptions } from './lib/batch/BatchQueue';
 export { toMessage, type StoredMessage } from './lib/repositories/rows';
+export { directConversationId, groupConversationId } from './lib/conversationIds';

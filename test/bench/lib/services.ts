@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { createClient } from 'redis';
+import { directConversationId } from 'egg-im-store';
+
+export { directConversationId };
 
 /** MariaDB/MySQL and Redis of the benchmark: IM_BENCH_MYSQL_URL / IM_BENCH_REDIS_URL, else the test services. */
 export const MYSQL_URL = process.env.IM_BENCH_MYSQL_URL || process.env.IM_TEST_MYSQL_URL || 'mysql://root@127.0.0.1:3306';
@@ -79,11 +82,6 @@ const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 function sqlTime(ms: number): string {
   const d = new Date(ms);
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
-}
-
-/** egg-im's id of the direct conversation of two users (egg-im-router's Authorizer.directConversationId). */
-export function directConversationId(a: string, b: string): string {
-  return a < b ? `d:${a}:${b}` : `d:${b}:${a}`;
 }
 
 export interface SeedResult {

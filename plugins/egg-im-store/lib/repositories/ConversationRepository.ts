@@ -2,6 +2,7 @@ import type { ConversationSummary } from 'egg-im-protocol';
 import type { ImStore } from '../ImStore';
 import { newId } from '../ids';
 import { dialectOf, marks, readInt, sqlTime } from '../sql/dialect';
+import { groupConversationId } from '../conversationIds';
 
 /** Conversations and their members. Direct conversations are made by the first message; groups here. */
 export class ConversationRepository {
@@ -48,7 +49,7 @@ export class ConversationRepository {
 
   async createGroup(name: string, creatorId: string, memberIds: string[]): Promise<{ groupId: string; conversationId: string }> {
     const groupId = newId('g_');
-    const conversationId = `g:${groupId}`;
+    const conversationId = groupConversationId(groupId);
     const at = sqlTime(new Date());
     const members = [ creatorId, ...memberIds.filter(id => id !== creatorId) ];
     await this.store.withRetry(async manager => {

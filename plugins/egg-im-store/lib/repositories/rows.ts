@@ -13,15 +13,19 @@ export interface StoredMessage {
   createdAt: Date;
 }
 
-export function toMessage(stored: StoredMessage): Message {
+/**
+ * A stored message as clients receive it: the one mapping from rows to the wire. `parsed` gives the objects
+ * the text was made from, when the caller has them (a message just written is delivered as it was validated).
+ */
+export function toMessage(stored: StoredMessage, parsed?: Pick<Message, 'content' | 'meta'>): Message {
   return {
     id: stored.id,
     conversationId: stored.conversationId,
     seq: stored.seq,
     senderId: stored.senderId,
     type: stored.type,
-    content: JSON.parse(stored.contentJson),
-    meta: JSON.parse(stored.metaJson),
+    content: parsed ? parsed.content : JSON.parse(stored.contentJson),
+    meta: parsed ? parsed.meta : JSON.parse(stored.metaJson),
     clientMsgId: stored.clientMsgId,
     createdAt: stored.createdAt.toISOString(),
   };
