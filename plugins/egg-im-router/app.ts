@@ -22,13 +22,11 @@ export default class RouterBoot implements IBoot {
   }
 
   async willReady() {
-    this.app.im.pipeline.limitSenders(this.app.imCache.limiter('sends', this.app.config.im.limits.sendsPerUser));
-    this.app.im.delivery.start();
-    this.app.im.outbox.start();
+    const { app } = this;
+    app.im.start({ store: app.imStore, cache: app.imCache, config: app.config.im, logger: app.coreLogger, app });
   }
 
   async beforeClose() {
-    this.app.im.outbox.stop();
-    this.app.im.delivery.stop();
+    this.app.im.stop();
   }
 }

@@ -1,8 +1,9 @@
-import type { Application } from 'egg';
-import { checkId, ImError, isId, type ConversationSummary, type Message, type MessageStatusResult } from 'egg-im-protocol';
-import { pageRange } from './history/HotHistory';
-import { groupConversationId } from './pipeline/Authorizer';
+import { checkId, ImError, isId, type ConversationSummary, type Message, type MessageStatusResult, type RecipientStatus } from 'egg-im-protocol';
+import { groupConversationId } from 'egg-im-store';
+import { pageRange, type HotHistory } from './history/HotHistory';
+import type { Membership } from './Membership';
 import { isPlainObject } from './pipeline/validateSend';
+import type { ImConfig, Logger, Store } from './ports';
 
 /** Most cursors in one sync: a user with more conversations syncs the rest from 0 (they are all read anyway). */
 export const SYNC_MAX_CURSORS = 10_000;
@@ -23,20 +24,33 @@ function userIds(value: unknown, field: string, max: number): string[] {
   return [ ...new Set(value as string[]) ];
 }
 
+export interface ConversationsDeps {
+  store: Pick<Store, 'conversations' | 'messages' | 'receipts' | 'users'>;
+  membership: Membership;
+  history: HotHistory;
+  /** Tells the sender (every device, every node) how a recipient's delivery of a message stands. */
+  notifySender(message: Pick<Message, 'id' | 'conversationId' | 'seq' | 'senderId'>, userId: string, status: RecipientStatus): void;
+  limits: ImConfig['limits'];
+  logger: Logger;
+}
+
 /** Everything a user reads or changes about conversations: history, sync, receipts, groups. */
 export class Conversations {
-  constructor(private readonly app: Application) {}
+  private readonly store: ConversationsDeps['store'];
+  private readonly membership: Membership;
+  private readonly hot: HotHistory;
+  private readonly limits: ImConfig['limits'];
 
-  private get authorizer() {
-    return this.app.im.pipeline.authorizer;
+  constructor(private readonly deps: ConversationsDeps) {
+    ({ store: this.store, membership: this.membership, history: this.hot, limits: this.limits } = deps);
   }
 
   async list(userId: string): Promise<ConversationSummary[]> {
-    return this.app.imStore.conversations.listForUser(userId);
+    return this.store.conversations.listForUser(userId);
   }
 
   async history(userId: string, conversationId: string, query: Record<string, unknown>): Promise<{ messages: Message[]; hasMore: boolean }> {
-    const { historyMaxLimit } = this.app.config.im.limits;
+    const { historyMaxLimit } = this.limits;
     checkId(conversationId, 'conversationId');
     const afterSeq = integer(query.afterSeq, 'afterSeq');
     const beforeSeq = integer(query.beforeSeq, 'beforeSeq', { min: 1 });
@@ -44,9 +58,8 @@ export class Conversations {
     if (afterSeq !== undefined && beforeSeq !== undefined) {
       throw new ImError('VALIDATION_FAILED', 'give afterSeq or beforeSeq, not both', { field: 'afterSeq' });
     }
-    const { history } = this.app.im;
-    const page = pageRange(await history.readState(conversationId, userId), { afterSeq, beforeSeq, limit });
-    return { messages: await history.range(conversationId, page), hasMore: page.hasMore };
+    const page = pageRange(await this.hot.readState(conversationId, userId), { afterSeq, beforeSeq, limit });
+    return { messages: await this.hot.range(conversationId, page), hasMore: page.hasMore };
   }
 
   async sync(userId: string, body: unknown): Promise<{ messages: Message[]; hasMore: boolean }> {
@@ -62,15 +75,15 @@ export class Conversations {
     for (const [ id, seq ] of entries) checked.set(checkId(id, 'cursors'), integer(seq, 'cursors')!);
     // Larger limits are clamped to the server's maximum, never refused.
     const asked = integer(limit, 'limit', { min: 1 }) ?? 100;
-    const limitClamped = Math.min(asked, this.app.config.im.limits.syncMaxLimit);
+    const limitClamped = Math.min(asked, this.limits.syncMaxLimit);
     const messages: Message[] = [];
-    for (const state of await this.app.imStore.messages.conversationStates(userId)) {
+    for (const state of await this.store.messages.conversationStates(userId)) {
       const from = Math.max(checked.get(state.conversationId) ?? 0, state.sinceSeq) + 1;
       if (from > state.lastSeq) continue;
       const room = limitClamped - messages.length;
       if (room <= 0) return { messages, hasMore: true };
       const to = Math.min(state.lastSeq, from + room - 1);
-      messages.push(...await this.app.im.history.range(state.conversationId, { from, to }));
+      messages.push(...await this.hot.range(state.conversationId, { from, to }));
       if (to < state.lastSeq) return { messages, hasMore: true };
     }
     return { messages, hasMore: false };
@@ -82,19 +95,19 @@ export class Conversations {
     const { seq } = body;
     const upTo = integer(seq, 'seq', { min: 1 })!;
     if (upTo === undefined) throw new ImError('VALIDATION_FAILED', 'seq is required', { field: 'seq' });
-    await this.authorizer.requireMember(conversationId, userId);
-    const latest = await this.app.imStore.receipts.read({ conversationId, userId, seq: upTo });
+    await this.membership.requireMember(conversationId, userId);
+    const latest = await this.store.receipts.read({ conversationId, userId, seq: upTo });
     // Each sender whose messages were just read hears of its latest one (statuses are cumulative by seq).
-    for (const message of latest) this.app.im.delivery.notifySender(message, userId, 'read');
+    for (const message of latest) this.deps.notifySender(message, userId, 'read');
   }
 
   async status(userId: string, messageId: string): Promise<MessageStatusResult> {
     checkId(messageId, 'messageId');
-    const result = await this.app.imStore.receipts.statusOf(messageId);
+    const result = await this.store.receipts.statusOf(messageId);
     // The message of a conversation one is not in does not exist for them (403 would tell that it does).
     const notFound = () => new ImError('NOT_FOUND', `message ${messageId} not found`, { messageId });
     if (!result) throw notFound();
-    if (result.senderId !== userId && !(await this.authorizer.members(result.conversationId)).includes(userId)) throw notFound();
+    if (result.senderId !== userId && !(await this.membership.members(result.conversationId)).includes(userId)) throw notFound();
     const { senderId: _sender, ...status } = result;
     return status;
   }
@@ -104,41 +117,41 @@ export class Conversations {
     if (typeof name !== 'string' || name.trim().length === 0 || name.length > 128) {
       throw new ImError('VALIDATION_FAILED', 'name must be a string of 1 to 128 characters', { field: 'name' });
     }
-    const members = userIds(memberIds ?? [], 'memberIds', this.app.config.im.limits.groupMaxMembers - 1);
+    const members = userIds(memberIds ?? [], 'memberIds', this.limits.groupMaxMembers - 1);
     await this.requireUsers(members);
-    const group = await this.app.imStore.conversations.createGroup(name, creatorId, members);
-    this.app.coreLogger.info('[egg-im-router] group %s created by user %s with %d member(s)', group.groupId, creatorId, members.length + 1);
+    const group = await this.store.conversations.createGroup(name, creatorId, members);
+    this.deps.logger.info('[egg-im-router] group %s created by user %s with %d member(s)', group.groupId, creatorId, members.length + 1);
     return group;
   }
 
   async addMembers(userId: string, groupId: string, body: unknown): Promise<{ groupId: string; memberIds: string[] }> {
     checkId(groupId, 'groupId');
     const conversationId = groupConversationId(groupId);
-    const current = await this.authorizer.requireMember(conversationId, userId);
-    const added = userIds((body as { userIds?: unknown } | undefined)?.userIds, 'userIds', this.app.config.im.limits.groupMaxMembers);
+    const current = await this.membership.requireMember(conversationId, userId);
+    const added = userIds((body as { userIds?: unknown } | undefined)?.userIds, 'userIds', this.limits.groupMaxMembers);
     if (added.length === 0) throw new ImError('VALIDATION_FAILED', 'userIds must name at least one user', { field: 'userIds' });
-    if (new Set([ ...current, ...added ]).size > this.app.config.im.limits.groupMaxMembers) {
-      throw new ImError('VALIDATION_FAILED', `a group has at most ${this.app.config.im.limits.groupMaxMembers} members`, { field: 'userIds' });
+    if (new Set([ ...current, ...added ]).size > this.limits.groupMaxMembers) {
+      throw new ImError('VALIDATION_FAILED', `a group has at most ${this.limits.groupMaxMembers} members`, { field: 'userIds' });
     }
     await this.requireUsers(added);
-    await this.app.imStore.conversations.addMembers(conversationId, added);
-    await this.authorizer.invalidate(conversationId);
-    return { groupId, memberIds: await this.app.imStore.conversations.memberIds(conversationId) };
+    await this.store.conversations.addMembers(conversationId, added);
+    await this.membership.invalidate(conversationId);
+    return { groupId, memberIds: await this.store.conversations.memberIds(conversationId) };
   }
 
   async removeMember(userId: string, groupId: string, removedId: string): Promise<void> {
     checkId(groupId, 'groupId');
     checkId(removedId, 'userId');
     const conversationId = groupConversationId(groupId);
-    const current = await this.authorizer.requireMember(conversationId, userId);
+    const current = await this.membership.requireMember(conversationId, userId);
     if (!current.includes(removedId)) throw new ImError('NOT_FOUND', `user ${removedId} is not a member of group ${groupId}`, { userId: removedId });
-    await this.app.imStore.conversations.removeMember(conversationId, removedId);
-    await this.authorizer.invalidate(conversationId);
+    await this.store.conversations.removeMember(conversationId, removedId);
+    await this.membership.invalidate(conversationId);
   }
 
   private async requireUsers(ids: string[]): Promise<void> {
     for (const id of ids) {
-      if (!await this.app.imStore.users.exists(id)) throw new ImError('NOT_FOUND', `user ${id} does not exist`, { userId: id });
+      if (!await this.store.users.exists(id)) throw new ImError('NOT_FOUND', `user ${id} does not exist`, { userId: id });
     }
   }
 }

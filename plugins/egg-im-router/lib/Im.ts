@@ -1,25 +1,100 @@
 import type { Application } from 'egg';
+import type { Cache, ImConfig, Logger, Store } from './ports';
 import { MessageTypeRegistry } from './types/MessageTypeRegistry';
 import { MessagePipeline } from './pipeline/MessagePipeline';
+import { Authorizer } from './pipeline/Authorizer';
+import { SenderLimit } from './pipeline/SenderLimit';
 import { Delivery } from './delivery/Delivery';
 import { Outbox } from './delivery/Outbox';
 import { Conversations } from './Conversations';
 import { HotHistory } from './history/HotHistory';
+import { Membership } from './Membership';
 
-/** `app.im`: the IM service. `messageTypes` is the extension point; the rest is the message path. */
+/** What the message path is built from: the other plugins' API objects, the config and the logger. */
+export interface ImCollaborators {
+  store: Store;
+  cache: Cache;
+  config: ImConfig;
+  logger: Logger;
+  /** Until delivery takes its ports: the app, for the parts not yet moved onto them. */
+  app: Application;
+}
+
+/** The parts of the message path, built together once their collaborators exist. */
+interface MessagePath {
+  membership: Membership;
+  history: HotHistory;
+  delivery: Delivery;
+  outbox: Outbox;
+  pipeline: MessagePipeline;
+  conversations: Conversations;
+}
+
+/**
+ * `app.im`: the IM service. `messageTypes` is there from the first access (the extension point, filled while
+ * the app loads); the message path is built by `start()`, once the store, the cache and the sockets are up,
+ * each part given its collaborators here, in the order a message meets them.
+ */
 export class Im {
   readonly messageTypes = new MessageTypeRegistry();
-  readonly pipeline: MessagePipeline;
-  readonly delivery: Delivery;
-  readonly outbox: Outbox;
-  readonly conversations: Conversations;
-  readonly history: HotHistory;
+  private path?: MessagePath;
 
-  constructor(readonly app: Application) {
-    this.pipeline = new MessagePipeline(app);
-    this.delivery = new Delivery(app);
-    this.outbox = new Outbox(app);
-    this.conversations = new Conversations(app);
-    this.history = new HotHistory(app);
+  start({ store, cache, config, logger, app }: ImCollaborators): void {
+    const membership = new Membership(store.conversations, cache, config.cache);
+    const history = new HotHistory(cache, store.messages, config.history, logger);
+    const delivery = new Delivery(app);
+    const outbox = new Outbox(app);
+    const pipeline = new MessagePipeline({
+      config,
+      messageTypes: this.messageTypes,
+      authorizer: new Authorizer(store.users, membership),
+      senderLimit: new SenderLimit(cache.limiter('sends', config.limits.sendsPerUser), logger),
+      writer: store.writer,
+      delivery,
+      outbox,
+      logger,
+    });
+    const conversations = new Conversations({
+      store, membership, history, limits: config.limits, logger,
+      notifySender: (message, userId, status) => delivery.notifySender(message, userId, status),
+    });
+    this.path = { membership, history, delivery, outbox, pipeline, conversations };
+    delivery.start();
+    outbox.start();
+  }
+
+  /** Stops the timers of the message path, in reverse order of starting (nothing to do if it never started). */
+  stop(): void {
+    this.path?.outbox.stop();
+    this.path?.delivery.stop();
+  }
+
+  get membership(): Membership {
+    return this.built().membership;
+  }
+
+  get history(): HotHistory {
+    return this.built().history;
+  }
+
+  get delivery(): Delivery {
+    return this.built().delivery;
+  }
+
+  get outbox(): Outbox {
+    return this.built().outbox;
+  }
+
+  get pipeline(): MessagePipeline {
+    return this.built().pipeline;
+  }
+
+  get conversations(): Conversations {
+    return this.built().conversations;
+  }
+
+  private built(): MessagePath {
+    if (!this.path) throw new Error('[egg-im-router] the message path is built when the app starts (app.im.start() at willReady)');
+    return this.path;
   }
 }

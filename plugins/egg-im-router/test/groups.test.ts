@@ -121,7 +121,7 @@ describe('egg-im-router: groups', () => {
       return result;
     };
     try {
-      const racing = h.app.im.pipeline.authorizer.members(conversationId);
+      const racing = h.app.im.membership.members(conversationId);
       await waitFor(() => calls === 1, 5000, 'the racing read to query');
       await h.delete(`/im/groups/${groupId}/members/${gone.userId}`, owner.token).expect(204);
       release();

@@ -66,7 +66,7 @@ export class Outbox {
       for (const message of stale) {
         // Held for the adapter, or just sent and about to be removed: already on its way.
         if (this.app.im.delivery.holds(message.id) || this.confirming.has(message.id)) continue;
-        const members = await this.app.im.pipeline.authorizer.members(message.conversationId);
+        const members = await this.app.im.membership.members(message.conversationId);
         this.routed(message, this.app.im.delivery.route(message, members));
         routed++;
       }

@@ -1,5 +1,5 @@
-import type { Application } from 'egg';
 import { ImError, type Message } from 'egg-im-protocol';
+import type { Cache, ImConfig, Logger, Store } from '../ports';
 
 export interface SeqRange {
   /** First seq of the page (inclusive). */
@@ -26,7 +26,12 @@ export interface ReadState {
 export class HotHistory {
   private noted: Message[] = [];
 
-  constructor(private readonly app: Application) {}
+  constructor(
+    private readonly cache: Cache,
+    private readonly messages: Store['messages'],
+    private readonly config: ImConfig['history'],
+    private readonly logger: Logger,
+  ) {}
 
   /**
    * Queues a committed message for its conversation's window (called once per message, when it is routed).
@@ -40,15 +45,11 @@ export class HotHistory {
   private flushNoted(): void {
     const batch = this.noted;
     this.noted = [];
-    this.remember(batch).catch(err => this.app.coreLogger.warn('[egg-im-router] hot history not written (reads fall back to the database): %s', err.message));
-  }
-
-  private get config() {
-    return this.app.config.im.history;
+    this.remember(batch).catch(err => this.logger.warn('[egg-im-router] hot history not written (reads fall back to the database): %s', err.message));
   }
 
   private key(conversationId: string): string {
-    return this.app.imCache.key('hist', conversationId);
+    return this.cache.key('hist', conversationId);
   }
 
   /** After a commit: the messages join their conversations' windows. Never throws (the cache is optional). */
@@ -63,12 +64,12 @@ export class HotHistory {
     const windows = [ ...byConversation ].map(([ conversationId, list ]) => ({
       key: this.key(conversationId), items: list.map(m => ({ score: m.seq, value: JSON.stringify(m) })),
     }));
-    await this.app.imCache.windowAddMany(windows, this.config.windowSize, this.config.idleTtlMs);
+    await this.cache.windowAddMany(windows, this.config.windowSize, this.config.idleTtlMs);
   }
 
   /** The member's read state; NOT_FOUND for a conversation the user is not in, as for one that does not exist. */
   async readState(conversationId: string, userId: string): Promise<ReadState> {
-    const state = await this.app.imStore.messages.readState(conversationId, userId);
+    const state = await this.messages.readState(conversationId, userId);
     if (state?.sinceSeq === undefined) throw new ImError('NOT_FOUND', `conversation ${conversationId} not found`, { conversationId });
     return { lastSeq: state.lastSeq, sinceSeq: state.sinceSeq };
   }
@@ -78,13 +79,13 @@ export class HotHistory {
     if (from > to) return [];
     const found = new Map<number, Message>();
     if (this.config.windowSize > 0) {
-      for (const item of await this.app.imCache.windowRange(this.key(conversationId), from, to)) {
+      for (const item of await this.cache.windowRange(this.key(conversationId), from, to)) {
         found.set(item.score, JSON.parse(item.value));
       }
     }
     const missing = gaps(found, from, to);
     if (missing.length > 0) {
-      const rows = await Promise.all(missing.map(gap => this.app.imStore.messages.range(conversationId, gap.from, gap.to)));
+      const rows = await Promise.all(missing.map(gap => this.messages.range(conversationId, gap.from, gap.to)));
       const fetched = rows.flat();
       for (const message of fetched) found.set(message.seq, message);
       // What the database had to supply goes back into the window, so the next read of it is a hit.

@@ -1,10 +1,13 @@
-import type { Application } from 'egg';
 import { ImError, errorReply, isImError, type FailedReply, type Message } from 'egg-im-protocol';
 import { toMessage } from 'egg-im-store';
+import type { Delivery } from '../delivery/Delivery';
+import type { Outbox } from '../delivery/Outbox';
+import type { ImConfig, Logger, Store } from '../ports';
+import type { MessageTypeRegistry } from '../types/MessageTypeRegistry';
 import { validateSend, type SendCommand } from './validateSend';
-import { Authorizer, type Target } from './Authorizer';
+import type { Authorizer, Target } from './Authorizer';
 import { SendAdmission } from './SendAdmission';
-import { SenderLimit, type Limiter } from './SenderLimit';
+import type { SenderLimit } from './SenderLimit';
 
 export interface SendOrigin {
   /** The socket the message came from: it gets the ack, not a `message:new` copy. */
@@ -13,29 +16,34 @@ export interface SendOrigin {
 
 type Prepared = { command: SendCommand; target: Target } | { error: FailedReply };
 
+export interface PipelineDeps {
+  config: ImConfig;
+  messageTypes: MessageTypeRegistry;
+  authorizer: Authorizer;
+  senderLimit: SenderLimit;
+  writer: Store['writer'];
+  delivery: Delivery;
+  outbox: Outbox;
+  logger: Logger;
+}
+
 /**
  * validate → authorize → dedupe → sequence → persist → route. Dedupe, sequence and persist happen in one
  * transaction per write batch (egg-im-store's MessageWriter); the ack is sent only after the commit.
  */
 export class MessagePipeline {
-  readonly authorizer: Authorizer;
   readonly admission: SendAdmission;
-  private senderLimit?: SenderLimit;
+  private readonly config: ImConfig;
 
-  constructor(private readonly app: Application) {
-    this.authorizer = new Authorizer(app);
-    this.admission = new SendAdmission(() => app.config.im.overload, app.coreLogger);
-  }
-
-  /** At start, once the cache is ready: the per-user send limit counts with its limiter. */
-  limitSenders(limiter: Limiter): void {
-    this.senderLimit = new SenderLimit(limiter, this.app.coreLogger);
+  constructor(private readonly deps: PipelineDeps) {
+    this.config = deps.config;
+    this.admission = new SendAdmission(() => this.config.overload, deps.logger);
   }
 
   async send(senderId: string, body: unknown, origin: SendOrigin = {}): Promise<Message> {
     this.admission.admit();
     try {
-      await this.senderLimit?.take(senderId);
+      await this.deps.senderLimit.take(senderId);
       const { command, target } = await this.prepare(senderId, body);
       return await this.commit(command, target, origin);
     } finally {
@@ -45,14 +53,14 @@ export class MessagePipeline {
 
   /** Up to `limits.batchMax` sends, answered in order; valid ones are written together, in order. */
   async sendBatch(senderId: string, bodies: unknown): Promise<Array<{ ok: true; message: Message } | FailedReply>> {
-    const { batchMax } = this.app.config.im.limits;
+    const { batchMax } = this.config.limits;
     if (!Array.isArray(bodies) || bodies.length === 0 || bodies.length > batchMax) {
       throw new ImError('VALIDATION_FAILED', `messages must be an array of 1 to ${batchMax} messages`, { field: 'messages' });
     }
     // The batch is admitted or refused as a whole (it is one request).
     this.admission.admit(bodies.length);
     try {
-      await this.senderLimit?.take(senderId, bodies.length);
+      await this.deps.senderLimit.take(senderId, bodies.length);
       const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body).catch(err => ({ error: this.reply(err) }))));
       // Submitted in one synchronous pass, so the writer sequences them in request order.
       const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, {})
@@ -64,14 +72,14 @@ export class MessagePipeline {
   }
 
   private async prepare(senderId: string, body: unknown): Promise<{ command: SendCommand; target: Target }> {
-    const command = validateSend(senderId, body, this.app.config.im.limits);
-    await this.app.im.messageTypes.check(command.type, command.content);
-    const target = await this.authorizer.target(command);
+    const command = validateSend(senderId, body, this.config.limits);
+    await this.deps.messageTypes.check(command.type, command.content);
+    const target = await this.deps.authorizer.target(command);
     return { command, target };
   }
 
   private async commit(command: SendCommand, target: Target, origin: SendOrigin): Promise<Message> {
-    const { message, created } = await this.app.imStore.writer.append({
+    const { message, created } = await this.deps.writer.append({
       conversationId: target.conversationId,
       kind: target.kind,
       groupId: target.groupId,
@@ -84,24 +92,21 @@ export class MessagePipeline {
     });
     if (!created) return toMessage(message);
     // Delivered as sent: the objects that were validated, not a re-parse of the stored text.
-    const wire: Message = {
-      id: message.id, conversationId: message.conversationId, seq: message.seq, senderId: message.senderId, type: message.type,
-      content: command.content, meta: command.meta, clientMsgId: message.clientMsgId, createdAt: message.createdAt.toISOString(),
-    };
+    const wire = toMessage(message, command);
     // Test-only switch (im.delivery.routeAfterCommit: false): leave routing to the outbox sweeper, as if this
     // node had died between its commit and its routing.
-    if (this.app.config.im.delivery.routeAfterCommit === false) return wire;
+    if (this.config.delivery.routeAfterCommit === false) return wire;
     try {
-      this.app.im.outbox.routed(wire, this.app.im.delivery.route(wire, target.memberIds, origin.socketId));
+      this.deps.outbox.routed(wire, this.deps.delivery.route(wire, target.memberIds, origin.socketId));
     } catch (err) {
       // The message is committed, so the sender is answered with it; its outbox entry stays for the sweeper.
-      this.app.coreLogger.error(new Error(`[egg-im-router] routing message ${wire.id} failed; the outbox sweeper will route it`, { cause: err }));
+      this.deps.logger.error(new Error(`[egg-im-router] routing message ${wire.id} failed; the outbox sweeper will route it`, { cause: err }));
     }
     return wire;
   }
 
   private reply(err: unknown): FailedReply {
-    if (!isImError(err)) this.app.coreLogger.error(new Error('[egg-im-router] send failed', { cause: err }));
+    if (!isImError(err)) this.deps.logger.error(new Error('[egg-im-router] send failed', { cause: err }));
     return errorReply(err);
   }
 }

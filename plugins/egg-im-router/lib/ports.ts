@@ -1,0 +1,8 @@
+import type { Application, EggAppConfig } from 'egg';
+
+/** What the router is given by the other plugins (their one API object each) and by Egg: the types of its collaborators. */
+export type Store = Application['imStore'];
+export type Cache = Application['imCache'];
+export type Sockets = Application['imSockets'];
+export type ImConfig = EggAppConfig['im'];
+export type Logger = Application['coreLogger'];
