@@ -39,10 +39,11 @@ export default class ConnectionBoot implements IBoot {
   }
 
   async willReady() {
-    // the limiters live in the cache, which exists from willReady on
-    this.loginThrottle?.start(this.app.imCache);
-    await this.app.imSockets.joinNodes();
-    this.app.imSessionSweeper.start();
+    // the limiters, presence and the adapter's connections live in the cache, which exists from willReady on
+    const { app } = this;
+    this.loginThrottle?.start(app.imCache);
+    app.imSockets.start({ cache: app.imCache, users: app.imStore.users });
+    app.imSessionSweeper.start();
   }
 
   async beforeClose() {

@@ -6,8 +6,12 @@ import { errorMessage, isWrongType, ImCacheWrongTypeError, withTimeout } from '.
 import { ImCacheLimiter, resolveLimiterOptions } from './ImCacheLimiter';
 import { MemoryStore } from './MemoryStore';
 import { LOG_PREFIX, reconnectDelay, redactUrl } from './options';
+import { RedisSocketAdapter } from './RedisSocketAdapter';
 import { RedisStore } from './RedisStore';
-import type { ImCacheCheck, ImCacheClientConfig, ImCacheLogger, ImCacheMode, ImLimiterOptions, MemoryStats, ScoredItem } from './types';
+import type {
+  ImCacheCheck, ImCacheClientConfig, ImCacheLogger, ImCacheMode, ImLimiterOptions, ImSocketAdapter, Lease, LeaseRead, MemoryStats,
+  ScoredItem, Stamp,
+} from './types';
 
 /** Longest a readiness check waits for PING. */
 const CHECK_TIMEOUT_CAP_MS = 1000;
@@ -15,6 +19,16 @@ const CHECK_TIMEOUT_CAP_MS = 1000;
 export interface ImCacheEvents {
   degraded: [reason: string];
   restored: [];
+}
+
+let clientOf: (cache: ImCache) => RedisClientType | undefined;
+
+/**
+ * The cache's own node-redis client (redis mode), for this package's tests only: it is not part of the cache's API,
+ * and other packages may not import egg-im-cache's lib/ (a lint rule).
+ */
+export function redisClientOf(cache: ImCache): RedisClientType | undefined {
+  return clientOf(cache);
 }
 
 /**
@@ -41,6 +55,12 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
   #closed = false;
   #restoring?: Promise<void>;
   #probeTimer?: NodeJS.Timeout;
+  /** socket.io adapters made by `socketAdapter()` and not closed yet: closed with the cache. */
+  readonly #adapters = new Set<ImSocketAdapter>();
+
+  static {
+    clientOf = cache => cache.#client;
+  }
 
   /** Use `ImCache.create()`: it also connects. */
   constructor(options: ImCacheClientConfig, logger: ImCacheLogger) {
@@ -82,11 +102,6 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
   /** Redis is configured but not in use right now: reads and writes go to the memory fallback. */
   get degraded(): boolean {
     return this.#degraded;
-  }
-
-  /** The node-redis client in redis mode (e.g. to `duplicate()` for the socket.io adapter), else undefined. */
-  get redis(): RedisClientType | undefined {
-    return this.#client;
   }
 
   /** `prefix` + parts joined with `:`, e.g. `key('session', hash)` → `im:session:<hash>`. */
@@ -196,6 +211,73 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
     return this.#read('windowRange', key, store => store.windowRange(key, min, max), memory => memory.windowRange(key, min, max));
   }
 
+  /**
+   * Adds or refreshes leases (members of lease sets, scored by their expiry) and sets each set's TTL to `keyTtlMs`,
+   * and writes `stamps` (plain strings with their own TTL), all in one pipelined round trip. See `#leaseCall`.
+   */
+  async leasePut(leases: readonly Lease[], keyTtlMs: number, stamps: readonly Stamp[] = []): Promise<void> {
+    assert(Array.isArray(leases) && leases.length > 0, `${LOG_PREFIX} leasePut() takes a non-empty array of leases`);
+    leases.forEach(lease => this.#assertLease(lease));
+    assert(Array.isArray(stamps), `${LOG_PREFIX} leasePut() stamps must be an array`);
+    stamps.forEach(stamp => this.#assertStamp(stamp));
+    const ttl = this.#ttl(keyTtlMs);
+    await this.#leaseCall('leasePut', leases[0].key, store => store.leasePut(leases, ttl, stamps), memory => {
+      memory.leasePut(leases, ttl);
+      for (const stamp of stamps) memory.set(stamp.key, stamp.value, stamp.ttlMs);
+    });
+  }
+
+  /**
+   * Takes a place: adds `lease` (and sets its set's TTL) only while fewer than `limit` leases of its set are live
+   * (`expiresAt >= now`), atomically (one Lua call in Redis: two nodes cannot both take the last place). True when added.
+   */
+  async leaseAcquire(lease: Lease, limit: number, now: number, keyTtlMs: number): Promise<boolean> {
+    this.#assertLease(lease);
+    assert(Number.isInteger(limit) && limit > 0, `${LOG_PREFIX} leaseAcquire() limit must be a positive integer`);
+    assert(Number.isFinite(now), `${LOG_PREFIX} leaseAcquire() now must be a time in epoch milliseconds`);
+    const ttl = this.#ttl(keyTtlMs);
+    return this.#leaseCall('leaseAcquire', lease.key, store => store.leaseAcquire(lease, limit, now, ttl),
+      memory => memory.leaseAcquire(lease, limit, now, ttl));
+  }
+
+  /**
+   * Removes one lease and returns how many live leases its set still holds, with `stamp` written in the same step
+   * (one MULTI). The set keeps its TTL.
+   */
+  async leaseRelease(key: string, member: string, now: number, stamp?: Stamp): Promise<number> {
+    this.#assertKey(key);
+    assert(typeof member === 'string' && member.length > 0, `${LOG_PREFIX} leaseRelease() member must be a non-empty string`);
+    assert(Number.isFinite(now), `${LOG_PREFIX} leaseRelease() now must be a time in epoch milliseconds`);
+    if (stamp) this.#assertStamp(stamp);
+    return this.#leaseCall('leaseRelease', key, store => store.leaseRelease(key, member, now, stamp), memory => {
+      const live = memory.leaseRelease(key, member, now);
+      if (stamp) memory.set(stamp.key, stamp.value, stamp.ttlMs);
+      return live;
+    });
+  }
+
+  /** The set's live members and its lapsed leases (with their expiry, lowest first), which are removed in the same step. */
+  async leaseRead(key: string, now: number): Promise<LeaseRead> {
+    this.#assertKey(key);
+    assert(Number.isFinite(now), `${LOG_PREFIX} leaseRead() now must be a time in epoch milliseconds`);
+    return this.#leaseCall('leaseRead', key, store => store.leaseRead(key, now), memory => memory.leaseRead(key, now));
+  }
+
+  /**
+   * The Redis side of socket.io's Redis adapter for the channels under `channelKey` (built with `key()`), or
+   * undefined in memory mode (a single node: socket.io keeps its in-memory adapter). The cache owns its two
+   * connections (duplicates of its client): their listeners, their reconnection and their closing.
+   */
+  socketAdapter(channelKey: string): ImSocketAdapter | undefined {
+    this.#assertKey(channelKey);
+    assert(!this.#closed, `${LOG_PREFIX} socketAdapter() on a closed cache`);
+    if (!this.#client) return undefined;
+    const adapter: ImSocketAdapter = new RedisSocketAdapter(this.#client, channelKey, this.#options.commandTimeoutMs, this.#logger,
+      () => this.#adapters.delete(adapter));
+    this.#adapters.add(adapter);
+    return adapter;
+  }
+
   /** Items `start`..`stop` inclusive, oldest first; negative indexes count from the end (LRANGE). */
   async listRange(key: string, start: number, stop: number): Promise<string[]> {
     this.#assertKey(key);
@@ -246,6 +328,7 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopProbe();
+    await Promise.all([ ...this.#adapters ].map(adapter => adapter.close()));
     const client = this.#client;
     if (client?.isOpen) {
       if (client.isReady && !this.#degraded) {
@@ -437,6 +520,17 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
   }
 
   /**
+   * A lease call, read or write, goes like a read: through the breaker, bounded by the command timeout, and a
+   * failure is logged (and counted by the breaker) and answered from memory, without degrading the cache on its
+   * own. A lease carries its expiry: one that a failed call did not refresh, or did not release, lapses by itself
+   * within its life, so nothing a failed lease call leaves in Redis is served for longer than that (a missed stamp
+   * is overwritten by the next one).
+   */
+  #leaseCall<T>(op: string, key: string, viaRedis: (store: RedisStore) => Promise<T>, viaMemory: (memory: MemoryStore) => T): Promise<T> {
+    return this.#read(op, key, viaRedis, viaMemory);
+  }
+
+  /**
    * `additive`: the write only adds true data (a committed message to a window), so a failed or timed-out
    * attempt cannot leave anything stale behind: it is logged and dropped, and the cache is not degraded.
    */
@@ -481,6 +575,20 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
   #assertKey(key: string): void {
     assert(typeof key === 'string' && key.length > this.prefix.length && key.startsWith(this.prefix),
       `${LOG_PREFIX} keys must be built with imCache.key(...) (prefix "${this.prefix}")`);
+  }
+
+  #assertLease(lease: Lease): void {
+    assert(lease && typeof lease === 'object', `${LOG_PREFIX} a lease is { key, member, expiresAt }`);
+    this.#assertKey(lease.key);
+    assert(typeof lease.member === 'string' && lease.member.length > 0, `${LOG_PREFIX} a lease's member must be a non-empty string`);
+    assert(Number.isFinite(lease.expiresAt), `${LOG_PREFIX} a lease's expiresAt must be a time in epoch milliseconds`);
+  }
+
+  #assertStamp(stamp: Stamp): void {
+    assert(stamp && typeof stamp === 'object', `${LOG_PREFIX} a stamp is { key, value, ttlMs }`);
+    this.#assertKey(stamp.key);
+    assert(typeof stamp.value === 'string', `${LOG_PREFIX} a stamp's value must be a string`);
+    assert(Number.isInteger(stamp.ttlMs) && stamp.ttlMs > 0, `${LOG_PREFIX} a stamp's ttlMs must be a positive integer, got ${String(stamp.ttlMs)}`);
   }
 
   #ttl(ttlMs: number): number {

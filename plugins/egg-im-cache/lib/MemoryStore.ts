@@ -1,15 +1,21 @@
 import { LRUCache } from 'lru-cache';
 import { ImCacheWrongTypeError } from './errors';
-import type { MemoryStats, ScoredItem } from './types';
+import type { Lease, LeaseRead, MemoryStats, ScoredItem } from './types';
 
 /** A scored window, kept sorted by score (one item per value, like a sorted set). */
 interface Window {
   readonly window: readonly ScoredItem[];
 }
 
-type Entry = string | readonly string[] | Window;
+/** A lease set: each member with its expiry (epoch ms), like a sorted set scored by expiry. Replaced, never changed in place. */
+interface LeaseSet {
+  readonly leases: ReadonlyMap<string, number>;
+}
+
+type Entry = string | readonly string[] | Window | LeaseSet;
 
 const isWindow = (entry: Entry | undefined): entry is Window => typeof entry === 'object' && entry !== null && 'window' in entry;
+const isLeaseSet = (entry: Entry | undefined): entry is LeaseSet => typeof entry === 'object' && entry !== null && 'leases' in entry;
 
 function entrySize(value: Entry, key: string): number {
   let bytes = Buffer.byteLength(key);
@@ -17,6 +23,8 @@ function entrySize(value: Entry, key: string): number {
     bytes += Buffer.byteLength(value);
   } else if (isWindow(value)) {
     for (const item of value.window) bytes += Buffer.byteLength(item.value) + 8;
+  } else if (isLeaseSet(value)) {
+    for (const member of value.leases.keys()) bytes += Buffer.byteLength(member) + 8;
   } else {
     for (const item of value) bytes += Buffer.byteLength(item);
   }
@@ -91,7 +99,7 @@ export class MemoryStore {
   /** Appends, keeps the newest `maxLen` items and sets the list's TTL; returns the new length. */
   listPush(key: string, items: readonly string[], maxLen: number, ttlMs: number): number {
     const current = this.#lru.get(key);
-    if (typeof current === 'string' || isWindow(current)) throw new ImCacheWrongTypeError('listPush', '?');
+    if (current !== undefined && !Array.isArray(current)) throw new ImCacheWrongTypeError('listPush', '?');
     let next = current ? current.concat(items) : items.slice();
     if (next.length > maxLen) next = next.slice(next.length - maxLen);
     // a new array every time: the LRU sizes an entry when it is set
@@ -120,9 +128,71 @@ export class MemoryStore {
   listRange(key: string, start: number, stop: number): string[] {
     const list = this.#lru.get(key);
     if (list === undefined) return [];
-    if (typeof list === 'string' || isWindow(list)) throw new ImCacheWrongTypeError('listRange', '?');
+    if (!Array.isArray(list)) throw new ImCacheWrongTypeError('listRange', '?');
     const [ from, to ] = rangeBounds(list.length, start, stop);
     return list.slice(from, to);
+  }
+
+  /** Adds or refreshes leases (a member already there takes the new expiry) and sets each lease set's TTL. */
+  leasePut(leases: readonly Lease[], keyTtlMs: number): void {
+    const sets = new Map<string, Map<string, number>>();
+    for (const { key } of leases) {
+      if (!sets.has(key)) sets.set(key, new Map(this.#leaseSet(key, 'leasePut')?.leases));
+    }
+    for (const { key, member, expiresAt } of leases) sets.get(key)!.set(member, expiresAt);
+    for (const [ key, members ] of sets) this.#lru.set(key, { leases: members }, { ttl: keyTtlMs });
+  }
+
+  /** Adds the lease only while fewer than `limit` leases of its set are live; true when it was added. */
+  leaseAcquire({ key, member, expiresAt }: Lease, limit: number, now: number, keyTtlMs: number): boolean {
+    const current = this.#leaseSet(key, 'leaseAcquire');
+    if (current && liveCount(current.leases, now) >= limit) return false;
+    const members = new Map(current?.leases);
+    members.set(member, expiresAt);
+    this.#lru.set(key, { leases: members }, { ttl: keyTtlMs });
+    return true;
+  }
+
+  /** Removes one lease; returns how many live leases the set still holds. The set keeps its TTL. */
+  leaseRelease(key: string, member: string, now: number): number {
+    const current = this.#leaseSet(key, 'leaseRelease');
+    if (!current) return 0;
+    const members = new Map(current.leases);
+    members.delete(member);
+    this.#replaceLeases(key, members);
+    return liveCount(members, now);
+  }
+
+  /** The live members, and the lapsed ones with their expiry, which are removed. */
+  leaseRead(key: string, now: number): LeaseRead {
+    const current = this.#leaseSet(key, 'leaseRead');
+    const read: LeaseRead = { live: [], lapsed: [] };
+    if (!current) return read;
+    for (const [ member, expiresAt ] of current.leases) {
+      if (expiresAt >= now) read.live.push(member);
+      else read.lapsed.push({ score: expiresAt, value: member });
+    }
+    if (read.lapsed.length > 0) {
+      read.lapsed.sort((a, b) => a.score - b.score);
+      this.#replaceLeases(key, new Map([ ...current.leases ].filter(([ , expiresAt ]) => expiresAt >= now)));
+    }
+    return read;
+  }
+
+  #leaseSet(key: string, op: string): LeaseSet | undefined {
+    const current = this.#lru.get(key);
+    if (current !== undefined && !isLeaseSet(current)) throw new ImCacheWrongTypeError(op, '?');
+    return current;
+  }
+
+  /** Stores the set with the TTL it has left; an empty set is deleted (as Redis deletes an empty sorted set). */
+  #replaceLeases(key: string, members: Map<string, number>): void {
+    const ttl = this.#lru.getRemainingTTL(key);
+    if (members.size === 0 || ttl <= 0) {
+      this.#lru.delete(key);
+      return;
+    }
+    this.#lru.set(key, { leases: members }, { ttl: Math.max(1, Math.ceil(ttl)) });
   }
 
   /** Drops everything; returns how many entries there were. */
@@ -140,4 +210,10 @@ export class MemoryStore {
       maxBytes: this.maxBytes,
     };
   }
+}
+
+function liveCount(leases: ReadonlyMap<string, number>, now: number): number {
+  let live = 0;
+  for (const expiresAt of leases.values()) if (expiresAt >= now) live++;
+  return live;
 }

@@ -1,7 +1,9 @@
 import type { RedisClientType } from 'redis';
-import type { ScoredItem } from './types';
+import type { Lease, LeaseRead, ScoredItem, Stamp } from './types';
 import { createHash } from 'node:crypto';
 import { withTimeout } from './errors';
+
+const sha1 = (script: string) => createHash('sha1').update(script).digest('hex');
 
 /** KEYS: the windows. ARGV: maxLen, ttlMs, then for each window its item count and score, value pairs. */
 const WINDOW_ADD = `
@@ -17,7 +19,19 @@ for _, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, ttl)
 end
 return #KEYS`;
-const WINDOW_ADD_SHA = createHash('sha1').update(WINDOW_ADD).digest('hex');
+const WINDOW_ADD_SHA = sha1(WINDOW_ADD);
+
+/**
+ * KEYS[1]: a lease set. ARGV: now, the new lease's expiry, its member, the limit, the set's TTL. Adds the lease
+ * only while fewer than `limit` leases are live (expiry >= now), in one step: two nodes taking the last place
+ * at once cannot both have it. Returns 1 (added) or 0.
+ */
+const LEASE_ACQUIRE = `
+if redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf') >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
+const LEASE_ACQUIRE_SHA = sha1(LEASE_ACQUIRE);
 
 /** Escapes glob characters so that a key prefix can be used in SCAN MATCH. */
 export function globEscape(text: string): string {
@@ -82,10 +96,51 @@ export class RedisStore {
       args.push(String(items.length));
       for (const item of items) args.push(String(item.score), item.value);
     }
-    const options = { keys: windows.map(w => w.key), arguments: args };
-    await this.#bound('EVALSHA windowAdd', this.#timed.evalSha(WINDOW_ADD_SHA, options).catch(err => {
-      // The first call after Redis started (or SCRIPT FLUSH): send the script itself; Redis caches it.
-      if (/NOSCRIPT/.test(String(err?.message))) return this.#timed.eval(WINDOW_ADD, options);
+    await this.#script('windowAdd', WINDOW_ADD, WINDOW_ADD_SHA, { keys: windows.map(w => w.key), arguments: args });
+  }
+
+  /** ZADD + PEXPIRE per lease, and SET PX per stamp, in one pipeline (one round trip, not atomic: each stands alone). */
+  async leasePut(leases: readonly Lease[], keyTtlMs: number, stamps: readonly Stamp[]): Promise<void> {
+    const pipeline = this.#client.multi();
+    for (const { key, member, expiresAt } of leases) {
+      pipeline.zAdd(key, { score: expiresAt, value: member });
+      pipeline.pExpire(key, keyTtlMs);
+    }
+    for (const { key, value, ttlMs } of stamps) pipeline.set(key, value, { expiration: { type: 'PX', value: ttlMs } });
+    await this.#bound('PIPELINE ZADD/PEXPIRE', pipeline.execAsPipeline());
+  }
+
+  /** The LEASE_ACQUIRE script: one command. */
+  async leaseAcquire(lease: Lease, limit: number, now: number, keyTtlMs: number): Promise<boolean> {
+    const reply = await this.#script('leaseAcquire', LEASE_ACQUIRE, LEASE_ACQUIRE_SHA, {
+      keys: [ lease.key ],
+      arguments: [ String(now), String(lease.expiresAt), lease.member, String(limit), String(keyTtlMs) ],
+    });
+    return Number(reply) === 1;
+  }
+
+  /** ZREM + ZCOUNT of the live leases (+ the stamp's SET PX) in one MULTI; returns the live count. */
+  async leaseRelease(key: string, member: string, now: number, stamp?: Stamp): Promise<number> {
+    const multi = this.#client.multi().zRem(key, member).zCount(key, now, '+inf');
+    if (stamp) multi.set(stamp.key, stamp.value, { expiration: { type: 'PX', value: stamp.ttlMs } });
+    const replies = await this.#bound('MULTI ZREM/ZCOUNT', multi.exec());
+    return Number(replies[1]);
+  }
+
+  /** The lapsed leases with their expiry, the live members, and ZREMRANGEBYSCORE of the lapsed, in one MULTI. */
+  async leaseRead(key: string, now: number): Promise<LeaseRead> {
+    const [ lapsed, live ] = await this.#bound('MULTI ZRANGEBYSCORE/ZREMRANGEBYSCORE', this.#client.multi()
+      .zRangeByScoreWithScores(key, '-inf', `(${now}`)
+      .zRangeByScore(key, now, '+inf')
+      .zRemRangeByScore(key, '-inf', `(${now}`)
+      .exec()) as unknown as [ ScoredItem[], string[] ];
+    return { live, lapsed };
+  }
+
+  /** EVALSHA of a script; the first call after Redis started (or SCRIPT FLUSH) sends the script itself, which Redis caches. */
+  #script(op: string, script: string, sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
+    return this.#bound(`EVALSHA ${op}`, this.#timed.evalSha(sha, options).catch(err => {
+      if (/NOSCRIPT/.test(String(err?.message))) return this.#timed.eval(script, options);
       throw err;
     }));
   }

@@ -1,3 +1,5 @@
+import type { createAdapter } from '@socket.io/redis-adapter';
+
 /** Configuration of one cache client (`config.imCache.client`). */
 export interface ImCacheClientConfig {
   /**
@@ -30,6 +32,51 @@ export type ImCacheMode = 'redis' | 'memory';
 export interface ScoredItem {
   score: number;
   value: string;
+}
+
+/**
+ * A lease: a member of a lease set (a Redis sorted set scored by each member's expiry), e.g. one connected
+ * socket in its user's presence set. A lease counts as live while `expiresAt >= now`.
+ */
+export interface Lease {
+  key: string;
+  member: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** A plain string written in the same round trip as a lease call (e.g. a "last seen" time), with its own TTL. */
+export interface Stamp {
+  key: string;
+  value: string;
+  ttlMs: number;
+}
+
+/** What `imCache.leaseRead()` found: the live members, and the lapsed ones with their expiry (now pruned). */
+export interface LeaseRead {
+  live: string[];
+  lapsed: ScoredItem[];
+}
+
+/**
+ * The Redis side of socket.io's Redis adapter, owned by the cache (`imCache.socketAdapter(channelKey)`): two
+ * connections (publisher and subscriber) duplicated from the cache's client, with their listeners and their closing.
+ */
+export interface ImSocketAdapter {
+  /** The @socket.io/redis-adapter factory, for `io.adapter()`. */
+  readonly adapter: ReturnType<typeof createAdapter>;
+  /** Both connections are up: a publish made now reaches Redis. */
+  readonly ready: boolean;
+  /**
+   * Changes whenever a connection of the adapter fails or reconnects. A publish made at one epoch is known to
+   * have reached Redis once the epoch has not changed for a while after it (publishes in flight when a
+   * connection drops are lost).
+   */
+  readonly epoch: number;
+  /** `listener` runs each time both connections are up after they were not (the first time too). */
+  onReady(listener: () => void): void;
+  /** Closes both connections (at once when Redis does not answer); the cache closes what is left open when it closes. */
+  close(): Promise<void>;
 }
 
 /** Result of `imCache.check()` (used by `/readyz`). */

@@ -3,6 +3,7 @@ import mm, { type MockApplication } from 'egg-mock';
 import { waitFor } from 'egg-im-testkit';
 import { behavesAsACache } from './support/behaviour';
 import { MEMORY_MODE_LINE, count, freshLogs, readCoreLog } from './support/helpers';
+import { redisClientOf } from '../lib/ImCache';
 
 describe('egg-im-cache: memory mode (no url)', () => {
   let app: MockApplication;
@@ -18,7 +19,7 @@ describe('egg-im-cache: memory mode (no url)', () => {
   it('runs in memory mode and says so once at start', async () => {
     assert.strictEqual(app.imCache.mode, 'memory');
     assert.strictEqual(app.imCache.degraded, false);
-    assert.strictEqual(app.imCache.redis, undefined);
+    assert.strictEqual(redisClientOf(app.imCache), undefined);
     assert.strictEqual(app.imCache.prefix, 'im:');
     const log = await waitFor(() => {
       const text = readCoreLog(app);
@@ -29,6 +30,11 @@ describe('egg-im-cache: memory mode (no url)', () => {
 
   it('is always ready', async () => {
     assert.deepStrictEqual(await app.imCache.check(), { ok: true, mode: 'memory', degraded: false });
+  });
+
+  it('has no socket.io adapter to give (one node: socket.io keeps its in-memory adapter)', () => {
+    assert.strictEqual(app.imCache.socketAdapter(app.imCache.key('sio')), undefined);
+    assert.throws(() => app.imCache.socketAdapter('sio'), /\[egg-im-cache\] keys must be built with imCache\.key/);
   });
 
   it('has the documented default bounds', () => {

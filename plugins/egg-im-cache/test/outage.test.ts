@@ -5,6 +5,7 @@ import mm, { type MockApplication } from 'egg-mock';
 import type { RedisClientType } from 'redis';
 import { sleep, startRedisServer, uniqueName, waitFor, type ThrowawayRedis } from 'egg-im-testkit';
 import { DEGRADED_LINE, RESTORED_LINE, capturedCoreLog, count, directRedis } from './support/helpers';
+import { redisClientOf } from '../lib/ImCache';
 
 interface Counters {
   degraded: number;
@@ -154,7 +155,7 @@ describe('egg-im-cache: redis outage and return', () => {
       const burst = await Promise.all(Array.from({ length: 50 }, () => c.get(k)));
       assert.deepStrictEqual(new Set(burst), new Set([ undefined ]));
       assert.strictEqual(c.degraded, true, 'the third consecutive failure opens the breaker');
-      assert.strictEqual(c.redis?.isReady, true, 'the socket is still open');
+      assert.strictEqual(redisClientOf(c)?.isReady, true, 'the socket is still open');
 
       // while open: calls go to memory
       await c.set(k, 'during', 60_000);
@@ -176,6 +177,82 @@ describe('egg-im-cache: redis outage and return', () => {
       assert.strictEqual(count(log, '[egg-im-cache] redis get failed'), 2, log);
       // node-redis' own command timeout (an Error without a message) is told as ours: what did not answer, within what
       assert.strictEqual(count(log, '[egg-im-cache] redis get failed (key kind "presence"): [egg-im-cache] redis GET did not answer within'), 2, log);
+    });
+  });
+
+  describe('the socket.io adapter\'s connections while the server is killed and restarted', () => {
+    const prefix = `${uniqueName('cache_adapter')}:`;
+    let server: ThrowawayRedis;
+    let app: MockApplication;
+
+    before(async () => {
+      server = await startRedisServer();
+      ({ app } = await startApp(server.url, prefix));
+    });
+
+    after(async () => {
+      await app?.close();
+      await server?.dispose();
+    });
+
+    it('are not ready while Redis is away, change their epoch, and say when they are ready again', async () => {
+      const link = app.imCache.socketAdapter(app.imCache.key('sio'))!;
+      let readyCalls = 0;
+      link.onReady(() => readyCalls++);
+      await waitFor(() => link.ready, 3000, 'the adapter\'s connections');
+      assert.strictEqual(readyCalls, 1);
+      const before = link.epoch;
+
+      await server.stop('SIGKILL');
+      await waitFor(() => !link.ready, 3000, 'the adapter to notice the outage');
+      assert.ok(link.epoch > before, 'the epoch changed');
+      await sleep(300); // a few failed reconnection attempts: no more "ready" calls, one warning for the outage
+      assert.strictEqual(readyCalls, 1);
+
+      await server.start();
+      await waitFor(() => link.ready, 5000, 'the adapter\'s connections again');
+      assert.strictEqual(readyCalls, 2, 'told once more, when both are up again');
+      const log = capturedCoreLog(app);
+      assert.strictEqual(count(log, '[egg-im-cache] socket.io adapter: a redis connection was lost'), 1, log);
+      assert.strictEqual(count(log, '[egg-im-cache] socket.io adapter: redis connections ready again'), 1, log);
+      // closed with the app (the cache), though its user never closed it
+    });
+  });
+
+  describe('lease calls while the server hangs', () => {
+    const prefix = `${uniqueName('cache_lease_hang')}:`;
+    let server: ThrowawayRedis;
+    let app: MockApplication;
+
+    before(async () => {
+      server = await startRedisServer();
+      ({ app } = await startApp(server.url, prefix));
+    });
+
+    after(async () => {
+      server?.resume();
+      await app?.close();
+      await server?.dispose();
+    });
+
+    it('are bounded by the command timeout and answered from memory; one failure is logged, counted, and does not degrade', async () => {
+      const c = app.imCache;
+      const key = c.key('presence', 'hang');
+      const now = Date.now();
+      await c.leasePut([ { key, member: 'a', expiresAt: now + 60_000 } ], 60_000);
+      server.pause();
+      const started = Date.now();
+      // Redis holds 'a', memory does not: the answer comes from memory, within the timeout (300 ms here)
+      assert.strictEqual(await c.leaseAcquire({ key, member: 'b', expiresAt: now + 60_000 }, 1, now, 60_000), true);
+      assert.ok(Date.now() - started < 1000, `answered after ${Date.now() - started} ms`);
+      assert.strictEqual(c.degraded, false, 'a lease lapses by itself: one failed call does not degrade the cache');
+      assert.match(capturedCoreLog(app), /\[egg-im-cache\] redis leaseAcquire failed \(key kind "presence"\)/);
+      // the breaker counts lease calls like any other: three failures in a row open it
+      await c.leaseRead(key, now);
+      await c.leaseRelease(key, 'a', now);
+      assert.strictEqual(c.degraded, true);
+      server.resume();
+      await waitFor(() => !c.degraded, 5000, 'the cache to be restored');
     });
   });
 });

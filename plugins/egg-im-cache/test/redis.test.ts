@@ -1,9 +1,11 @@
 import assert from 'node:assert';
 import mm, { type MockApplication } from 'egg-mock';
 import type { RedisClientType } from 'redis';
-import { TEST_REDIS_URL, uniqueName } from 'egg-im-testkit';
+import { Server } from 'socket.io';
+import { TEST_REDIS_URL, uniqueName, waitFor } from 'egg-im-testkit';
 import { behavesAsACache } from './support/behaviour';
 import { deletePrefix, directRedis, keysUnder } from './support/helpers';
+import { redisClientOf } from '../lib/ImCache';
 
 describe('egg-im-cache: redis mode', () => {
   const prefix = `${uniqueName('cache')}:`;
@@ -33,7 +35,7 @@ describe('egg-im-cache: redis mode', () => {
     assert.strictEqual(app.imCache.mode, 'redis');
     assert.strictEqual(app.imCache.degraded, false);
     assert.strictEqual(app.imCache.prefix, prefix);
-    assert.ok(app.imCache.redis?.isReady);
+    assert.ok(redisClientOf(app.imCache)?.isReady);
     const check = await app.imCache.check();
     assert.strictEqual(check.ok, true);
     assert.strictEqual(check.mode, 'redis');
@@ -89,8 +91,8 @@ describe('egg-im-cache: redis mode', () => {
     assert.strictEqual(await redis.exists(key), 0);
   });
 
-  it('exposes a client that can be duplicated (as the socket.io adapter will)', async () => {
-    const base = app.imCache.redis;
+  it('has a client that can be duplicated (as the socket.io adapter does)', async () => {
+    const base = redisClientOf(app.imCache);
     assert.ok(base);
     const copy = base.duplicate();
     copy.on('error', () => {
@@ -104,10 +106,64 @@ describe('egg-im-cache: redis mode', () => {
     }
   });
 
+  it('keeps leases in sorted sets scored by expiry, with the set\'s TTL and the stamps\' TTL', async () => {
+    const c = app.imCache;
+    const key = c.key('presence', 'on-server');
+    const seen = c.key('lastseen', 'on-server');
+    const now = Date.now();
+    await c.leasePut([ { key, member: 'n|s|d', expiresAt: now + 30_000 } ], 60_000, [ { key: seen, value: String(now), ttlMs: 90_000 } ]);
+    assert.deepStrictEqual(await redis.zRangeWithScores(key, 0, -1), [ { value: 'n|s|d', score: now + 30_000 } ]);
+    const setTtl = await redis.pTTL(key);
+    assert.ok(setTtl > 55_000 && setTtl <= 60_000, `PTTL ${setTtl}`);
+    const stampTtl = await redis.pTTL(seen);
+    assert.ok(stampTtl > 85_000 && stampTtl <= 90_000, `PTTL ${stampTtl}`);
+    assert.strictEqual(await c.leaseAcquire({ key, member: 'n|s2|d', expiresAt: now + 30_000 }, 5, now, 120_000), true);
+    assert.ok(await redis.pTTL(key) > 115_000, 'acquiring sets the TTL again');
+    await c.del(key, seen);
+  });
+
+  describe('the socket.io adapter\'s connections', () => {
+    it('are two duplicates of the client, ready once connected, publishing on channels under the given key', async () => {
+      const c = app.imCache;
+      const link = c.socketAdapter(c.key('sio'));
+      assert.ok(link);
+      try {
+        assert.strictEqual(typeof link.adapter, 'function', 'the factory for io.adapter()');
+        let readyCalls = 0;
+        link.onReady(() => readyCalls++);
+        await waitFor(() => link.ready, 3000, 'the adapter\'s connections');
+        assert.strictEqual(readyCalls, 1, 'told once, when both connections are up');
+        assert.strictEqual(link.epoch, 0);
+        // the adapter subscribes once socket.io builds it for a namespace
+        new Server().adapter(link.adapter);
+        const channels = await waitFor(async () => {
+          const names = await redis.sendCommand([ 'PUBSUB', 'CHANNELS', `${prefix}sio*` ]) as string[];
+          return names.length > 0 ? names : undefined;
+        }, 3000, 'the adapter\'s channels');
+        assert.ok(channels.every(name => name.startsWith(`${prefix}sio`)), JSON.stringify(channels));
+      } finally {
+        await link.close();
+      }
+      assert.strictEqual(link.ready, false);
+      assert.deepStrictEqual(await redis.sendCommand([ 'PUBSUB', 'CHANNELS', `${prefix}sio*` ]), [], 'its connections are closed');
+      await link.close(); // twice is harmless
+    });
+
+    it('are closed with the cache when their user did not close them', async () => {
+      const other = mm.app({ baseDir: 'apps/redis', cache: false });
+      await other.ready();
+      const link = other.imCache.socketAdapter(other.imCache.key('sio'))!;
+      await waitFor(() => link.ready, 3000, 'the adapter\'s connections');
+      await other.close();
+      assert.strictEqual(link.ready, false);
+      assert.throws(() => other.imCache.socketAdapter(other.imCache.key('sio')), /\[egg-im-cache\] socketAdapter\(\) on a closed cache/);
+    });
+  });
+
   it('closes its client with the app', async () => {
     const other = mm.app({ baseDir: 'apps/redis', cache: false });
     await other.ready();
-    const client = other.imCache.redis;
+    const client = redisClientOf(other.imCache);
     assert.ok(client?.isReady);
     await other.close();
     assert.strictEqual(client.isOpen, false);

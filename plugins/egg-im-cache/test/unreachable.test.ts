@@ -3,6 +3,7 @@ import mm, { type MockApplication } from 'egg-mock';
 import type { RedisClientType } from 'redis';
 import { freeTcpPort, startRedisServer, uniqueName, waitFor, type ThrowawayRedis } from 'egg-im-testkit';
 import { DEGRADED_LINE, RESTORED_LINE, capturedCoreLog, count, directRedis, freshLogs, readCoreLog } from './support/helpers';
+import { redisClientOf } from '../lib/ImCache';
 
 describe('egg-im-cache: redis unreachable at start', () => {
   const prefix = `${uniqueName('cache_unreach')}:`;
@@ -32,8 +33,9 @@ describe('egg-im-cache: redis unreachable at start', () => {
     const c = app.imCache;
     assert.strictEqual(c.mode, 'redis');
     assert.strictEqual(c.degraded, true);
-    assert.ok(c.redis, 'the client exists and keeps reconnecting');
-    assert.strictEqual(c.redis.isReady, false);
+    const client = redisClientOf(c);
+    assert.ok(client, 'the client exists and keeps reconnecting');
+    assert.strictEqual(client.isReady, false);
     const log = await waitFor(() => {
       const text = readCoreLog(app);
       return text.includes(DEGRADED_LINE) ? text : '';

@@ -3,11 +3,10 @@ import type { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import type { Application } from 'egg';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import type { ImSocketAdapter } from 'egg-im-cache';
 import { ImError, errorReply, isImError } from 'egg-im-protocol';
-import { Presence } from './presence/Presence';
+import { Presence, type PresenceCache, type PresenceUsers } from './presence/Presence';
 import { coalesceWrites } from './socket/coalesceWrites';
-import { guardPromises } from './socket/guardPromises';
 import { TokenBucket } from './socket/TokenBucket';
 import { sessionRoom, userRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
 
@@ -20,15 +19,21 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Longest close() waits for the presence writes of the sockets it disconnected. */
 const CLOSE_WAIT_MS = 5000;
 
+/** What the socket server is started with (at willReady, once the store and the cache exist). */
+export interface SocketServerCollaborators {
+  cache: PresenceCache & Pick<Application['imCache'], 'socketAdapter'>;
+  users: PresenceUsers;
+}
+
 /**
- * socket.io on Egg's HTTP server. The server exists from boot; it is attached when Egg emits 'server',
- * and joined to the other nodes through Redis once the cache is up: whichever of the two comes last.
+ * socket.io on Egg's HTTP server. The server exists from boot; it is attached when Egg emits 'server', and
+ * started (presence, and the other nodes joined through the cache's Redis adapter) once the cache is up.
  */
 export class SocketServer {
   readonly io: ImIo;
   /** Identifies this process among the nodes (presence entries, logs). */
   readonly nodeId = `${process.pid}-${randomBytes(3).toString('hex')}`;
-  readonly presence: Presence;
+  private presenceTracker?: Presence;
   private readonly handlers = new Map<string, EventHandler>();
   private readonly connectHooks: ConnectionHook[] = [];
   private readonly disconnectHooks: ConnectionHook[] = [];
@@ -42,13 +47,12 @@ export class SocketServer {
   private readonly endedSessions = new Map<string, number>();
   /** Connections already logged for sending an event without an ack. */
   private readonly warnedNoAck = new WeakSet<ImSocket>();
-  private epoch = 0;
-  private redisClients: Array<{ close(): Promise<unknown>; destroy(): void; isOpen: boolean; isReady: boolean }> = [];
+  /** The Redis side of the adapter (the cache's), when the nodes are joined through Redis. */
+  private nodeLink?: ImSocketAdapter;
 
   constructor(private readonly app: Application) {
     const { socket } = app.config.imConnection;
     const allowed = new Set(socket.allowedOrigins);
-    this.presence = new Presence(app, this.nodeId);
     this.io = new Server({
       path: socket.path,
       transports: socket.transports,
@@ -92,46 +96,44 @@ export class SocketServer {
       raw.request = null;
       coalesceWrites(raw);
     });
-    this.presence.start();
     this.app.coreLogger.info('[egg-im-connection] socket.io attached at %s (node %s)', this.app.config.imConnection.socket.path, this.nodeId);
   }
 
-  /** Joins the nodes through Redis when the cache runs on Redis. */
-  async joinNodes(): Promise<void> {
-    const redis = this.app.imCache.redis;
-    if (!redis) {
-      this.app.coreLogger.info('[egg-im-connection] single node: no Redis, socket.io keeps its in-memory adapter');
-      return;
-    }
-    const warn = (err: Error) => this.app.coreLogger.warn('[egg-im-connection] adapter redis: %s', err.message);
-    // No bound on the command queue: a publish dropped from a full queue would be a message never routed to
-    // the other nodes. The queue grows only with this process's own lag: while Redis is down, routing stops
-    // (see `adapterReady`) and the outbox keeps the messages for later.
-    const pub = redis.duplicate();
-    const sub = redis.duplicate();
-    for (const client of [ pub, sub ]) {
-      client.on('error', (err: Error) => { this.epoch++; warn(err); });
-      client.on('reconnecting', () => { this.epoch++; });
-    }
-    this.redisClients = [ pub, sub ];
-    // Not awaited: with Redis down at start the app still starts (degraded); the clients keep reconnecting.
-    for (const client of [ pub, sub ]) client.connect().catch(warn);
-    this.io.adapter(createAdapter(guardPromises(pub, warn), guardPromises(sub, warn), { key: `${this.app.config.imCache.client.prefix}sio` }));
-    this.app.coreLogger.info('[egg-im-connection] socket.io joined to the other nodes through the Redis adapter');
+  /** Who is online (see Presence); exists once the server is started. */
+  get presence(): Presence {
+    if (!this.presenceTracker) throw new Error('[egg-im-connection] presence exists once the sockets are started (willReady)');
+    return this.presenceTracker;
   }
 
   /**
-   * Changes whenever a client of the adapter fails or reconnects. A publish made at one epoch is known to
+   * Starts presence and joins the other nodes through the cache's Redis adapter (none in memory mode). Synchronous:
+   * whatever runs after it at willReady finds the nodes joined.
+   */
+  start({ cache, users }: SocketServerCollaborators): void {
+    const { app } = this;
+    this.presenceTracker = new Presence(cache, users, app.config.imConnection.presence, this.nodeId, app.coreLogger);
+    this.presenceTracker.start();
+    this.nodeLink = cache.socketAdapter(cache.key('sio'));
+    if (!this.nodeLink) {
+      app.coreLogger.info('[egg-im-connection] single node: no Redis, socket.io keeps its in-memory adapter');
+      return;
+    }
+    this.io.adapter(this.nodeLink.adapter);
+    app.coreLogger.info('[egg-im-connection] socket.io joined to the other nodes through the Redis adapter');
+  }
+
+  /**
+   * Changes whenever a connection of the adapter fails or reconnects. A publish made at one epoch is known to
    * have reached Redis once the epoch has not changed for a while after it (publishes in flight when a
    * connection drops are lost).
    */
   get adapterEpoch(): number {
-    return this.epoch;
+    return this.nodeLink?.epoch ?? 0;
   }
 
-  /** True when messages can reach the other nodes now: no Redis adapter (single node), or its clients are connected. */
+  /** True when messages can reach the other nodes now: no Redis adapter (single node), or its connections are up. */
   get adapterReady(): boolean {
-    return this.redisClients.every(client => client.isReady);
+    return this.nodeLink?.ready ?? true;
   }
 
   /** Tells every socket of the session, on every node, that it has ended, and disconnects them. */
@@ -141,7 +143,7 @@ export class SocketServer {
   }
 
   async close(): Promise<void> {
-    this.presence.stop();
+    this.presenceTracker?.stop();
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
     this.expiryTimers.clear();
     // Disconnect every socket and stop accepting new ones, then release the adapter's Redis clients.
@@ -156,9 +158,7 @@ export class SocketServer {
       new Promise(resolve => { timer = setTimeout(resolve, CLOSE_WAIT_MS); }),
     ]);
     clearTimeout(timer);
-    // close() waits for Redis to answer; a client that is not connected (Redis down) is destroyed instead.
-    await Promise.all(this.redisClients.filter(c => c.isOpen).map(c => (c.isReady ? c.close() : c.destroy())));
-    this.redisClients = [];
+    await this.nodeLink?.close();
     this.app.coreLogger.info('[egg-im-connection] sockets closed');
   }
 

@@ -142,4 +142,96 @@ export function behavesAsACache(getApp: () => MockApplication): void {
     assert.strictEqual(c.degraded, false);
     assert.strictEqual(await c.get(text), 'v');
   });
+
+  describe('leases (sorted sets scored by expiry)', () => {
+    const lease = (key: string, member: string, expiresAt: number) => ({ key, member, expiresAt });
+
+    it('puts and refreshes many leases at once, reads the live ones and prunes the lapsed ones', async () => {
+      const c = cache();
+      const [ a, b ] = [ c.key('presence', 'lease-a'), c.key('presence', 'lease-b') ];
+      const now = Date.now();
+      await c.leasePut([ lease(a, 'n1|s1|phone', now + 60_000), lease(a, 'n1|s2|laptop', now - 10), lease(b, 'n2|s3|tab', now + 60_000) ], 120_000);
+      assert.deepStrictEqual(await c.leaseRead(a, now), { live: [ 'n1|s1|phone' ], lapsed: [ { score: now - 10, value: 'n1|s2|laptop' } ] });
+      // the lapsed lease was removed by the read
+      assert.deepStrictEqual(await c.leaseRead(a, now), { live: [ 'n1|s1|phone' ], lapsed: [] });
+      // a refresh moves a lease's expiry, and a lease whose expiry is now is still live
+      await c.leasePut([ lease(a, 'n1|s1|phone', now - 5), lease(a, 'n1|s9|watch', now) ], 120_000);
+      assert.deepStrictEqual(await c.leaseRead(a, now), { live: [ 'n1|s9|watch' ], lapsed: [ { score: now - 5, value: 'n1|s1|phone' } ] });
+      assert.deepStrictEqual(await c.leaseRead(b, now), { live: [ 'n2|s3|tab' ], lapsed: [] });
+      assert.deepStrictEqual(await c.leaseRead(c.key('presence', 'nobody'), now), { live: [], lapsed: [] });
+    });
+
+    it('writes stamps with a lease put, and with a release', async () => {
+      const c = cache();
+      const key = c.key('presence', 'stamped');
+      const seen = c.key('lastseen', 'stamped');
+      const now = Date.now();
+      await c.leasePut([ lease(key, 'm1', now + 60_000), lease(key, 'm2', now + 60_000) ], 120_000, [ { key: seen, value: '100', ttlMs: 60_000 } ]);
+      assert.strictEqual(await c.get(seen), '100');
+      assert.strictEqual(await c.leaseRelease(key, 'm1', now, { key: seen, value: '200', ttlMs: 60_000 }), 1);
+      assert.strictEqual(await c.get(seen), '200');
+    });
+
+    it('releases one lease and counts the live ones left; the last release empties the set', async () => {
+      const c = cache();
+      const key = c.key('presence', 'release');
+      const now = Date.now();
+      await c.leasePut([ lease(key, 'm1', now + 60_000), lease(key, 'm2', now + 60_000), lease(key, 'old', now - 1) ], 120_000);
+      assert.strictEqual(await c.leaseRelease(key, 'm1', now), 1, 'm2 is live; the lapsed one does not count');
+      assert.strictEqual(await c.leaseRelease(key, 'never-there', now), 1);
+      assert.strictEqual(await c.leaseRelease(key, 'm2', now), 0);
+      assert.strictEqual(await c.leaseRelease(c.key('presence', 'nothing'), 'm', now), 0);
+    });
+
+    it('acquires a lease only while fewer than the limit are live', async () => {
+      const c = cache();
+      const key = c.key('presence', 'acquire');
+      const now = Date.now();
+      assert.strictEqual(await c.leaseAcquire(lease(key, 'a', now + 60_000), 2, now, 120_000), true);
+      assert.strictEqual(await c.leaseAcquire(lease(key, 'b', now + 60_000), 2, now, 120_000), true);
+      assert.strictEqual(await c.leaseAcquire(lease(key, 'c', now + 60_000), 2, now, 120_000), false);
+      assert.deepStrictEqual((await c.leaseRead(key, now)).live.sort(), [ 'a', 'b' ]);
+      // a lapsed lease holds no place
+      assert.strictEqual(await c.leaseAcquire(lease(key, 'c', now + 60_000), 2, now + 61_000, 120_000), true);
+      await c.leaseRelease(key, 'a', now);
+      assert.strictEqual(await c.leaseAcquire(lease(key, 'd', now + 60_000), 2, now, 120_000), false, 'b and c are live');
+    });
+
+    it('expires a lease set with its key TTL', async () => {
+      const c = cache();
+      const key = c.key('presence', 'short');
+      const now = Date.now();
+      await c.leasePut([ lease(key, 'm', now + 60_000) ], 150);
+      assert.deepStrictEqual((await c.leaseRead(key, now)).live, [ 'm' ]);
+      await sleep(300);
+      assert.deepStrictEqual(await c.leaseRead(key, now), { live: [], lapsed: [] });
+    });
+
+    it('refuses leases and stamps it cannot use, with an [egg-im-cache] assertion', async () => {
+      const c = cache();
+      const key = c.key('presence', 'bad');
+      await assert.rejects(c.leasePut([], 1000), /\[egg-im-cache\] leasePut\(\) takes a non-empty array of leases/);
+      await assert.rejects(c.leasePut([ lease('elsewhere:x', 'm', 1) ], 1000), /keys must be built with imCache\.key/);
+      await assert.rejects(c.leasePut([ lease(key, '', 1) ], 1000), /a lease's member must be a non-empty string/);
+      await assert.rejects(c.leasePut([ lease(key, 'm', Number.NaN) ], 1000), /a lease's expiresAt must be a time/);
+      await assert.rejects(c.leasePut([ lease(key, 'm', 1) ], 0), /every write needs a TTL/);
+      await assert.rejects(c.leasePut([ lease(key, 'm', 1) ], 1000, [ { key, value: 'v', ttlMs: 1.5 } ]), /a stamp's ttlMs must be a positive integer/);
+      await assert.rejects(c.leaseAcquire(lease(key, 'm', 1), 0, 1, 1000), /leaseAcquire\(\) limit must be a positive integer/);
+      await assert.rejects(c.leaseRelease(key, '', 1), /leaseRelease\(\) member must be a non-empty string/);
+      await assert.rejects(c.leaseRead(key, Number.NaN), /leaseRead\(\) now must be a time/);
+    });
+
+    it('reports a lease call on a key of another type to the caller, without degrading', async () => {
+      const c = cache();
+      const text = c.key('wt', 'lease-text');
+      await c.set(text, 'v', 60_000);
+      await assert.rejects(c.leaseRead(text, Date.now()), /\[egg-im-cache\] WRONGTYPE: leaseRead on a key of kind "wt"/);
+      await assert.rejects(c.leaseAcquire(lease(text, 'm', Date.now() + 1000), 1, Date.now(), 1000), /WRONGTYPE: leaseAcquire/);
+      const leases = c.key('wt', 'leases');
+      await c.leasePut([ lease(leases, 'm', Date.now() + 60_000) ], 60_000);
+      await assert.rejects(c.listPush(leases, [ 'x' ], 5, 60_000), /WRONGTYPE: listPush/);
+      await assert.rejects(c.get(leases), /WRONGTYPE: get/);
+      assert.strictEqual(c.degraded, false);
+    });
+  });
 }

@@ -1,8 +1,7 @@
 import assert from 'node:assert';
 import { isIP } from 'node:net';
 import { ImError } from 'egg-im-protocol';
-import type { ImCache } from 'egg-im-cache/lib/ImCache';
-import type { ImCacheLimiter } from 'egg-im-cache/lib/ImCacheLimiter';
+import type { ImCache, ImCacheLimiter } from 'egg-im-cache';
 
 /** One limit: `points` per `durationMs`, and optionally a block of `blockDurationMs` once it is exceeded. */
 export interface LimitConfig {

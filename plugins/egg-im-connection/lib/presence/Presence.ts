@@ -1,5 +1,15 @@
-import type { Application } from 'egg';
+import type { Application, EggAppConfig } from 'egg';
 import type { PresenceResult } from 'egg-im-protocol';
+
+/** What presence uses of the cache: leases (see egg-im-cache's README), plain strings, and keys. */
+export type PresenceCache = Pick<Application['imCache'], 'key' | 'get' | 'set' | 'leasePut' | 'leaseAcquire' | 'leaseRelease' | 'leaseRead'>;
+/** What presence uses of the store: the last-seen time in the user table. */
+export type PresenceUsers = Pick<Application['imStore']['users'], 'markSeen' | 'lastSeenAt'>;
+export type PresenceConfig = EggAppConfig['imConnection']['presence'];
+
+interface Logger {
+  warn(message: string, ...args: unknown[]): void;
+}
 
 interface Entry {
   userId: string;
@@ -11,51 +21,42 @@ interface Entry {
 }
 
 /**
- * Who is online, on any node. Each connected socket is an entry with an expiry, refreshed by its node's
- * heartbeat: entries of a node that died lapse by themselves after `ttlMs`. In Redis (shared by the nodes):
- * one sorted set per user scored by expiry; this node's own entries are also kept locally, which is the
- * whole truth in memory mode and what is re-written to Redis by the next heartbeat after an outage.
+ * Who is online, on any node. Each connected socket is a lease in its user's presence set in the cache (a
+ * sorted set scored by expiry, shared by the nodes in Redis), refreshed by its node's heartbeat: the leases of a
+ * node that died lapse by themselves after `ttlMs`. This node's own entries are also kept locally: they count at
+ * once (before their first write), they are the whole truth while the cache cannot answer for every node (memory
+ * mode, Redis down), and the next heartbeat writes them back after an outage.
  *
  * Last seen: each heartbeat also moves the user's `lastseen` key to "now", so a user whose node died has a
  * last-seen time (its last heartbeat) even when nobody asked before the entries lapsed and their key expired.
  * A clean disconnect of the last device, or a query that finds only lapsed entries, also stores it in the
  * user table, which is read when the cache has lost it.
  */
-/**
- * KEYS[1]: a user's presence set. ARGV: now, the new entry's expiry, the entry, the limit, the key's TTL.
- * Adds the entry only while fewer than `limit` entries are live (expiry >= now), in one step: two nodes
- * admitting the same user's sockets at once cannot both take the last place. Returns 1 (added) or 0.
- */
-const ADMIT = `
-if redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf') >= tonumber(ARGV[4]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1`;
-
 export class Presence {
   private static readonly CHUNK = 500;
   static readonly SLICES = 10;
   private readonly local = new Map<string, Entry>();
   /**
    * Sockets admitted by `admit` whose connection has not opened yet, until when they count: a handshake that
-   * is admitted and then abandoned (the client went away) stops counting after `ttlMs`, like its Redis entry.
+   * is admitted and then abandoned (the client went away) stops counting after `ttlMs`, like its lease.
    */
   private readonly pending = new Map<string, { entry: Entry; until: number }>();
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly app: Application, private readonly nodeId: string) {}
-
-  private get config() {
-    return this.app.config.imConnection.presence;
-  }
-
-  private get redis() {
-    const cache = this.app.imCache;
-    return cache.mode === 'redis' && !cache.degraded ? cache.redis : undefined;
-  }
+  constructor(
+    private readonly cache: PresenceCache,
+    private readonly users: PresenceUsers,
+    private readonly config: PresenceConfig,
+    private readonly nodeId: string,
+    private readonly logger: Logger,
+  ) {}
 
   private key(kind: 'presence' | 'lastseen', userId: string) {
-    return this.app.imCache.key(kind, userId);
+    return this.cache.key(kind, userId);
+  }
+
+  private lastSeenStamp(userId: string, at: number) {
+    return { key: this.key('lastseen', userId), value: String(at), ttlMs: this.config.lastSeenTtlMs };
   }
 
   /**
@@ -69,7 +70,7 @@ export class Presence {
     this.timer = setInterval(() => {
       const current = slice;
       slice = (slice + 1) % Presence.SLICES;
-      this.heartbeat(current).catch(err => this.app.coreLogger.warn('[egg-im-connection] presence heartbeat failed: %s', err.message));
+      this.heartbeat(current).catch(err => this.logger.warn('[egg-im-connection] presence heartbeat failed: %s', err.message));
     }, every / Presence.SLICES);
     this.timer.unref();
   }
@@ -79,30 +80,20 @@ export class Presence {
   }
 
   /**
-   * At the handshake: takes one of the user's `limit` places, on every node (in Redis, atomically), or false
-   * when they are all taken by live sockets. A socket's entry is its place: it is released on disconnect and
-   * lapses when its node stops beating, so neither a closed socket nor a dead node holds a place for long.
-   * Without Redis (memory mode, degraded, or a failed call) the count is this node's sockets only.
+   * At the handshake: takes one of the user's `limit` places on every node (a lease taken atomically in the cache),
+   * or false when they are all taken by live sockets. A socket's lease is its place: it is released on disconnect
+   * and lapses when its node stops beating, so neither a closed socket nor a dead node holds a place for long.
+   * This node's own sockets are counted first: they hold places even where the cache does not know them yet
+   * (memory mode, an outage, the moments after a restore).
    */
   async admit(socketId: string, userId: string, deviceId: string, limit: number): Promise<boolean> {
     const entry = this.entry(socketId, userId, deviceId);
     const now = Date.now();
-    let admitted: boolean | undefined;
-    const redis = this.redis;
-    if (redis) {
-      try {
-        const reply = await withTimeout(redis.eval(ADMIT, {
-          keys: [ this.key('presence', userId) ],
-          arguments: [ String(now), String(now + this.config.ttlMs), entry.member, String(limit), String(this.config.ttlMs * 2) ],
-        }), this.app.config.imCache.client.commandTimeoutMs);
-        admitted = Number(reply) === 1;
-      } catch (err: any) {
-        this.app.coreLogger.warn('[egg-im-connection] presence: redis unavailable at the handshake of user %s, counting this node\'s sockets only: %s', userId, err.message);
-      }
-    }
-    admitted ??= this.localSockets(userId, now) < limit;
-    if (admitted) this.pending.set(socketId, { entry, until: now + this.config.ttlMs });
-    return admitted;
+    if (this.localSockets(userId, now) >= limit) return false;
+    const lease = { key: this.key('presence', userId), member: entry.member, expiresAt: now + this.config.ttlMs };
+    if (!await this.cache.leaseAcquire(lease, limit, now, this.config.ttlMs * 2)) return false;
+    this.pending.set(socketId, { entry, until: now + this.config.ttlMs });
+    return true;
   }
 
   async connected(socketId: string, userId: string, deviceId: string): Promise<void> {
@@ -117,7 +108,7 @@ export class Presence {
     const held = this.pending.get(socketId);
     if (!held) return;
     this.pending.delete(socketId);
-    await this.redis?.zRem(this.key('presence', held.entry.userId), held.entry.member);
+    await this.cache.leaseRelease(this.key('presence', held.entry.userId), held.entry.member, Date.now());
   }
 
   /** Returns true when that was the user's last connected device (the user went offline). */
@@ -126,26 +117,10 @@ export class Presence {
     if (!entry) return false;
     this.local.delete(socketId);
     const now = Date.now();
-    const redis = this.redis;
-    let online: boolean;
-    if (redis) {
-      try {
-        const key = this.key('presence', entry.userId);
-        // Seen until now, whether or not another device stays: written with the removal, so a query never
-        // finds the entry gone and last-seen older than this.
-        const [ , live ] = await redis.multi()
-          .zRem(key, entry.member)
-          .zCount(key, now, '+inf')
-          .set(this.key('lastseen', entry.userId), String(now), { expiration: { type: 'PX', value: this.config.lastSeenTtlMs } })
-          .exec() as unknown as [number, number];
-        online = live > 0 || this.localDevices(entry.userId).size > 0;
-      } catch (err: any) {
-        this.app.coreLogger.warn('[egg-im-connection] presence: redis unavailable on disconnect of user %s: %s', entry.userId, err.message);
-        online = this.localDevices(entry.userId).size > 0;
-      }
-    } else {
-      online = this.localDevices(entry.userId).size > 0;
-    }
+    // Seen until now, whether or not another device stays: written with the removal, so a query never finds
+    // the entry gone and last-seen older than this.
+    const live = await this.cache.leaseRelease(this.key('presence', entry.userId), entry.member, now, this.lastSeenStamp(entry.userId, now));
+    const online = live > 0 || this.localDevices(entry.userId).size > 0;
     if (!online) await this.markSeen(entry.userId, now);
     return !online;
   }
@@ -153,26 +128,12 @@ export class Presence {
   async query(userId: string): Promise<PresenceResult> {
     const now = Date.now();
     const devices = this.localDevices(userId);
-    let lapsedAt: number | undefined;
-    const redis = this.redis;
-    if (redis) {
-      try {
-        const key = this.key('presence', userId);
-        const [ lapsed, live ] = await redis.multi()
-          .zRangeByScoreWithScores(key, '-inf', `(${now}`)
-          .zRangeByScore(key, now, '+inf')
-          .zRemRangeByScore(key, '-inf', `(${now}`)
-          .exec() as unknown as [Array<{ score: number }>, string[]];
-        // This node's own sockets count even before their first write has reached Redis.
-        for (const member of live) devices.add(member.slice(member.lastIndexOf('|') + 1));
-        // A node that died never said goodbye: its entries lapsed; the user was last seen at its last heartbeat.
-        if (lapsed.length > 0) lapsedAt = Math.max(...lapsed.map(e => e.score)) - this.config.ttlMs;
-      } catch (err: any) {
-        this.app.coreLogger.warn('[egg-im-connection] presence: redis unavailable, answering for this node only: %s', err.message);
-      }
-    }
+    const { live, lapsed } = await this.cache.leaseRead(this.key('presence', userId), now);
+    // This node's own sockets count even before their first write has reached the cache.
+    for (const member of live) devices.add(member.slice(member.lastIndexOf('|') + 1));
     if (devices.size > 0) return { userId, online: true, devices: devices.size };
-    if (lapsedAt !== undefined) await this.markSeen(userId, lapsedAt);
+    // A node that died never said goodbye: its leases lapsed; the user was last seen at its last heartbeat.
+    if (lapsed.length > 0) await this.markSeen(userId, Math.max(...lapsed.map(e => e.score)) - this.config.ttlMs);
     const seen = await this.seenAt(userId);
     return seen === undefined
       ? { userId, online: false, devices: 0 }
@@ -220,50 +181,31 @@ export class Presence {
    */
   private async write(entries: Entry[]): Promise<void> {
     for (let start = 0; start < entries.length; start += Presence.CHUNK) {
-      const redis = this.redis;
-      if (!redis) return;
       const now = Date.now();
       const expiresAt = now + this.config.ttlMs;
-      const pipeline = redis.multi();
-      const users = new Set<string>();
-      for (const entry of entries.slice(start, start + Presence.CHUNK)) {
-        const key = this.key('presence', entry.userId);
-        pipeline.zAdd(key, { score: expiresAt, value: entry.member });
-        pipeline.pExpire(key, this.config.ttlMs * 2);
-        users.add(entry.userId);
-      }
+      const chunk = entries.slice(start, start + Presence.CHUNK);
+      const leases = chunk.map(entry => ({ key: this.key('presence', entry.userId), member: entry.member, expiresAt }));
       // Connected now: if this node dies, this is when the user was last seen (see the class comment).
-      for (const userId of users) pipeline.set(this.key('lastseen', userId), String(now), { expiration: { type: 'PX', value: this.config.lastSeenTtlMs } });
-      await pipeline.execAsPipeline();
+      const stamps = [ ...new Set(chunk.map(entry => entry.userId)) ].map(userId => this.lastSeenStamp(userId, now));
+      await this.cache.leasePut(leases, this.config.ttlMs * 2, stamps);
     }
   }
 
   private async markSeen(userId: string, at: number): Promise<void> {
-    const previous = await this.app.imCache.get(this.key('lastseen', userId));
+    const previous = await this.cache.get(this.key('lastseen', userId));
     if (previous === undefined || Number(previous) < at) {
-      await this.app.imCache.set(this.key('lastseen', userId), String(at), this.config.lastSeenTtlMs);
+      await this.cache.set(this.key('lastseen', userId), String(at), this.config.lastSeenTtlMs);
     }
     // Always stored (the heartbeats above only reach the cache); the table never moves backward.
-    await this.app.imStore.users.markSeen(userId, new Date(at));
+    await this.users.markSeen(userId, new Date(at));
   }
 
   private async seenAt(userId: string): Promise<number | undefined> {
-    const cached = await this.app.imCache.get(this.key('lastseen', userId));
+    const cached = await this.cache.get(this.key('lastseen', userId));
     if (cached !== undefined) return Number(cached);
-    const stored = await this.app.imStore.users.lastSeenAt(userId);
+    const stored = await this.users.lastSeenAt(userId);
     return stored?.getTime();
   }
-}
-
-/** Rejects after `ms` (the command is left to node-redis): a hanging Redis must not hold a handshake. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** The heartbeat slice of a socket: stable for the socket's life. */
