@@ -1,3 +1,4 @@
+export * from './lib/backoff';
 export * from './lib/errors';
 export * from './lib/ids';
 export * from './lib/nodes';

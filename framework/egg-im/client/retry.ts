@@ -1,11 +1,11 @@
+import { backoffDelay as delayAfter } from 'egg-im-protocol';
 import { ImClientError } from './errors';
 
 export interface Backoff { attempts: number; baseDelayMs: number; maxDelayMs: number }
 
-/** Delay before attempt `attempt + 1` (attempt counts from 1): exponential, capped, with jitter in [50%, 100%]. */
+/** Delay before attempt `attempt + 1` (attempt counts from 1): egg-im's one backoff schedule, with up to half again as jitter. */
 export function backoffDelay(policy: Backoff, attempt: number): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(exp / 2 + Math.random() * exp / 2);
+  return delayAfter(attempt, { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, jitter: 0.5 });
 }
 
 /** Resolves after `ms`, or rejects with `CLOSED` as soon as `signal` aborts. */

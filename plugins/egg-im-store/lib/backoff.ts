@@ -1,14 +1,12 @@
+import { backoffDelay as delayAfter } from 'egg-im-protocol';
 import type { ImStoreBackoffConfig } from './types';
 
 /**
- * Delay before try `n + 1`, after `n` failed tries (n from 1): `min(maxMs, baseMs * factor^(n-1))`
- * plus up to 10 % random jitter, so that many workers do not retry in lockstep.
+ * Delay before try `n + 1`, after `n` failed tries (n from 1): egg-im's one backoff schedule
+ * (`min(maxMs, baseMs * factor^(n-1))`) plus up to 10 % random jitter, so that many workers do not retry in lockstep.
  */
 export function backoffDelay(failedTries: number, config: ImStoreBackoffConfig, random: () => number = Math.random): number {
-  const exp = Math.max(0, failedTries - 1);
-  const raw = Math.min(config.maxMs, config.baseMs * Math.pow(Math.max(1, config.factor), exp));
-  const jitter = raw * 0.1 * random();
-  return Math.max(0, Math.round(raw + jitter));
+  return delayAfter(failedTries, { ...config, jitter: 0.1 }, random);
 }
 
 /** Fills in missing fields and checks the values; `name` is used in the error message. */
