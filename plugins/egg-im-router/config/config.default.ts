@@ -75,7 +75,7 @@ export default () => {
       /** A refused sender is told to retry after this, plus up to half of it again (random). */
       retryAfterMs: 1000,
     },
-  } as any;
+  };
 
   return config;
 };

@@ -1,4 +1,3 @@
-import assert from 'node:assert';
 import { ImError } from 'egg-im-protocol';
 
 /** How often a node that refuses sends says so (with the count since it last said it). */
@@ -25,14 +24,6 @@ export class SendAdmission {
   private reportedAt = 0;
 
   constructor(private readonly options: () => SendAdmissionOptions, private readonly logger: { warn(...args: unknown[]): void }) {}
-
-  /** Refuses a configuration under which a whole batch could never be admitted. */
-  static check(options: SendAdmissionOptions, batchMax: number): void {
-    const { maxInFlight, retryAfterMs } = options;
-    assert(Number.isInteger(maxInFlight) && (maxInFlight === 0 || maxInFlight >= batchMax),
-      `[egg-im-router] im.overload.maxInFlight must be 0 (no limit) or an integer >= im.limits.batchMax (${batchMax}), got ${maxInFlight}`);
-    assert(Number.isInteger(retryAfterMs) && retryAfterMs > 0, `[egg-im-router] im.overload.retryAfterMs must be a positive integer, got ${retryAfterMs}`);
-  }
 
   /** Sends being processed now. */
   get pending(): number {

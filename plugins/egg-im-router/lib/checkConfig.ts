@@ -1,0 +1,37 @@
+import assert from 'node:assert';
+import type { ImConfig } from './ports';
+
+type Rule = 'positive' | 'nonNegative' | 'atLeastOne';
+
+function check(value: unknown, name: string, rule: Rule, integer = true): void {
+  const ok = typeof value === 'number' && Number.isFinite(value) && (!integer || Number.isInteger(value))
+    && (rule === 'positive' ? value > 0 : rule === 'atLeastOne' ? value >= 1 : value >= 0);
+  const wanted = `${integer ? 'an integer' : 'a number'} ${rule === 'positive' ? '> 0' : rule === 'atLeastOne' ? '>= 1' : '>= 0'}`;
+  assert(ok, `[egg-im-router] im.${name} must be ${wanted}, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The router's whole part of `config.im`, checked once at start: a wrong value stops the app with an
+ * `[egg-im-router] im.…` assertion instead of turning a limit off or a timer into a busy loop.
+ */
+export function checkConfig(config: ImConfig): void {
+  const { limits, delivery, history, cache, overload } = config;
+  for (const name of [ 'payloadBytes', 'maxDepth', 'maxValues', 'batchMax', 'historyMaxLimit', 'syncMaxLimit', 'groupMaxMembers' ] as const) {
+    check(limits[name], `limits.${name}`, 'positive');
+  }
+  check(limits.sendsPerUser?.points, 'limits.sendsPerUser.points', 'positive');
+  assert(limits.sendsPerUser.points >= limits.batchMax,
+    `[egg-im-router] im.limits.sendsPerUser.points must be >= im.limits.batchMax (${limits.batchMax}): a full batch could never be sent, got ${limits.sendsPerUser.points}`);
+  check(limits.sendsPerUser.durationMs, 'limits.sendsPerUser.durationMs', 'positive');
+  for (const name of [ 'ackTimeoutMs', 'maxBackoffMs', 'maxAttempts', 'replayLimit' ] as const) check(delivery[name], `delivery.${name}`, 'positive');
+  check(delivery.backoffFactor, 'delivery.backoffFactor', 'atLeastOne', false);
+  for (const name of [ 'reorderWaitMs', 'outboxSweepMs', 'outboxGraceMs' ] as const) check(delivery[name], `delivery.${name}`, 'nonNegative');
+  check(history.windowSize, 'history.windowSize', 'nonNegative');
+  check(history.idleTtlMs, 'history.idleTtlMs', 'positive');
+  check(history.writeLingerMs, 'history.writeLingerMs', 'nonNegative');
+  check(cache.membersTtlMs, 'cache.membersTtlMs', 'positive');
+  check(overload.maxInFlight, 'overload.maxInFlight', 'nonNegative');
+  assert(overload.maxInFlight === 0 || overload.maxInFlight >= limits.batchMax,
+    `[egg-im-router] im.overload.maxInFlight must be 0 (no limit) or an integer >= im.limits.batchMax (${limits.batchMax}), got ${overload.maxInFlight}`);
+  check(overload.retryAfterMs, 'overload.retryAfterMs', 'positive');
+}

@@ -1,0 +1,32 @@
+import assert from 'node:assert';
+import { checkConfig } from '../lib/checkConfig';
+import defaults from '../config/config.default';
+
+/** The router's defaults, with `change` applied to a copy. */
+function withChange(change: (im: any) => void) {
+  const im = structuredClone((defaults() as any).im);
+  change(im);
+  return im;
+}
+
+describe('egg-im-router: config checked at start', () => {
+  it('accepts its defaults', () => {
+    checkConfig(withChange(() => undefined));
+  });
+
+  for (const [ name, change, message ] of [
+    [ 'a limit of 0', (im: any) => { im.limits.maxValues = 0; }, /im\.limits\.maxValues must be an integer > 0, got 0/ ],
+    [ 'a fractional limit', (im: any) => { im.limits.batchMax = 2.5; }, /im\.limits\.batchMax must be an integer > 0, got 2\.5/ ],
+    [ 'a send limit below a full batch', (im: any) => { im.limits.sendsPerUser.points = 99; }, /im\.limits\.sendsPerUser\.points must be >= im\.limits\.batchMax \(100\)/ ],
+    [ 'a missing send limit', (im: any) => { delete im.limits.sendsPerUser; }, /im\.limits\.sendsPerUser\.points must be an integer > 0, got undefined/ ],
+    [ 'a backoff that shrinks', (im: any) => { im.delivery.backoffFactor = 0.5; }, /im\.delivery\.backoffFactor must be a number >= 1, got 0\.5/ ],
+    [ 'a negative sweep interval', (im: any) => { im.delivery.outboxSweepMs = -1; }, /im\.delivery\.outboxSweepMs must be an integer >= 0, got -1/ ],
+    [ 'a window size that is not a number', (im: any) => { im.history.windowSize = '50'; }, /im\.history\.windowSize must be an integer >= 0, got "50"/ ],
+    [ 'no members cache lifetime', (im: any) => { im.cache.membersTtlMs = 0; }, /im\.cache\.membersTtlMs must be an integer > 0, got 0/ ],
+  ] as const) {
+    it(`refuses ${name}, naming the option`, () => {
+      assert.throws(() => checkConfig(withChange(change)), message);
+    });
+  }
+
+});
