@@ -8,7 +8,9 @@ import { LoginThrottle } from './lib/auth/LoginThrottle';
 import { checkConfig } from './lib/checkConfig';
 
 export default class ConnectionBoot implements IBoot {
+  private sockets?: SocketServer;
   private loginThrottle?: LoginThrottle;
+  private sessionSweeper?: SessionSweeper;
 
   constructor(private readonly app: Application) {}
 
@@ -21,18 +23,20 @@ export default class ConnectionBoot implements IBoot {
     else middleware.push('imErrorHandler');
     // Created here, not in didLoad: a host app's own app.ts (a function, run at configDidLoad after the
     // plugins) may register socket events and hooks with `app.imSockets.handle(...)`.
-    app.imSessions = new SessionService(app);
-    app.imSockets = new SocketServer(app);
-    app.imSessionSweeper = new SessionSweeper(app);
+    const sockets = new SocketServer(app);
+    this.sockets = sockets;
+    app.imSockets = sockets;
+    app.imSessions = new SessionService(app, sessionId => sockets.endSession(sessionId));
     // Last: a wrong limit fails the start with its own message (Egg still runs the later hooks, which need the above).
     checkConfig(app.config.imConnection);
   }
 
   async didLoad() {
     const { app } = this;
+    const sockets = this.sockets!;
     // Egg emits 'server' once the HTTP server exists; egg-mock may have emitted it already.
-    if (app.server) app.imSockets.attach(app.server);
-    else app.once('server', (server: HttpServer) => app.imSockets.attach(server));
+    if (app.server) sockets.attach(app.server);
+    else app.once('server', (server: HttpServer) => sockets.attach(server));
     // validated here: a bad throttle config stops the start with an [egg-im-connection] message
     this.loginThrottle = new LoginThrottle(app.config.imConnection.auth.throttle, app.coreLogger);
     authRoutes(app, this.loginThrottle);
@@ -42,12 +46,13 @@ export default class ConnectionBoot implements IBoot {
     // the limiters, presence and the adapter's connections live in the cache, which exists from willReady on
     const { app } = this;
     this.loginThrottle?.start(app.imCache);
-    app.imSockets.start({ cache: app.imCache, users: app.imStore.users });
-    app.imSessionSweeper.start();
+    this.sockets!.start({ cache: app.imCache, users: app.imStore.users });
+    this.sessionSweeper = new SessionSweeper(app.imStore.sessions, app.config.imConnection.session, app.coreLogger);
+    this.sessionSweeper.start();
   }
 
   async beforeClose() {
-    this.app.imSessionSweeper.stop();
-    await this.app.imSockets.close();
+    this.sessionSweeper?.stop();
+    await this.sockets?.close();
   }
 }

@@ -41,6 +41,15 @@ export default () => {
        */
       maxPerUser: 20,
     },
+    nodes: {
+      /**
+       * `app.imSockets.nodes.confirmation()` answers this long after it is asked: whether every publish made before
+       * the call reached Redis (a publish in flight when a connection of the adapter drops is lost, and the drop
+       * is noticed within this). egg-im-router removes an outbox entry only once it is confirmed: keep it below
+       * `im.delivery.outboxGraceMs` (5000 by default), after which another node's sweeper routes the message again.
+       */
+      confirmAfterMs: 1000,
+    },
     presence: {
       /** A socket's presence entry lapses this long after its node's last heartbeat (heartbeats every ttl/3). */
       ttlMs: 30000,

@@ -4,16 +4,16 @@ import type { Server as HttpServer } from 'node:http';
 import type { Application } from 'egg';
 import { Server } from 'socket.io';
 import type { ImSocketAdapter } from 'egg-im-cache';
-import { ImError, errorReply, isImError } from 'egg-im-protocol';
+import { ImError, NodeMessageType, errorReply, isImError } from 'egg-im-protocol';
+import type { ImSockets, ServerEvent, ServerEventArgs } from './ImSockets';
+import { NodeBus, type NodeChannel } from './nodes/NodeBus';
 import { Presence, type PresenceCache, type PresenceUsers } from './presence/Presence';
 import { coalesceWrites } from './socket/coalesceWrites';
 import { TokenBucket } from './socket/TokenBucket';
-import { sessionRoom, userRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
+import { USER_ROOM_PREFIX, sessionRoom, userRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
 
-/** Events between nodes (socket.io serverSideEmit, through the Redis adapter). */
-interface NodeEvents {
-  'im:session-ended': (sessionId: string) => void;
-}
+/** The socket.io server-side event that carries the packets of the node bus. */
+const NODE_EVENT = 'im:nodes';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Longest close() waits for the presence writes of the sockets it disconnected. */
@@ -29,8 +29,9 @@ export interface SocketServerCollaborators {
  * socket.io on Egg's HTTP server. The server exists from boot; it is attached when Egg emits 'server', and
  * started (presence, and the other nodes joined through the cache's Redis adapter) once the cache is up.
  */
-export class SocketServer {
+export class SocketServer implements ImSockets {
   readonly io: ImIo;
+  readonly nodes: NodeBus;
   /** Identifies this process among the nodes (presence entries, logs). */
   readonly nodeId = `${process.pid}-${randomBytes(3).toString('hex')}`;
   private presenceTracker?: Presence;
@@ -72,7 +73,8 @@ export class SocketServer {
     });
     this.io.use((socket, next) => { this.authenticate(socket).then(() => this.admit(socket)).then(() => next(), next); });
     this.io.on('connection', socket => this.onSocketOpened(socket));
-    (this.io as unknown as Server<NodeEvents, NodeEvents>).on('im:session-ended', sessionId => this.endLocalSession(sessionId));
+    this.nodes = new NodeBus(this.nodeChannel(), this.nodeId, app.config.imConnection.nodes.confirmAfterMs, app.coreLogger);
+    this.nodes.subscribe(NodeMessageType.SessionEnded, ({ sessionId }) => this.endLocalSession(sessionId));
   }
 
   /** Routes a client event to `handler`; the ack gets `{ ok: true, ...result }` or the error body. */
@@ -87,6 +89,43 @@ export class SocketServer {
 
   onDisconnect(hook: ConnectionHook): void {
     this.disconnectHooks.push(hook);
+  }
+
+  ofUser(userId: string): ImSocket[] {
+    const sockets: ImSocket[] = [];
+    const nsp = this.io.of('/');
+    for (const id of nsp.adapter.rooms.get(userRoom(userId)) ?? []) {
+      const socket = nsp.sockets.get(id);
+      if (socket) sockets.push(socket);
+    }
+    return sockets;
+  }
+
+  hasUser(userId: string): boolean {
+    return this.io.of('/').adapter.rooms.has(userRoom(userId));
+  }
+
+  userIds(): string[] {
+    const userIds: string[] = [];
+    for (const room of this.io.of('/').adapter.rooms.keys()) {
+      if (room.startsWith(USER_ROOM_PREFIX)) userIds.push(room.slice(USER_ROOM_PREFIX.length));
+    }
+    return userIds;
+  }
+
+  emitToUser<E extends ServerEvent>(userId: string, event: E, ...args: ServerEventArgs<E>): void {
+    const nsp = this.io.of('/');
+    const ids = nsp.adapter.rooms.get(userRoom(userId));
+    if (!ids) return;
+    // Not a room broadcast: that would cost more than the frames it sends, and could not take an ack per socket.
+    for (const id of ids) {
+      const socket = nsp.sockets.get(id);
+      if (socket) (socket.emit as (event: string, ...values: unknown[]) => boolean)(event, ...args);
+    }
+  }
+
+  emitToSockets<E extends ServerEvent>(sockets: Iterable<ImSocket>, event: E, ...args: ServerEventArgs<E>): void {
+    for (const socket of sockets) (socket.emit as (event: string, ...values: unknown[]) => boolean)(event, ...args);
   }
 
   attach(server: HttpServer): void {
@@ -119,19 +158,16 @@ export class SocketServer {
       return;
     }
     this.io.adapter(this.nodeLink.adapter);
+    this.nodes.join(this.nodeLink);
     app.coreLogger.info('[egg-im-connection] socket.io joined to the other nodes through the Redis adapter');
   }
 
-  /**
-   * Changes whenever a connection of the adapter fails or reconnects. A publish made at one epoch is known to
-   * have reached Redis once the epoch has not changed for a while after it (publishes in flight when a
-   * connection drops are lost).
-   */
+  /** @deprecated for egg-im-router until it uses `nodes` (see ImSockets). */
   get adapterEpoch(): number {
     return this.nodeLink?.epoch ?? 0;
   }
 
-  /** True when messages can reach the other nodes now: no Redis adapter (single node), or its connections are up. */
+  /** @deprecated `nodes.ready`, for egg-im-router until it uses `nodes` (see ImSockets). */
   get adapterReady(): boolean {
     return this.nodeLink?.ready ?? true;
   }
@@ -139,7 +175,7 @@ export class SocketServer {
   /** Tells every socket of the session, on every node, that it has ended, and disconnects them. */
   endSession(sessionId: string): void {
     this.endLocalSession(sessionId);
-    (this.io as unknown as Server<NodeEvents, NodeEvents>).serverSideEmit('im:session-ended', sessionId);
+    this.nodes.publish({ type: NodeMessageType.SessionEnded, sessionId });
   }
 
   async close(): Promise<void> {
@@ -158,8 +194,18 @@ export class SocketServer {
       new Promise(resolve => { timer = setTimeout(resolve, CLOSE_WAIT_MS); }),
     ]);
     clearTimeout(timer);
+    this.nodes.close();
     await this.nodeLink?.close();
     this.app.coreLogger.info('[egg-im-connection] sockets closed');
+  }
+
+  /** The bus's packets travel as one socket.io server-side event, through the Redis adapter. */
+  private nodeChannel(): NodeChannel {
+    const io = this.io as unknown as Server<Record<string, never>, Record<string, never>, { [NODE_EVENT]: (packet: string) => void }>;
+    return {
+      send: packet => io.serverSideEmit(NODE_EVENT, packet),
+      receive: listener => io.on(NODE_EVENT, listener),
+    };
   }
 
   private async authenticate(socket: ImSocket): Promise<void> {

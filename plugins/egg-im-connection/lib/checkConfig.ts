@@ -14,6 +14,7 @@ function positiveInt(value: unknown, name: string): void {
 export function checkConfig(config: EggAppConfig['imConnection']): void {
   positiveInt(config.socket?.maxPerUser, 'socket.maxPerUser');
   positiveInt(config.session?.maxPerUser, 'session.maxPerUser');
+  positiveInt(config.nodes?.confirmAfterMs, 'nodes.confirmAfterMs');
   const visibleTo: unknown = config.presence?.visibleTo;
   assert(visibleTo === 'contacts' || visibleTo === 'everyone',
     `[egg-im-connection] config.imConnection.presence.visibleTo must be 'contacts' or 'everyone', got ${JSON.stringify(visibleTo)}`);

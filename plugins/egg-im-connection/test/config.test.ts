@@ -21,6 +21,8 @@ describe('egg-im-connection: config checked at start', () => {
       /\[egg-im-connection\] config\.imConnection\.socket\.maxPerUser must be a positive integer, got 0/ ],
     [ 'an unknown presence scope', { presence: { visibleTo: 'friends' } },
       /\[egg-im-connection\] config\.imConnection\.presence\.visibleTo must be 'contacts' or 'everyone', got "friends"/ ],
+    [ 'a confirmation settle time of 0', { nodes: { confirmAfterMs: 0 } },
+      /\[egg-im-connection\] config\.imConnection\.nodes\.confirmAfterMs must be a positive integer, got 0/ ],
     [ 'a session cap that is not an integer', { session: { maxPerUser: 2.5 } },
       /\[egg-im-connection\] config\.imConnection\.session\.maxPerUser must be a positive integer, got 2\.5/ ],
   ] as const) {

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
 import { connect, login, registerAndLogin, sleep, waitFor, type Socket, type TestLogin } from 'egg-im-testkit';
-import { assertNoSecretsInLogs, presenceWhen, startFixture, watch, type Fixture } from './support/fixture';
+import { SessionSweeper } from '../lib/session/SessionSweeper';
+import { assertNoSecretsInLogs, presenceWhen, socketServerOf, startFixture, watch, type Fixture } from './support/fixture';
 
 // The fixture's sessions live 1500 ms.
 describe('egg-im-connection: session expiry (TTL 1.5 s)', () => {
@@ -48,10 +49,10 @@ describe('egg-im-connection: session expiry (TTL 1.5 s)', () => {
     assert.strictEqual(seen.reason, 'io server disconnect', 'no automatic reconnection with an expired token');
 
     // its resources are released: no room, no expiry timer, and the user is offline
-    const { io } = fx.app.imSockets;
+    const { io } = socketServerOf(fx.app);
     await waitFor(() => !io.of('/').adapter.rooms.has(`s:${session.sessionId}`), 1000, 'the session room to go');
     assert.strictEqual(io.of('/').adapter.rooms.get(`u:${session.userId}`), undefined);
-    assert.strictEqual((fx.app.imSockets as any).expiryTimers.size, 0, 'no expiry timer left');
+    assert.strictEqual((socketServerOf(fx.app) as any).expiryTimers.size, 0, 'no expiry timer left');
   });
 
   it('refuses an expired token at the handshake and over HTTP: SESSION_EXPIRED', async () => {
@@ -92,7 +93,8 @@ describe('egg-im-connection: session expiry (TTL 1.5 s)', () => {
     const session = await loginUser('sweep');
     const ended = Date.parse(session.expiresAt);
     await sleep(Math.max(0, ended + fx.app.config.imConnection.session.retainEndedMs - Date.now()) + 50);
-    assert.ok(await fx.app.imSessionSweeper.sweep() >= 1, 'the ended session was deleted');
+    const sweeper = new SessionSweeper(fx.app.imStore.sessions, fx.app.config.imConnection.session, fx.app.coreLogger);
+    assert.ok(await sweeper.sweep() >= 1, 'the ended session was deleted');
     assert.equal(await fx.app.imStore.sessions.findByTokenHash(hashOf(session.token)), null);
     const err = await connect(fx.url, session.token).then(() => undefined, e => e);
     assert.equal(err?.message, 'UNAUTHORIZED');

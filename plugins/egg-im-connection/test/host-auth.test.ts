@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import { connect, waitFor } from 'egg-im-testkit';
 import { calls, HOST_USERS } from './fixtures/apps/host-auth/config/config.default';
-import { assertNoSecretsInLogs, readLogs, startFixture, type Fixture } from './support/fixture';
+import { assertNoSecretsInLogs, readLogs, socketServerOf, startFixture, type Fixture } from './support/fixture';
 
 // The fixture replaces the credential check with the host app's own (config.imConnection.auth.verifyCredentials)
 // and turns registration off.
@@ -31,7 +31,7 @@ describe('egg-im-connection: the host application\'s own user system (verifyCred
     // the session works like any other: a socket, presence
     const socket = await connect(fx.url, res.body.token);
     try {
-      assert.strictEqual(fx.app.imSockets.io.of('/').sockets.get(socket.id!)?.data.userId, 'host_alice');
+      assert.strictEqual(socketServerOf(fx.app).io.of('/').sockets.get(socket.id!)?.data.userId, 'host_alice');
       const presence = await fx.app.httpRequest().get('/im/users/host_alice/presence').set('Authorization', `Bearer ${res.body.token}`).expect(200);
       assert.strictEqual(presence.body.online, true);
     } finally {

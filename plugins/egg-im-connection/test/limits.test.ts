@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import { Manager } from 'socket.io-client';
 import { connect, registerAndLogin, request, sleep, waitFor, type Socket, type TestLogin } from 'egg-im-testkit';
 import { ALLOWED_ORIGIN } from './fixtures/apps/limits/config/config.default';
-import { assertNoSecretsInLogs, readLogs, startFixture, watch, type Fixture } from './support/fixture';
+import { assertNoSecretsInLogs, readLogs, socketServerOf, startFixture, watch, type Fixture } from './support/fixture';
 
 // The fixture: burst 60 refilled at 1/s, frames up to 10,000 bytes, one allowed origin, 1 s connect timeout.
 describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', () => {
@@ -86,7 +86,7 @@ describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', (
       await waitFor(() => seen.disconnectedAt, 3000, 'the socket to be closed');
       assert.strictEqual(seen.reason, 'transport close');
       // the server let go of it too
-      await waitFor(() => fx.app.imSockets.io.of('/').sockets.size === 0, 2000, 'the server to drop the socket');
+      await waitFor(() => socketServerOf(fx.app).io.of('/').sockets.size === 0, 2000, 'the server to drop the socket');
     });
 
     it('refuses a polling request larger than maxHttpBufferSize', async () => {
@@ -116,7 +116,7 @@ describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', (
         const err: any = await connect(fx.url, session.token, options).then(s => { s.close(); throw new Error('connected'); }, e => e);
         // refused at the transport, before any session check: a transport error, not a handshake code
         assert.ok([ 'websocket error', 'xhr poll error' ].includes(err.message), err.message);
-        assert.strictEqual(fx.app.imSockets.io.of('/').sockets.size, 0);
+        assert.strictEqual(socketServerOf(fx.app).io.of('/').sockets.size, 0);
       });
     }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert';
 import { io } from 'socket.io-client';
+import { NodeMessageType } from 'egg-im-protocol';
 import { connect, login, register, sleep, waitFor, type Socket, type TestLogin, type TestUser } from 'egg-im-testkit';
-import { assertNoSecretsInLogs, readLogs, startFixture, startSecondNode, watch, type Fixture, type SecondNode } from './support/fixture';
+import { assertNoSecretsInLogs, readLogs, socketServerOf, startFixture, startSecondNode, watch, type Fixture, type SecondNode } from './support/fixture';
 
 /** The handshake's refusal for a user over the cap: `connect_error` RATE_LIMITED with `{ scope: 'sockets', limit }`. */
 async function refusedOverCap(promise: Promise<Socket>, limit: number): Promise<void> {
@@ -38,7 +39,7 @@ describe('egg-im-connection: sockets per user, across nodes', () => {
   };
   /** The user's sockets the servers hold, on both nodes. */
   const serverSockets = (userId: string) => [ fx.app, node2.app ]
-    .flatMap(app => [ ...app.imSockets.io.of('/').sockets.values() ].filter(s => s.data.userId === userId)).length;
+    .flatMap(app => [ ...socketServerOf(app).io.of('/').sockets.values() ].filter(s => s.data.userId === userId)).length;
 
   before(async () => {
     fx = await startFixture('socket-cap');
@@ -96,7 +97,7 @@ describe('egg-im-connection: sockets per user, across nodes', () => {
     const user = await newUser('raced');
     const session = await newLogin(user, 'phone');
     // the revocation reaches this node just before the handshake completes (see sockets.test.ts)
-    fx.app.imSockets.endSession(session.sessionId);
+    socketServerOf(fx.app).endSession(session.sessionId);
     for (let i = 0; i < 4; i++) {
       // watched from before the connection: the end may arrive in the same read as the CONNECT packet
       const socket = io(fx.url, { transports: [ 'websocket' ], reconnection: false, forceNew: true, auth: { token: session.token } });
@@ -118,7 +119,7 @@ describe('egg-im-connection: sockets per user, across nodes', () => {
     for (let i = 0; i < 3; i++) await open(node2.url, session.token);
     await refusedOverCap(connect(fx.url, session.token), 3);
     // What the cluster sees of a node that died: its entries in Redis, no heartbeat, no goodbye.
-    const presenceOfNode2 = node2.app.imSockets.presence as any;
+    const presenceOfNode2 = socketServerOf(node2.app).presence as any;
     const local: Map<string, unknown> = presenceOfNode2.local;
     const saved = new Map(local);
     local.clear();
@@ -155,6 +156,14 @@ describe('egg-im-connection: sockets per user without Redis (memory mode, one no
   after(async () => {
     for (const socket of sockets.splice(0)) socket.close();
     await fx?.close();
+  });
+
+  it('has no other nodes: the bus is not multi, is ready, and confirms at once', async () => {
+    const { nodes } = fx.app.imSockets;
+    assert.strictEqual(nodes.multi, false);
+    assert.strictEqual(nodes.ready, true);
+    nodes.publish({ type: NodeMessageType.SessionEnded, sessionId: 'nobody' });
+    assert.strictEqual(await nodes.confirmation(), true);
   });
 
   it('counts this node\'s sockets: refuses the fourth, admits again after a close', async () => {

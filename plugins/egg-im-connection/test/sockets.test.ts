@@ -4,7 +4,7 @@ import { connect, login, register, registerAndLogin, request, sleep, waitFor, ty
 import { keysUnder } from 'egg-im-testkit/lib/redisKeys';
 import mysql from 'mysql2/promise';
 import { io } from 'socket.io-client';
-import { assertNoSecretsInLogs, presence, presenceWhen, readLogs, startFixture, watch, type Fixture } from './support/fixture';
+import { assertNoSecretsInLogs, presence, presenceWhen, readLogs, socketServerOf, startFixture, watch, type Fixture } from './support/fixture';
 
 /** The handshake's refusal: `message` is the code, `data` the error object `{ code, message, details? }`. */
 async function refused(promise: Promise<Socket>, code: string): Promise<any> {
@@ -44,7 +44,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
   });
 
   it('joins the nodes through the Redis adapter', () => {
-    assert.strictEqual(fx.app.imSockets.io.of('/').adapter.constructor.name, 'RedisAdapter');
+    assert.strictEqual(socketServerOf(fx.app).io.of('/').adapter.constructor.name, 'RedisAdapter');
   });
 
   describe('handshake', () => {
@@ -52,7 +52,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       const session = await loginUser('hs', 'phone');
       const socket = await open(session.token);
       assert.ok(socket.connected);
-      const server = fx.app.imSockets.io.of('/').sockets.get(socket.id!);
+      const server = socketServerOf(fx.app).io.of('/').sockets.get(socket.id!);
       assert.ok(server);
       assert.deepStrictEqual({ ...server.data }, {
         sessionId: session.sessionId, userId: session.userId, deviceId: 'phone', expiresAt: Date.parse(session.expiresAt),
@@ -129,7 +129,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       assert.strictEqual(seen[2].expired, undefined);
       assert.deepStrictEqual(await request(l1, 'echo', 'still here'), { ok: true, payload: 'still here' });
       // the ended sockets' resources are released: no room of the session, no presence entry of its device
-      assert.strictEqual(fx.app.imSockets.io.of('/').adapter.rooms.get(`s:${phone.sessionId}`), undefined);
+      assert.strictEqual(socketServerOf(fx.app).io.of('/').adapter.rooms.get(`s:${phone.sessionId}`), undefined);
       const p = await presenceWhen(fx.app, laptop.token, user.userId, x => x.devices === 1);
       assert.deepStrictEqual(p, { userId: user.userId, online: true, devices: 1 });
     });
@@ -139,7 +139,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
     const session = await loginUser('race', 'phone');
     // The broadcast of a revocation reaches this node while a handshake that read the session from the
     // database just before the revocation is still running: the session is ended before the socket joins.
-    fx.app.imSockets.endSession(session.sessionId);
+    socketServerOf(fx.app).endSession(session.sessionId);
     // watched from before the connection: the end may arrive in the same read as the CONNECT packet
     const socket = io(fx.url, { transports: [ 'websocket' ], reconnection: false, forceNew: true, auth: { token: session.token } });
     sockets.push(socket);
@@ -150,7 +150,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
     assert.deepStrictEqual(seen.expired, { sessionId: session.sessionId });
     assert.ok(connected, 'the handshake itself succeeded (the session is valid in the database)');
     assert.strictEqual(seen.reason, 'io server disconnect');
-    assert.strictEqual(fx.app.imSockets.io.of('/').adapter.rooms.get(`s:${session.sessionId}`), undefined);
+    assert.strictEqual(socketServerOf(fx.app).io.of('/').adapter.rooms.get(`s:${session.sessionId}`), undefined);
   });
 
   describe('presence', () => {
@@ -198,7 +198,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
 
     it('the heartbeat refreshes each entry once per cycle, a slice at a time', async () => {
       for (let i = 0; i < 12; i++) await open((await loginUser(`slices${i}`)).token);
-      const node = fx.app.imSockets.presence as any;
+      const node = socketServerOf(fx.app).presence as any;
       const write = node.write;
       const written: string[] = [];
       node.write = function(entries: Array<{ member: string }>) {
@@ -234,11 +234,11 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       await presenceWhen(fx.app, viewer.token, unasked.userId, x => x.online);
       // What the rest of the cluster sees of a node that died: its entries in Redis, no heartbeat, no goodbye.
       // Drop this node's own (in-memory) knowledge of the socket and stop its heartbeat.
-      const presenceOfNode = fx.app.imSockets.presence as any;
+      const presenceOfNode = socketServerOf(fx.app).presence as any;
       const local: Map<string, unknown> = presenceOfNode.local;
       const saved = new Map(local);
       local.clear();
-      fx.app.imSockets.presence.stop();
+      socketServerOf(fx.app).presence.stop();
       const lastBeat = Date.now();
       try {
         const offline = await presenceWhen(fx.app, viewer.token, session.userId, x => !x.online, 6000);
@@ -261,7 +261,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
         assert.ok(unaskedSeen <= lastBeat + 100 && unaskedSeen > lastBeat - 1500, `lastSeenAt ${p.lastSeenAt}`);
       } finally {
         for (const [ k, v ] of saved) local.set(k, v);
-        fx.app.imSockets.presence.start();
+        socketServerOf(fx.app).presence.start();
       }
     });
 
@@ -291,7 +291,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
   describe('writes', () => {
     /** The server side of a client socket, with a count of the writes its TCP socket makes. */
     const serverSide = (socket: Socket) => {
-      const server = fx.app.imSockets.io.of('/').sockets.get(socket.id!) as any;
+      const server = socketServerOf(fx.app).io.of('/').sockets.get(socket.id!) as any;
       assert.ok(server, 'the server has the socket');
       const tcp = server.conn.transport.socket._socket;
       const counted = { writes: 0 };
@@ -328,6 +328,52 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       const got = await burst(socket, i => server.emit('burst', i), 100);
       assert.strictEqual(got.length, 100);
       assert.ok(counted.writes >= 50, `${counted.writes} writes for 100 frames`);
+    });
+  });
+
+  describe('the sockets of a user on this node (ofUser, hasUser, userIds, emitToUser, emitToSockets)', () => {
+    it('lists a user\'s sockets, and emits to each of them or to the ones given', async () => {
+      const user = await register(fx.app, 'api');
+      fx.secrets.add(user.password);
+      const [ phone, laptop ] = [ await login(fx.app, user, 'phone'), await login(fx.app, user, 'laptop') ];
+      fx.secrets.add(phone.token).add(laptop.token);
+      const sockets = fx.app.imSockets;
+      assert.deepStrictEqual(sockets.ofUser(user.userId), []);
+      assert.strictEqual(sockets.hasUser(user.userId), false);
+      const clients = [ await open(phone.token), await open(laptop.token) ];
+      const servers = sockets.ofUser(user.userId);
+      assert.deepStrictEqual(servers.map(s => s.id).sort(), clients.map(c => c.id).sort());
+      assert.deepStrictEqual(servers.map(s => s.data.deviceId).sort(), [ 'laptop', 'phone' ]);
+      assert.strictEqual(sockets.hasUser(user.userId), true);
+      assert.ok(sockets.userIds().includes(user.userId));
+      assert.ok(!sockets.userIds().some(id => id.startsWith('u:')), 'ids, not room names');
+
+      const statuses = clients.map(() => [] as unknown[]);
+      clients.forEach((client, i) => client.on('message:status', (event: unknown) => statuses[i].push(event)));
+      const event = { messageId: 'm1', conversationId: 'c1', seq: 1, userId: 'someone', status: 'delivered' as const };
+      sockets.emitToUser(user.userId, 'message:status', event);
+      await waitFor(() => statuses.every(list => list.length === 1), 2000, 'the event on both devices');
+      assert.deepStrictEqual(statuses, [ [ event ], [ event ] ]);
+
+      // an ack callback is called once per socket that acknowledges
+      clients.forEach(client => client.on('message:new', (_message: unknown, ack: () => void) => ack()));
+      let acks = 0;
+      const message = { id: 'm2', conversationId: 'c1', seq: 2, senderId: 'someone', type: 'text', content: { text: 'hi' }, meta: {}, clientMsgId: 'x', createdAt: new Date().toISOString() };
+      sockets.emitToUser(user.userId, 'message:new', message, () => acks++);
+      await waitFor(() => acks === 2, 2000, 'an ack from each device');
+
+      const onlyPhone = servers.filter(s => s.data.deviceId === 'phone');
+      sockets.emitToSockets(onlyPhone, 'message:status', { ...event, seq: 3 });
+      await waitFor(() => statuses.flat().length === 3, 2000, 'the event on the phone');
+      const phoneIndex = clients.findIndex(c => c.id === onlyPhone[0].id);
+      assert.strictEqual(statuses[phoneIndex].length, 2);
+      assert.strictEqual(statuses[1 - phoneIndex].length, 1);
+
+      // nobody there: nothing happens
+      sockets.emitToUser('nobody-here', 'message:status', event);
+      for (const client of clients) client.close();
+      await waitFor(() => !sockets.hasUser(user.userId), 2000, 'the user to leave this node');
+      assert.deepStrictEqual(sockets.ofUser(user.userId), []);
     });
   });
 

@@ -2,25 +2,24 @@ import 'egg';
 import 'egg-im-store';
 import 'egg-im-cache';
 import type { Context } from 'egg';
-import type { SocketServer } from '../lib/SocketServer';
+import type { ImSockets } from '../lib/ImSockets';
 import type { Session, SessionService } from '../lib/session/SessionService';
-import type { SessionSweeper } from '../lib/session/SessionSweeper';
 import type { ScryptCost } from '../lib/auth/passwords';
 import type { LoginThrottleConfig } from '../lib/auth/LoginThrottle';
 
 export type { Session } from '../lib/session/SessionService';
+export type { ImSockets, ServerEvent, ServerEventArgs } from '../lib/ImSockets';
+export type { ImNodes } from '../lib/nodes/NodeBus';
 export type { ImSocket, ImSocketData, EventHandler, ConnectionHook } from '../lib/socket/types';
 
 declare module 'egg' {
   interface Application {
     /** Egg's HTTP server, set when Egg emits 'server' (egg 3 sets it but does not declare it). */
     server: import('node:http').Server | null;
-    /** socket.io server, its event routing, presence and the cross-node adapter (set at configDidLoad). */
-    imSockets: SocketServer;
+    /** This node's sockets, their event routing, presence, and the bus to the other nodes (set at configDidLoad). */
+    imSockets: ImSockets;
     /** Login sessions: create, authenticate, revoke (set at configDidLoad). */
     imSessions: SessionService;
-    /** Deletes ended sessions after their retention. */
-    imSessionSweeper: SessionSweeper;
   }
   interface Context {
     /** The session of an authenticated request (routes behind `requireSession`). */
@@ -47,6 +46,13 @@ declare module 'egg' {
         sweepIntervalMs: number;
         /** Live sessions of one user; a login over it revokes the oldest. */
         maxPerUser: number;
+      };
+      nodes: {
+        /**
+         * How long `imSockets.nodes.confirmation()` waits before it tells whether the publishes made before the
+         * call reached Redis (the adapter's connections did not fail or reconnect meanwhile).
+         */
+        confirmAfterMs: number;
       };
       presence: {
         ttlMs: number;

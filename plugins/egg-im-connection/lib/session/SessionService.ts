@@ -21,7 +21,8 @@ const REVOKED_MARGIN_MS = 60_000;
  * (MySQL, cached in Redis by hash), so neither a database dump nor a cache dump can be replayed.
  */
 export class SessionService {
-  constructor(private readonly app: Application) {}
+  /** `endSession` tells every socket of a session, on every node, that it has ended (the socket server's). */
+  constructor(private readonly app: Application, private readonly endSession: (sessionId: string) => void) {}
 
   /** Koa middleware: the request must carry `Authorization: Bearer <token>` of a live session (`ctx.imSession`). */
   readonly requireSession = async (ctx: Context, next: () => Promise<void>): Promise<void> => {
@@ -105,7 +106,7 @@ export class SessionService {
       await this.app.imCache.del(this.cacheKey(tokenHash));
     }
     this.app.coreLogger.info('[egg-im-connection] session %s of user %s revoked', session.sessionId, session.userId);
-    this.app.imSockets.endSession(session.sessionId);
+    this.endSession(session.sessionId);
   }
 
   private async remember(tokenHash: string, session: Session) {

@@ -1,4 +1,9 @@
-import type { Application } from 'egg';
+import type { Application, EggAppConfig } from 'egg';
+
+interface Logger {
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+}
 
 /**
  * Deletes sessions that ended (expired or revoked) more than `retainEndedMs` ago, so im_sessions does not
@@ -9,13 +14,17 @@ export class SessionSweeper {
   private static readonly MAX_BATCHES = 20;
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly app: Application) {}
+  constructor(
+    private readonly sessions: Pick<Application['imStore']['sessions'], 'purgeEnded'>,
+    private readonly config: Pick<EggAppConfig['imConnection']['session'], 'retainEndedMs' | 'sweepIntervalMs'>,
+    private readonly logger: Logger,
+  ) {}
 
   start(): void {
-    const { sweepIntervalMs } = this.app.config.imConnection.session;
+    const { sweepIntervalMs } = this.config;
     if (sweepIntervalMs <= 0) return;
     this.timer = setInterval(() => {
-      this.sweep().catch(err => this.app.coreLogger.warn('[egg-im-connection] session sweep failed: %s', err.message));
+      this.sweep().catch(err => this.logger.warn('[egg-im-connection] session sweep failed: %s', err.message));
     }, sweepIntervalMs);
     this.timer.unref();
   }
@@ -26,14 +35,14 @@ export class SessionSweeper {
 
   /** Returns how many sessions were deleted. */
   async sweep(): Promise<number> {
-    const before = new Date(Date.now() - this.app.config.imConnection.session.retainEndedMs);
+    const before = new Date(Date.now() - this.config.retainEndedMs);
     let deleted = 0;
     for (let batch = 0; batch < SessionSweeper.MAX_BATCHES; batch++) {
-      const count = await this.app.imStore.sessions.purgeEnded(before, SessionSweeper.BATCH);
+      const count = await this.sessions.purgeEnded(before, SessionSweeper.BATCH);
       deleted += count;
       if (count < SessionSweeper.BATCH) break;
     }
-    if (deleted > 0) this.app.coreLogger.info('[egg-im-connection] deleted %d ended session(s)', deleted);
+    if (deleted > 0) this.logger.info('[egg-im-connection] deleted %d ended session(s)', deleted);
     return deleted;
   }
 }

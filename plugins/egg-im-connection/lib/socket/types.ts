@@ -22,5 +22,6 @@ export type EventHandler = (socket: ImSocket, payload: unknown) => Promise<objec
 export type ConnectionHook = (socket: ImSocket) => void | Promise<void>;
 
 /** Socket.IO room names: one per user (every device), one per session (every socket of a login). */
-export const userRoom = (userId: string) => `u:${userId}`;
+export const USER_ROOM_PREFIX = 'u:';
+export const userRoom = (userId: string) => USER_ROOM_PREFIX + userId;
 export const sessionRoom = (sessionId: string) => `s:${sessionId}`;

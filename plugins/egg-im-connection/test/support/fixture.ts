@@ -4,8 +4,17 @@ import path from 'node:path';
 import mm, { type MockApplication } from 'egg-mock';
 import { createTestDatabase, dropTestDatabase, listen, sleep, TEST_REDIS_URL, uniqueName, waitFor, type Socket } from 'egg-im-testkit';
 import { deleteKeysUnder, keysUnder } from 'egg-im-testkit/lib/redisKeys';
+import type { SocketServer } from '../../lib/SocketServer';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures', 'apps');
+
+/**
+ * The socket server behind `app.imSockets`, with what its API does not show (the socket.io server, endSession,
+ * presence's heartbeat): for the tests of this plugin only.
+ */
+export function socketServerOf(app: MockApplication): SocketServer {
+  return app.imSockets as unknown as SocketServer;
+}
 
 /** One fixture app on its own database and Redis key prefix, listening on a free port. */
 export interface Fixture {
@@ -14,6 +23,8 @@ export interface Fixture {
   prefix: string;
   database: string;
   databaseUrl: string;
+  /** The Redis server the app uses (the shared test server unless the test gave its own). */
+  redisUrl: string;
   logDir: string;
   /** Secrets handed out during the run (tokens, passwords): none may reach a log file. */
   secrets: Set<string>;
@@ -24,15 +35,16 @@ export interface Fixture {
 /**
  * Starts `test/fixtures/apps/<scenario>` with a database and a key prefix of its own. The fixtures read
  * IM_CONN_TEST_DATABASE_URL / IM_CONN_TEST_REDIS_URL / IM_CONN_TEST_PREFIX (set here before the app loads).
+ * `redisUrl`: a Redis server of the test's own (a throwaway one for an outage) instead of the shared one.
  */
-export async function startFixture(scenario: string): Promise<Fixture> {
+export async function startFixture(scenario: string, { redisUrl = TEST_REDIS_URL }: { redisUrl?: string } = {}): Promise<Fixture> {
   const logDir = path.join(FIXTURES, scenario, 'logs');
   // Only this run's lines: the log check reads every file under it.
   fs.rmSync(logDir, { recursive: true, force: true });
   const database = await createTestDatabase('conn');
   const prefix = `${uniqueName('conn')}:`;
   process.env.IM_CONN_TEST_DATABASE_URL = database.url;
-  process.env.IM_CONN_TEST_REDIS_URL = TEST_REDIS_URL;
+  process.env.IM_CONN_TEST_REDIS_URL = redisUrl;
   process.env.IM_CONN_TEST_PREFIX = prefix;
   let app: MockApplication;
   try {
@@ -54,14 +66,15 @@ export async function startFixture(scenario: string): Promise<Fixture> {
     prefix,
     database: database.name,
     databaseUrl: database.url,
+    redisUrl,
     logDir,
     secrets: new Set(),
     close() {
       closed ??= (async () => {
         await app.close();
         await dropTestDatabase(database.name);
-        await deleteKeysUnder(prefix);
-        assert.deepStrictEqual(await keysUnder(prefix), [], 'keys were left behind');
+        await deleteKeysUnder(prefix, redisUrl);
+        assert.deepStrictEqual(await keysUnder(prefix, redisUrl), [], 'keys were left behind');
       })();
       return closed;
     },
@@ -81,7 +94,7 @@ export interface SecondNode {
  */
 export async function startSecondNode(fixture: Fixture, scenario: string): Promise<SecondNode> {
   process.env.IM_CONN_TEST_DATABASE_URL = fixture.databaseUrl;
-  process.env.IM_CONN_TEST_REDIS_URL = TEST_REDIS_URL;
+  process.env.IM_CONN_TEST_REDIS_URL = fixture.redisUrl;
   process.env.IM_CONN_TEST_PREFIX = fixture.prefix;
   let app: MockApplication;
   try {

@@ -1,0 +1,34 @@
+import type { PresenceResult, ServerToClientEvents } from 'egg-im-protocol';
+import type { ImNodes } from './nodes/NodeBus';
+import type { ConnectionHook, EventHandler, ImIo, ImSocket } from './socket/types';
+
+export type ServerEvent = keyof ServerToClientEvents;
+export type ServerEventArgs<E extends ServerEvent> = Parameters<ServerToClientEvents[E]>;
+
+/** `app.imSockets`: the sockets of this node, their events, and the bus to the other nodes (see the README). */
+export interface ImSockets {
+  /** Routes a client event to `handler`; the ack gets `{ ok: true, ...result }` or the error body. One handler per event. */
+  handle(event: string, handler: EventHandler): void;
+  /** Runs for every authenticated connection; errors are logged, never thrown at the socket. */
+  onConnect(hook: ConnectionHook): void;
+  onDisconnect(hook: ConnectionHook): void;
+  /** This node's sockets of the user (every device, every tab), in the order they connected. */
+  ofUser(userId: string): ImSocket[];
+  /** The user has at least one socket on this node. */
+  hasUser(userId: string): boolean;
+  /** Every user with at least one socket on this node. */
+  userIds(): string[];
+  /** Emits to each of this node's sockets of the user (one frame per socket; an ack callback is called per socket). */
+  emitToUser<E extends ServerEvent>(userId: string, event: E, ...args: ServerEventArgs<E>): void;
+  emitToSockets<E extends ServerEvent>(sockets: Iterable<ImSocket>, event: E, ...args: ServerEventArgs<E>): void;
+  /** The other nodes: publish and subscribe `NodeMessage`s, and the confirmed-delivery signal. */
+  readonly nodes: ImNodes;
+  /** Who is online, on any node (`GET <prefix>/users/:userId/presence` answers with it). */
+  readonly presence: { query(userId: string): Promise<PresenceResult> };
+  /** @deprecated the socket.io server; for egg-im-router until it uses `ofUser` and `nodes`, then removed. */
+  readonly io: ImIo;
+  /** @deprecated `nodes.ready`; for egg-im-router until it uses `nodes`, then removed. */
+  readonly adapterReady: boolean;
+  /** @deprecated see `nodes.confirmation()` and `nodes.onReady()`; for egg-im-router until it uses them, then removed. */
+  readonly adapterEpoch: number;
+}
