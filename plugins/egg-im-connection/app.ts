@@ -5,7 +5,7 @@ import { SessionService } from './lib/session/SessionService';
 import { SessionSweeper } from './lib/session/SessionSweeper';
 import { authRoutes } from './lib/http/authRoutes';
 import { LoginThrottle } from './lib/auth/LoginThrottle';
-import { checkConfig } from './lib/checkConfig';
+import { checkConfig, resolveHttpPrefix } from './lib/checkConfig';
 
 export default class ConnectionBoot implements IBoot {
   private sockets?: SocketServer;
@@ -26,7 +26,8 @@ export default class ConnectionBoot implements IBoot {
     const sockets = new SocketServer(app);
     this.sockets = sockets;
     app.imSockets = sockets;
-    app.imSessions = new SessionService(app, sessionId => sockets.endSession(sessionId));
+    const prefix = resolveHttpPrefix(app.config, app.coreLogger);
+    app.imSessions = new SessionService(app, prefix, sessionId => sockets.endSession(sessionId));
     // Last: a wrong limit fails the start with its own message (Egg still runs the later hooks, which need the above).
     checkConfig(app.config.imConnection);
   }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
+import type { Context, EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
 
 export default (appInfo: EggAppInfo) => {
   const config: PowerPartial<EggAppConfig> = {};
@@ -13,7 +13,7 @@ export default (appInfo: EggAppInfo) => {
   // CSRF tokens do not apply to it. Pages of the host app keep Egg's CSRF protection.
   config.security = {
     csrf: {
-      ignore: (ctx: any) => ctx.path.startsWith(ctx.app.config.im.http.prefix + '/'),
+      ignore: (ctx: Context) => ctx.path.startsWith(ctx.app.imSessions.prefix + '/'),
     },
   };
 

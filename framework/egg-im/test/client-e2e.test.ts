@@ -84,11 +84,9 @@ describe('egg-im/client against the real server', function() {
   /** Closes the transport of every socket of a user on the server (a network drop: the client reconnects). */
   function dropTransport(userId: string): number {
     let dropped = 0;
-    for (const socket of app.imSockets.io.of('/').sockets.values()) {
-      if (socket.data.userId === userId) {
-        socket.conn.close();
-        dropped++;
-      }
+    for (const socket of app.imSockets.ofUser(userId)) {
+      socket.conn.close();
+      dropped++;
     }
     return dropped;
   }

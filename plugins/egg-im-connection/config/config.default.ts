@@ -1,10 +1,12 @@
-import type { EggAppConfig, PowerPartial } from 'egg';
+import type { Context, EggAppConfig, PowerPartial } from 'egg';
 
 export default () => {
   const config: PowerPartial<EggAppConfig> = {};
 
   /** egg-im-connection: sockets, sessions, presence. Every option is documented in the README and docs/configuration.md. */
   config.imConnection = {
+    /** The HTTP routes of egg-im (auth, presence, and egg-im-router's) are under this prefix: `/im/auth/login`, ... */
+    http: { prefix: '/im' },
     socket: {
       path: '/socket.io',
       /** 'websocket' alone is fastest; 'polling' helps clients behind proxies (needs --sticky in cluster mode). */
@@ -85,19 +87,20 @@ export default () => {
     },
   };
 
-  // The HTTP surface of egg-im; the contract names `im.http.prefix`.
+  // Deprecated: the prefix is `imConnection.http.prefix`. Kept, set to the same value at start, while egg-im-router
+  // still reads it; a value set here alone (the old way) is taken, with a warning.
   config.im = {
     http: { prefix: '/im' },
-  } as any;
+  };
 
   // The API authenticates with a bearer token in a header, which a browser never sends on its own: CSRF
   // tokens do not apply to it (without this, every POST under the prefix is refused when the plugin is used
   // without the egg-im framework, which sets the same rule). Pages of the host app keep Egg's CSRF protection.
   config.security = {
     csrf: {
-      ignore: (ctx: any) => ctx.path.startsWith(ctx.app.config.im.http.prefix + '/'),
+      ignore: (ctx: Context) => ctx.path.startsWith(ctx.app.imSessions.prefix + '/'),
     },
-  } as any;
+  };
 
   return config;
 };

@@ -23,6 +23,9 @@ describe('egg-im-connection: config checked at start', () => {
       /\[egg-im-connection\] config\.imConnection\.presence\.visibleTo must be 'contacts' or 'everyone', got "friends"/ ],
     [ 'a confirmation settle time of 0', { nodes: { confirmAfterMs: 0 } },
       /\[egg-im-connection\] config\.imConnection\.nodes\.confirmAfterMs must be a positive integer, got 0/ ],
+    [ 'an HTTP prefix with a trailing slash', { http: { prefix: '/im/' } },
+      /\[egg-im-connection\] config\.imConnection\.http\.prefix must be a path such as "\/im" .*got "\/im\/"/ ],
+    [ 'an empty HTTP prefix', { http: { prefix: '' } }, /config\.imConnection\.http\.prefix must be a path/ ],
     [ 'a session cap that is not an integer', { session: { maxPerUser: 2.5 } },
       /\[egg-im-connection\] config\.imConnection\.session\.maxPerUser must be a positive integer, got 2\.5/ ],
   ] as const) {

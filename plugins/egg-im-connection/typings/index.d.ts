@@ -27,6 +27,8 @@ declare module 'egg' {
   }
   interface EggAppConfig {
     imConnection: {
+      /** The HTTP routes of egg-im are under `prefix` (default `/im`); `app.imSessions.prefix` is the value in use. */
+      http: { prefix: string };
       socket: {
         path: string;
         transports: Array<'websocket' | 'polling'>;
@@ -71,8 +73,9 @@ declare module 'egg' {
     };
     im: ImConfig;
   }
-  /** `config.im`: the behaviour of the IM service; each plugin documents its part. */
+  /** `config.im`: the behaviour of the IM service (egg-im-router's). */
   interface ImConfig {
+    /** @deprecated use `imConnection.http.prefix` (set to the same value at start while egg-im-router reads this). */
     http: { prefix: string };
   }
 }

@@ -8,7 +8,7 @@ import { ImError, errorReply } from 'egg-im-protocol';
  * `Retry-After` (whole seconds, rounded up from `details.retryAfterMs`).
  */
 export default () => async function imErrorHandler(ctx: Context, next: () => Promise<void>) {
-  const { prefix } = ctx.app.config.im.http;
+  const { prefix } = ctx.app.imSessions;
   if (ctx.path !== prefix && !ctx.path.startsWith(prefix + '/')) return next();
   ctx.set('Cache-Control', 'no-store');
   try {

@@ -46,9 +46,8 @@ function checkPassword(password: unknown, minLength: number): string {
  */
 export function authRoutes(app: Application, throttle: LoginThrottle): void {
   const { router } = app;
-  const { prefix } = app.config.im.http;
   const { auth } = app.config.imConnection;
-  const { requireSession } = app.imSessions;
+  const { prefix, requireSession } = app.imSessions;
 
   router.post('imRegister', `${prefix}/auth/register`, async ctx => {
     if (!auth.registration) throw new ImError('FORBIDDEN', 'registration is disabled: users come from the host application');

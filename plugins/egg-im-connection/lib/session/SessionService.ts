@@ -21,10 +21,13 @@ const REVOKED_MARGIN_MS = 60_000;
  * (MySQL, cached in Redis by hash), so neither a database dump nor a cache dump can be replayed.
  */
 export class SessionService {
-  /** `endSession` tells every socket of a session, on every node, that it has ended (the socket server's). */
-  constructor(private readonly app: Application, private readonly endSession: (sessionId: string) => void) {}
+  /**
+   * @param prefix the prefix of egg-im's HTTP routes (`imConnection.http.prefix`)
+   * @param endSession tells every socket of a session, on every node, that it has ended (the socket server's)
+   */
+  constructor(private readonly app: Application, readonly prefix: string, private readonly endSession: (sessionId: string) => void) {}
 
-  /** Koa middleware: the request must carry `Authorization: Bearer <token>` of a live session (`ctx.imSession`). */
+  /** Koa middleware for routes under `prefix`: the request must carry `Authorization: Bearer <token>` of a live session (`ctx.imSession`). */
   readonly requireSession = async (ctx: Context, next: () => Promise<void>): Promise<void> => {
     const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
     if (!match) throw new ImError('UNAUTHORIZED', 'Authorization: Bearer <token> is required');
