@@ -23,7 +23,7 @@ export interface ImNodes {
    * The confirmed-delivery signal. Resolves after `imConnection.nodes.confirmAfterMs`: true when every publish
    * made before the call is known to have reached Redis (the adapter was ready at the call, still is, and none of
    * its connections failed or reconnected meanwhile), false otherwise. Calls made while one is waiting share its
-   * timer and its answer. True at once when not `multi`.
+   * timer and its answer. True at once when not `multi`; false at once when the adapter is not ready.
    */
   confirmation(): Promise<boolean>;
   /** `listener` runs each time the adapter is ready after it was not (a reconnection; its first connection too). */
@@ -52,6 +52,7 @@ interface Logger {
 type Handler = (message: NodeMessage) => void;
 
 const CONFIRMED = Promise.resolve(true);
+const NOT_CONFIRMED = Promise.resolve(false);
 
 export class NodeBus implements ImNodes {
   readonly #channel: NodeChannel;
@@ -102,13 +103,14 @@ export class NodeBus implements ImNodes {
   confirmation(): Promise<boolean> {
     const link = this.#link;
     if (!link) return CONFIRMED;
-    if (this.#closed) return Promise.resolve(false);
+    // Not ready now: what was published before may be lost, known at once (and no window starts that would
+    // answer false to the calls made after the adapter is back).
+    if (this.#closed || !link.ready) return NOT_CONFIRMED;
     if (this.#confirming) return this.#confirming.answer;
     const { epoch } = link;
-    const readyAtCall = link.ready;
     let settle!: (confirmed: boolean) => void;
     const answer = new Promise<boolean>(resolve => { settle = resolve; });
-    const timer = setTimeout(() => this.#settle(readyAtCall && link.ready && link.epoch === epoch), this.#confirmAfterMs);
+    const timer = setTimeout(() => this.#settle(link.ready && link.epoch === epoch), this.#confirmAfterMs);
     this.#confirming = { answer, settle, timer };
     return answer;
   }
