@@ -114,6 +114,21 @@ describe('egg-im-connection: NodeBus (unit)', () => {
       assert.strictEqual(channel.sent.length, 2, 'the next turn, the next packet');
     });
 
+    it('splits what piled up in one turn into packets of at most 500 messages, in order', async () => {
+      for (let n = 1; n <= 1201; n++) bus.publish(status(n));
+      await turn();
+      const packets = channel.sent.map(text => decodeNodePacket(text)!.messages);
+      assert.deepStrictEqual(packets.map(p => p.length), [ 500, 500, 201 ]);
+      assert.deepStrictEqual(packets.flat(), Array.from({ length: 1201 }, (_, i) => status(i + 1)));
+    });
+
+    it('tells the epoch of the link: a new one after each drop and return', () => {
+      const before = bus.epoch;
+      link.drop();
+      link.back();
+      assert.ok(bus.epoch > before);
+    });
+
     it('hands each message of a packet to the handlers of its type, in order', () => {
       const seen: string[] = [];
       bus.subscribe(NodeMessageType.Status, message => seen.push(`status ${message.status.seq}`));

@@ -13,6 +13,12 @@ export interface ImNodes {
   /** A publish made now reaches the other nodes (the adapter's connections are up), or there are none. */
   readonly ready: boolean;
   /**
+   * Changes whenever a connection to the other nodes fails or reconnects (0 without other nodes). Messages the
+   * other nodes published while this node's subscription was away are lost: a reader of this node's state that
+   * sees a new epoch reads again what it may have missed.
+   */
+  readonly epoch: number;
+  /**
    * Queues `message` for the other nodes. Everything published in one turn of the event loop leaves at its end
    * as one packet: one socket.io `serverSideEmit`, one Redis publish. A no-op when not `multi`.
    */
@@ -52,6 +58,7 @@ interface Logger {
 type Handler = (message: NodeMessage) => void;
 
 const CONFIRMED = Promise.resolve(true);
+const MESSAGES_PER_PACKET = 500;
 const NOT_CONFIRMED = Promise.resolve(false);
 
 export class NodeBus implements ImNodes {
@@ -87,6 +94,10 @@ export class NodeBus implements ImNodes {
 
   get ready(): boolean {
     return this.#link === undefined || this.#link.ready;
+  }
+
+  get epoch(): number {
+    return this.#link?.epoch ?? 0;
   }
 
   publish(message: NodeMessage): void {
@@ -133,7 +144,10 @@ export class NodeBus implements ImNodes {
     if (this.#outgoing.length === 0) return;
     const messages = this.#outgoing;
     this.#outgoing = [];
-    this.#channel.send(encodeNodePacket(this.#nodeId, messages));
+    // What piled up in one turn (work held during an outage) leaves in packets of a bounded size.
+    for (let i = 0; i < messages.length; i += MESSAGES_PER_PACKET) {
+      this.#channel.send(encodeNodePacket(this.#nodeId, messages.slice(i, i + MESSAGES_PER_PACKET)));
+    }
   };
 
   #settle(confirmed: boolean): void {
