@@ -12,14 +12,16 @@ export default class RouterBoot implements IBoot {
     for (const [ name, definition ] of Object.entries(app.config.im.messageTypes)) {
       app.im.messageTypes.register(name, definition);
     }
-    messagingRoutes(app);
-    socketHandlers(app);
     app.coreLogger.info('[egg-im-router] message types: %s', [ ...app.im.messageTypes.keys() ].join(', '));
   }
 
   async willReady() {
     const { app } = this;
-    app.im.start({ store: app.imStore, cache: app.imCache, config: app.config.im, logger: app.coreLogger, app });
+    const { im } = app;
+    im.start({ store: app.imStore, cache: app.imCache, sockets: app.imSockets, config: app.config.im, logger: app.coreLogger });
+    // The message path exists from here: its entry points are mounted with the parts they call.
+    messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations);
+    socketHandlers(app.imSockets, im.pipeline, im.conversations);
   }
 
   async beforeClose() {

@@ -1,5 +1,4 @@
-import type { Application } from 'egg';
-import type { Cache, ImConfig, Logger, Store } from './ports';
+import type { Cache, ImConfig, Logger, Sockets, Store } from './ports';
 import { MessageTypeRegistry } from './types/MessageTypeRegistry';
 import { MessagePipeline } from './pipeline/MessagePipeline';
 import { Authorizer } from './pipeline/Authorizer';
@@ -14,10 +13,9 @@ import { Membership } from './Membership';
 export interface ImCollaborators {
   store: Store;
   cache: Cache;
+  sockets: Sockets;
   config: ImConfig;
   logger: Logger;
-  /** Until delivery takes its ports: the app, for the parts not yet moved onto them. */
-  app: Application;
 }
 
 /** The parts of the message path, built together once their collaborators exist. */
@@ -39,11 +37,11 @@ export class Im {
   readonly messageTypes = new MessageTypeRegistry();
   private path?: MessagePath;
 
-  start({ store, cache, config, logger, app }: ImCollaborators): void {
+  start({ store, cache, sockets, config, logger }: ImCollaborators): void {
     const membership = new Membership(store.conversations, cache, config.cache);
     const history = new HotHistory(cache, store.messages, config.history, logger);
-    const delivery = new Delivery(app);
-    const outbox = new Outbox(app);
+    const delivery = new Delivery({ sockets, receipts: store.receipts, messages: store.messages, history, config: config.delivery, logger });
+    const outbox = new Outbox({ outbox: store.outbox, membership, delivery, nodes: sockets.nodes, config: config.delivery, logger });
     const pipeline = new MessagePipeline({
       config,
       messageTypes: this.messageTypes,
@@ -51,7 +49,6 @@ export class Im {
       senderLimit: new SenderLimit(cache.limiter('sends', config.limits.sendsPerUser), logger),
       writer: store.writer,
       delivery,
-      outbox,
       logger,
     });
     const conversations = new Conversations({

@@ -4,5 +4,6 @@ import type { Application, EggAppConfig } from 'egg';
 export type Store = Application['imStore'];
 export type Cache = Application['imCache'];
 export type Sockets = Application['imSockets'];
+export type Sessions = Application['imSessions'];
 export type ImConfig = EggAppConfig['im'];
 export type Logger = Application['coreLogger'];

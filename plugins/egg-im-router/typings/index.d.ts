@@ -12,6 +12,10 @@ declare module 'egg' {
     /** The IM service: `app.im.messageTypes.register(name, definition)`, the pipeline, delivery. */
     im: Im;
   }
+  interface EggAppConfig {
+    /** egg-im-router's config: the message path (see config/config.default.ts and docs/configuration.md). */
+    im: ImConfig;
+  }
   interface ImConfig {
     /** Custom message types by name, loaded into `app.im.messageTypes` at start. */
     messageTypes: Record<string, MessageTypeDefinition>;

@@ -1,22 +1,16 @@
-import type { Application } from 'egg';
-import type { Server } from 'socket.io';
-import type { Message, RecipientStatus, StatusEvent } from 'egg-im-protocol';
+import { NodeMessageType, type DeliverMessage, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
 import type { ImSocket } from 'egg-im-connection';
+import type { HotHistory } from '../history/HotHistory';
+import type { ImConfig, Logger, Sockets, Store } from '../ports';
 import { Reorder } from './Reorder';
 
-const USER_ROOM_PREFIX = 'u:';
-const userRoom = (userId: string) => USER_ROOM_PREFIX + userId;
 /**
  * Memory for deliveries held for the other nodes while the adapter is down (their JSON size, roughly); beyond
  * it, later ones are left to the outbox sweeper. Measured only while holding, never on the normal path.
  */
 const HELD_MAX_BYTES = 32 * 1024 * 1024;
-/** How often the adapter's state is looked at (two property reads): the held messages leave within this of its return. */
-const ADAPTER_CHECK_MS = 100;
 /** Backlogs read at once when this node reads every local user's backlog after a reconnect. */
 const RESYNC_CONCURRENCY = 8;
-/** Events per publish to the other nodes (what was held during an outage leaves in several). */
-const EVENTS_PER_PUBLISH = 500;
 
 interface InFlight {
   userId: string;
@@ -32,19 +26,15 @@ interface Replay {
   buffered: Array<{ message: Message; push: boolean }>;
 }
 
-interface DeliverEvent {
-  message: Message;
-  memberIds: string[];
-  originSocketId?: string;
-}
+type DeliverEvent = Omit<DeliverMessage, 'type'>;
 
-/** What one node tells the others: messages to deliver, and status events for senders' sockets. */
-type NodeEvent =
-  | { kind: 'deliver'; event: DeliverEvent }
-  | { kind: 'status'; senderId: string; status: StatusEvent };
-
-interface NodeEvents {
-  'im:events': (events: NodeEvent[]) => void;
+export interface DeliveryDeps {
+  sockets: Sockets;
+  receipts: Store['receipts'];
+  messages: Store['messages'];
+  history: HotHistory;
+  config: ImConfig['delivery'];
+  logger: Logger;
 }
 
 /**
@@ -71,51 +61,50 @@ export class Delivery {
   private readonly resyncQueue = new Map<string, Replay>();
   private resyncWorkers = 0;
   private pruneTimer?: NodeJS.Timeout;
-  private adapterTimer?: NodeJS.Timeout;
   private stopped = false;
-  /** Events for the other nodes, sent together at the end of the tick: one Redis publish, not one per event. */
-  private outgoing: NodeEvent[] = [];
+  private readonly sentListeners: Array<(message: Message) => void> = [];
   /**
    * Status events by sender, emitted once per turn of the event loop: the receipts of a group message arrive
    * in many reads of one turn, and emitted together they leave in one write to the sender (coalesceWrites).
    */
   private statuses = new Map<string, StatusEvent[]>();
 
-  constructor(private readonly app: Application) {
+  private readonly sockets: Sockets;
+  private readonly nodes: Sockets['nodes'];
+  private readonly config: ImConfig['delivery'];
+  private readonly logger: Logger;
+
+  constructor(private readonly deps: DeliveryDeps) {
+    ({ sockets: this.sockets, config: this.config, logger: this.logger } = deps);
+    this.nodes = deps.sockets.nodes;
     this.reorder = new Reorder(this.config.reorderWaitMs, (userId, message) => this.push(userId, message));
   }
 
-  private get config() {
-    return this.app.config.im.delivery;
-  }
-
-  private get io() {
-    return this.app.imSockets.io as unknown as Server<NodeEvents, NodeEvents>;
+  /** `listener` learns of each routed message once it is on its way to every node (at once, or after an outage). */
+  onSentToAllNodes(listener: (message: Message) => void): void {
+    this.sentListeners.push(listener);
   }
 
   start(): void {
-    this.io.on('im:events', events => {
-      // Events arrive, so the adapter's subscriber is connected: what it missed before must be read first.
+    // A message from another node means the subscription is up: what it missed before must be read first.
+    this.nodes.subscribe(NodeMessageType.Deliver, message => {
       this.resyncAfterReconnect();
-      for (const item of events) {
-        if (item.kind === 'deliver') this.deliverLocal(item.event);
-        else this.queueStatus(item.senderId, item.status);
-      }
+      this.deliverLocal(message);
     });
-    this.app.imSockets.onConnect(socket => this.replay(socket));
-    this.pruneTimer = setInterval(() => this.reorder.prune(userId => this.io.of('/').adapter.rooms.has(userRoom(userId))), 30000);
+    this.nodes.subscribe(NodeMessageType.Status, message => {
+      this.resyncAfterReconnect();
+      this.queueStatus(message.senderId, message.status);
+    });
+    this.nodes.onReady(() => this.adapterBack());
+    this.sockets.onConnect(socket => this.replay(socket));
+    this.pruneTimer = setInterval(() => this.reorder.prune(userId => this.sockets.hasUser(userId)), 30000);
     this.pruneTimer.unref();
-    if (this.app.imCache.mode === 'redis') {
-      this.resyncedEpoch = this.app.imSockets.adapterEpoch;
-      this.adapterTimer = setInterval(() => this.checkAdapter(), ADAPTER_CHECK_MS);
-      this.adapterTimer.unref();
-    }
+    this.resyncedEpoch = this.nodes.epoch;
   }
 
   stop(): void {
     this.stopped = true;
     clearInterval(this.pruneTimer);
-    clearInterval(this.adapterTimer);
     this.held.clear();
     this.resyncQueue.clear();
     this.replaying.clear();
@@ -125,23 +114,28 @@ export class Delivery {
   }
 
   /**
-   * Routes a committed message to every member's sockets on every node. Resolves true when it reached
-   * the other nodes (or there are none), false when it must be routed again later (Redis down).
+   * Routes a committed message to every member's sockets on every node; `onSentToAllNodes` listeners hear of
+   * it once it is on its way to all of them (at once, or when the bus is back after an outage).
    */
-  route(message: Message, memberIds: string[], originSocketId?: string): boolean {
+  route(message: Message, memberIds: string[], originSocketId?: string): void {
     const event: DeliverEvent = { message, memberIds, originSocketId };
     this.deliverLocal(event);
-    this.app.im.history.note(message);
-    // The other nodes are reached through the socket.io Redis adapter: when its clients are not connected, the
-    // message is held (its outbox entry stays) and sent once they are (local delivery has happened).
-    if (this.app.imCache.mode !== 'redis') return true;
-    this.sendHeld();
-    if (!this.app.imSockets.adapterReady) {
-      this.hold(event);
-      return false;
+    this.deps.history.note(message);
+    // The other nodes are reached through the bus: while it is down, the message is held (its outbox entry
+    // stays) and sent once it is back (local delivery has happened).
+    if (this.nodes.multi) {
+      this.sendHeld();
+      if (!this.nodes.ready) {
+        this.hold(event);
+        return;
+      }
+      this.nodes.publish({ type: NodeMessageType.Deliver, ...event });
     }
-    this.toOtherNodes({ kind: 'deliver', event });
-    return true;
+    this.sent(message);
+  }
+
+  private sent(message: Message): void {
+    for (const listener of this.sentListeners) listener(message);
   }
 
   /** The in-flight count, for health and tests. */
@@ -160,7 +154,7 @@ export class Delivery {
     if (this.heldBytes + bytes > HELD_MAX_BYTES) {
       if (!this.heldOverflowLogged) {
         this.heldOverflowLogged = true;
-        this.app.coreLogger.warn('[egg-im-router] %d messages held for the other nodes (%d bytes); later ones wait for the outbox sweeper',
+        this.logger.warn('[egg-im-router] %d messages held for the other nodes (%d bytes); later ones wait for the outbox sweeper',
           this.held.size, this.heldBytes);
       }
       return;
@@ -169,24 +163,23 @@ export class Delivery {
     this.held.set(event.message.id, event);
   }
 
-  /** On the timer: sends what was held once the adapter is back, and reads what this node may have missed. */
-  private checkAdapter(): void {
-    if (!this.app.imSockets.adapterReady) return;
+  /** The bus is back: what was held leaves, and what this node may have missed is read. */
+  private adapterBack(): void {
     this.sendHeld();
     this.resyncAfterReconnect();
   }
 
   /** What was held while the adapter was down leaves now, in routing order, ahead of anything routed later. */
   private sendHeld(): void {
-    if (this.held.size === 0 || !this.app.imSockets.adapterReady) return;
+    if (this.held.size === 0 || !this.nodes.ready) return;
     const events = [ ...this.held.values() ];
     this.held.clear();
     this.heldBytes = 0;
     this.heldOverflowLogged = false;
-    this.app.coreLogger.info('[egg-im-router] adapter ready: sending %d held message(s) to the other nodes', events.length);
+    this.logger.info('[egg-im-router] adapter ready: sending %d held message(s) to the other nodes', events.length);
     for (const event of events) {
-      this.toOtherNodes({ kind: 'deliver', event });
-      this.app.im.outbox.routed(event.message, true);
+      this.nodes.publish({ type: NodeMessageType.Deliver, ...event });
+      this.sent(event.message);
     }
   }
 
@@ -196,18 +189,18 @@ export class Delivery {
    * as on connect; what is routed to a user meanwhile waits until its backlog is pushed.
    */
   private resyncAfterReconnect(): void {
-    const epoch = this.app.imSockets.adapterEpoch;
+    const epoch = this.nodes.epoch;
     if (epoch === this.resyncedEpoch) return;
     this.resyncedEpoch = epoch;
     let queued = 0;
-    for (const userId of this.localUserIds()) {
+    for (const userId of this.sockets.userIds()) {
       // Already waiting for its read (an earlier reconnect): that read comes after this reconnect too.
       if (this.resyncQueue.has(userId)) continue;
       this.resyncQueue.set(userId, this.beginReplay(userId));
       queued++;
     }
     if (queued === 0) return;
-    this.app.coreLogger.info('[egg-im-router] adapter reconnected: reading the backlog of %d local user(s)', queued);
+    this.logger.info('[egg-im-router] adapter reconnected: reading the backlog of %d local user(s)', queued);
     while (this.resyncWorkers < Math.min(RESYNC_CONCURRENCY, this.resyncQueue.size)) {
       this.resyncWorkers++;
       void this.resyncWorker();
@@ -221,7 +214,7 @@ export class Delivery {
         try {
           await this.pushBacklog(userId);
         } catch (err) {
-          this.app.coreLogger.error(new Error(`[egg-im-router] backlog of user ${userId} not read after a reconnect (its next connect or sync reads it)`, { cause: err }));
+          this.logger.error(new Error(`[egg-im-router] backlog of user ${userId} not read after a reconnect (its next connect or sync reads it)`, { cause: err }));
         } finally {
           this.endReplay(userId, replay);
         }
@@ -238,21 +231,12 @@ export class Delivery {
     return next.value;
   }
 
-  private localUserIds(): string[] {
-    const userIds: string[] = [];
-    for (const room of this.io.of('/').adapter.rooms.keys()) {
-      if (room.startsWith(USER_ROOM_PREFIX)) userIds.push(room.slice(USER_ROOM_PREFIX.length));
-    }
-    return userIds;
-  }
-
   private deliverLocal({ message, memberIds, originSocketId }: DeliverEvent): void {
-    const rooms = this.io.of('/').adapter.rooms;
     for (const userId of memberIds) {
-      if (!rooms.has(userRoom(userId))) continue;
+      if (!this.sockets.hasUser(userId)) continue;
       if (userId === message.senderId) {
         // The sender's other devices see what it sent; there is no receipt for one's own message.
-        for (const socket of this.localSockets(userId)) {
+        for (const socket of this.sockets.ofUser(userId)) {
           if (socket.id !== originSocketId) socket.emit('message:new', message, () => undefined);
         }
         // Its seq is taken all the same: the user's lane moves past it.
@@ -271,18 +255,6 @@ export class Delivery {
     else this.reorder.skip(userId, message.conversationId, message.seq);
   }
 
-  private localSockets(userId: string): ImSocket[] {
-    const nsp = this.io.of('/');
-    const ids = nsp.adapter.rooms.get(userRoom(userId));
-    if (!ids) return [];
-    const sockets: ImSocket[] = [];
-    for (const id of ids) {
-      const socket = nsp.sockets.get(id);
-      if (socket) sockets.push(socket as unknown as ImSocket);
-    }
-    return sockets;
-  }
-
   /** One delivery: pushes to every local device of the user until one acknowledges, with backoff. */
   private push(userId: string, message: Message): void {
     const key = `${userId}\n${message.conversationId}\n${message.seq}`;
@@ -294,7 +266,7 @@ export class Delivery {
 
   private attempt(key: string, flight: InFlight): void {
     if (this.stopped) return;
-    const sockets = this.localSockets(flight.userId);
+    const sockets = this.sockets.ofUser(flight.userId);
     if (sockets.length === 0) {
       // Offline now: the message is pushed again when a device connects (the cursor has not moved).
       this.inFlight.delete(key);
@@ -321,23 +293,23 @@ export class Delivery {
     // Also after the retries ran out: the recipient moves from failed to delivered.
     if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
     const { message, userId, attempts } = flight;
-    this.app.imStore.receipts.delivered({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
+    this.deps.receipts.delivered({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
       .catch(err => this.logReceiptError('delivered', flight, err));
     this.notifySender(message, userId, 'delivered');
   }
 
   private recordAttempts(flight: InFlight): void {
     const { message, userId, attempts } = flight;
-    this.app.imStore.receipts.attempted({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
+    this.deps.receipts.attempted({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
       .catch(err => this.logReceiptError('attempts', flight, err));
   }
 
   private failed(key: string, flight: InFlight): void {
     this.inFlight.delete(key);
     const { message, userId, attempts } = flight;
-    this.app.coreLogger.warn('[egg-im-router] message %s (conversation %s seq %d) to user %s failed after %d attempts',
+    this.logger.warn('[egg-im-router] message %s (conversation %s seq %d) to user %s failed after %d attempts',
       message.id, message.conversationId, message.seq, userId, attempts);
-    this.app.imStore.receipts.failed({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
+    this.deps.receipts.failed({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
       .catch(err => this.logReceiptError('failed', flight, err));
     this.notifySender(message, userId, 'failed');
   }
@@ -347,7 +319,7 @@ export class Delivery {
     const event: StatusEvent = { messageId: message.id, conversationId: message.conversationId, seq: message.seq, userId, status };
     this.queueStatus(message.senderId, event);
     // Best effort across nodes (the status API is the record): sent when the adapter is connected.
-    if (this.app.imCache.mode === 'redis' && this.app.imSockets.adapterReady) this.toOtherNodes({ kind: 'status', senderId: message.senderId, status: event });
+    if (this.nodes.ready) this.nodes.publish({ type: NodeMessageType.Status, senderId: message.senderId, status: event });
   }
 
   /** Straight to the sockets (usually one), at the end of this turn of the event loop (see `statuses`). */
@@ -364,20 +336,9 @@ export class Delivery {
     if (this.stopped) return;
     for (const [ senderId, events ] of bySender) {
       // A room broadcast would cost more than the frames it sends.
-      for (const socket of this.localSockets(senderId)) {
-        for (const event of events) socket.emit('message:status', event);
-      }
+      const sockets = this.sockets.ofUser(senderId);
+      for (const event of events) this.sockets.emitToSockets(sockets, 'message:status', event);
     }
-  }
-
-  private toOtherNodes(item: NodeEvent): void {
-    if (this.outgoing.push(item) === 1) setImmediate(() => this.flushOutgoing());
-  }
-
-  private flushOutgoing(): void {
-    const events = this.outgoing;
-    this.outgoing = [];
-    for (let i = 0; i < events.length; i += EVENTS_PER_PUBLISH) this.io.serverSideEmit('im:events', events.slice(i, i + EVENTS_PER_PUBLISH));
   }
 
   /**
@@ -387,7 +348,7 @@ export class Delivery {
   private async replay(socket: ImSocket): Promise<void> {
     const { userId } = socket.data;
     // The user's first socket here: lanes left from an earlier connection are stale (messages went elsewhere).
-    if (!this.replaying.has(userId) && this.localSockets(userId).every(s => s.id === socket.id)) this.reorder.forget(userId);
+    if (!this.replaying.has(userId) && this.sockets.ofUser(userId).every(s => s.id === socket.id)) this.reorder.forget(userId);
     const replay = this.beginReplay(userId);
     try {
       await this.pushBacklog(userId);
@@ -412,7 +373,7 @@ export class Delivery {
 
   /** Pushes what the user has not acknowledged yet (pending or failed), oldest first. */
   private async pushBacklog(userId: string): Promise<void> {
-    const backlog = await this.app.imStore.messages.undelivered(userId, this.config.replayLimit);
+    const backlog = await this.deps.messages.undelivered(userId, this.config.replayLimit);
     if (this.stopped) return;
     for (const { conversationId, lastSeq, messages } of backlog) {
       // Every conversation of the user: its lane continues after the last seq as read now. The backlog is
@@ -423,6 +384,6 @@ export class Delivery {
   }
 
   private logReceiptError(kind: string, flight: InFlight, err: Error): void {
-    this.app.coreLogger.error(new Error(`[egg-im-router] could not record ${kind} for message ${flight.message.id} user ${flight.userId}`, { cause: err }));
+    this.logger.error(new Error(`[egg-im-router] could not record ${kind} for message ${flight.message.id} user ${flight.userId}`, { cause: err }));
   }
 }

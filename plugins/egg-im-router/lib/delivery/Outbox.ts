@@ -1,5 +1,16 @@
-import type { Application } from 'egg';
 import type { Message } from 'egg-im-protocol';
+import type { Membership } from '../Membership';
+import type { ImConfig, Logger, Sockets, Store } from '../ports';
+import type { Delivery } from './Delivery';
+
+export interface OutboxDeps {
+  outbox: Store['outbox'];
+  membership: Membership;
+  delivery: Delivery;
+  nodes: Sockets['nodes'];
+  config: ImConfig['delivery'];
+  logger: Logger;
+}
 
 /**
  * Every message is written with an outbox entry in the same transaction, and the entry is removed once the
@@ -9,51 +20,51 @@ import type { Message } from 'egg-im-protocol';
 export class Outbox {
   private timer?: NodeJS.Timeout;
   private sweeping = false;
-  /** Routed messages by id, with the adapter epoch of their routing: removed from the outbox if it holds. */
-  private confirming = new Map<string, number>();
-  private confirmTimer?: NodeJS.Timeout;
+  /** Messages on their way to every node: their entries are removed once the bus confirms the publishes. */
+  private confirming = new Set<string>();
+  private readonly config: ImConfig['delivery'];
 
-  constructor(private readonly app: Application) {}
-
-  private get config() {
-    return this.app.config.im.delivery;
+  constructor(private readonly deps: OutboxDeps) {
+    this.config = deps.config;
+    deps.delivery.onSentToAllNodes(message => this.routed(message));
   }
 
   /**
    * After routing: the entry is removed once the publish to the other nodes is known to have reached Redis
-   * (the adapter's clients stayed connected for a moment after it), or kept for the sweeper otherwise.
+   * (`nodes.confirmation()`), or kept for the sweeper otherwise.
    */
-  routed(message: Message, reachedAllNodes: boolean): void {
-    if (!reachedAllNodes) return;
-    this.confirming.set(message.id, this.app.imSockets.adapterEpoch);
-    this.confirmTimer ??= setTimeout(() => this.confirm(), Math.min(1000, this.config.outboxGraceMs / 2));
+  private routed(message: Message): void {
+    if (this.confirming.add(message.id).size === 1) void this.confirm();
   }
 
-  private confirm(): void {
-    clearTimeout(this.confirmTimer);
-    this.confirmTimer = undefined;
+  private async confirm(): Promise<void> {
+    const confirmed = await this.deps.nodes.confirmation();
     const batch = this.confirming;
-    this.confirming = new Map();
-    const { adapterEpoch, adapterReady } = this.app.imSockets;
-    for (const [ id, epoch ] of batch) {
-      if (!adapterReady || epoch !== adapterEpoch) continue;
-      this.app.imStore.outbox.remove(id)
-        .catch(err => this.app.coreLogger.warn('[egg-im-router] outbox entry of message %s not removed (it will be routed again): %s', id, err.message));
+    this.confirming = new Set();
+    if (confirmed) this.remove(batch);
+  }
+
+  private remove(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.deps.outbox.remove(id)
+        .catch(err => this.deps.logger.warn('[egg-im-router] outbox entry of message %s not removed (it will be routed again): %s', id, err.message));
     }
   }
 
   start(): void {
     if (!(this.config.outboxSweepMs > 0)) {
-      this.app.coreLogger.info('[egg-im-router] outbox sweeper off (im.delivery.outboxSweepMs is 0)');
+      this.deps.logger.info('[egg-im-router] outbox sweeper off (im.delivery.outboxSweepMs is 0)');
       return;
     }
     this.timer = setInterval(() => void this.sweep(), this.config.outboxSweepMs);
     this.timer.unref();
   }
 
+  /** Entries awaiting confirmation are removed now if the bus is up (a later sweep routes the others again). */
   stop(): void {
     clearInterval(this.timer);
-    this.confirm();
+    if (this.deps.nodes.ready) this.remove(this.confirming);
+    this.confirming = new Set();
   }
 
   /** Routes messages whose entry is older than the grace period; returns how many. */
@@ -61,19 +72,18 @@ export class Outbox {
     if (this.sweeping) return 0;
     this.sweeping = true;
     try {
-      const stale = await this.app.imStore.outbox.olderThan(new Date(Date.now() - this.config.outboxGraceMs), 500);
+      const stale = await this.deps.outbox.olderThan(new Date(Date.now() - this.config.outboxGraceMs), 500);
       let routed = 0;
       for (const message of stale) {
-        // Held for the adapter, or just sent and about to be removed: already on its way.
-        if (this.app.im.delivery.holds(message.id) || this.confirming.has(message.id)) continue;
-        const members = await this.app.im.membership.members(message.conversationId);
-        this.routed(message, this.app.im.delivery.route(message, members));
+        // Held for the bus, or just sent and about to be removed: already on its way.
+        if (this.deps.delivery.holds(message.id) || this.confirming.has(message.id)) continue;
+        this.deps.delivery.route(message, await this.deps.membership.members(message.conversationId));
         routed++;
       }
-      if (routed > 0) this.app.coreLogger.info('[egg-im-router] outbox: routed %d message(s) left by a node', routed);
+      if (routed > 0) this.deps.logger.info('[egg-im-router] outbox: routed %d message(s) left by a node', routed);
       return routed;
     } catch (err: any) {
-      this.app.coreLogger.warn('[egg-im-router] outbox sweep failed: %s', err.message);
+      this.deps.logger.warn('[egg-im-router] outbox sweep failed: %s', err.message);
       return 0;
     } finally {
       this.sweeping = false;

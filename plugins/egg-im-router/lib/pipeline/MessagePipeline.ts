@@ -1,7 +1,6 @@
 import { ImError, errorReply, isImError, type FailedReply, type Message } from 'egg-im-protocol';
 import { toMessage } from 'egg-im-store';
 import type { Delivery } from '../delivery/Delivery';
-import type { Outbox } from '../delivery/Outbox';
 import type { ImConfig, Logger, Store } from '../ports';
 import type { MessageTypeRegistry } from '../types/MessageTypeRegistry';
 import { validateSend, type SendCommand } from './validateSend';
@@ -23,7 +22,6 @@ export interface PipelineDeps {
   senderLimit: SenderLimit;
   writer: Store['writer'];
   delivery: Delivery;
-  outbox: Outbox;
   logger: Logger;
 }
 
@@ -97,7 +95,7 @@ export class MessagePipeline {
     // node had died between its commit and its routing.
     if (this.config.delivery.routeAfterCommit === false) return wire;
     try {
-      this.deps.outbox.routed(wire, this.deps.delivery.route(wire, target.memberIds, origin.socketId));
+      this.deps.delivery.route(wire, target.memberIds, origin.socketId);
     } catch (err) {
       // The message is committed, so the sender is answered with it; its outbox entry stays for the sweeper.
       this.deps.logger.error(new Error(`[egg-im-router] routing message ${wire.id} failed; the outbox sweeper will route it`, { cause: err }));

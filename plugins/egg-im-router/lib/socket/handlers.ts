@@ -1,13 +1,14 @@
-import type { Application } from 'egg';
+import type { Conversations } from '../Conversations';
+import type { MessagePipeline } from '../pipeline/MessagePipeline';
+import type { Sockets } from '../ports';
 
 /** The client events of the protocol; egg-im-connection routes them here with rate limits and acks. */
-export function socketHandlers(app: Application): void {
-  const sockets = app.imSockets;
+export function socketHandlers(sockets: Sockets, pipeline: MessagePipeline, conversations: Conversations): void {
   sockets.handle('message:send', async (socket, body) => ({
-    message: await app.im.pipeline.send(socket.data.userId, body, { socketId: socket.id }),
+    message: await pipeline.send(socket.data.userId, body, { socketId: socket.id }),
   }));
   sockets.handle('message:read', async (socket, body) => {
-    await app.im.conversations.markRead(socket.data.userId, body);
+    await conversations.markRead(socket.data.userId, body);
   });
-  sockets.handle('sync', async (socket, body) => app.im.conversations.sync(socket.data.userId, body));
+  sockets.handle('sync', async (socket, body) => conversations.sync(socket.data.userId, body));
 }
