@@ -5,7 +5,7 @@ import { SessionService } from './lib/session/SessionService';
 import { SessionSweeper } from './lib/session/SessionSweeper';
 import { authRoutes } from './lib/http/authRoutes';
 import { LoginThrottle } from './lib/auth/LoginThrottle';
-import { checkConfig, resolveHttpPrefix } from './lib/checkConfig';
+import { checkConfig } from './lib/checkConfig';
 
 export default class ConnectionBoot implements IBoot {
   private sockets?: SocketServer;
@@ -26,8 +26,7 @@ export default class ConnectionBoot implements IBoot {
     const sockets = new SocketServer(app);
     this.sockets = sockets;
     app.imSockets = sockets;
-    const prefix = resolveHttpPrefix(app.config, app.coreLogger);
-    app.imSessions = new SessionService(app, prefix, sessionId => sockets.endSession(sessionId));
+    app.imSessions = new SessionService(app, app.config.imConnection.http.prefix, sessionId => sockets.endSession(sessionId));
     // Last: a wrong limit fails the start with its own message (Egg still runs the later hooks, which need the above).
     checkConfig(app.config.imConnection);
   }

@@ -87,12 +87,6 @@ export default () => {
     },
   };
 
-  // Deprecated: the prefix is `imConnection.http.prefix`. Kept, set to the same value at start, while egg-im-router
-  // still reads it; a value set here alone (the old way) is taken, with a warning.
-  config.im = {
-    http: { prefix: '/im' },
-  };
-
   // The API authenticates with a bearer token in a header, which a browser never sends on its own: CSRF
   // tokens do not apply to it (without this, every POST under the prefix is refused when the plugin is used
   // without the egg-im framework, which sets the same rule). Pages of the host app keep Egg's CSRF protection.

@@ -1,6 +1,6 @@
 import type { PresenceResult, ServerToClientEvents } from 'egg-im-protocol';
 import type { ImNodes } from './nodes/NodeBus';
-import type { ConnectionHook, EventHandler, ImIo, ImSocket } from './socket/types';
+import type { ConnectionHook, EventHandler, ImSocket } from './socket/types';
 
 export type ServerEvent = keyof ServerToClientEvents;
 export type ServerEventArgs<E extends ServerEvent> = Parameters<ServerToClientEvents[E]>;
@@ -25,10 +25,6 @@ export interface ImSockets {
   readonly nodes: ImNodes;
   /** Who is online, on any node (`GET <prefix>/users/:userId/presence` answers with it). */
   readonly presence: { query(userId: string): Promise<PresenceResult> };
-  /** @deprecated the socket.io server; for egg-im-router until it uses `ofUser` and `nodes`, then removed. */
-  readonly io: ImIo;
-  /** @deprecated `nodes.ready`; for egg-im-router until it uses `nodes`, then removed. */
-  readonly adapterReady: boolean;
-  /** @deprecated see `nodes.confirmation()` and `nodes.onReady()`; for egg-im-router until it uses them, then removed. */
-  readonly adapterEpoch: number;
+  /** This node's open sockets. */
+  readonly connections: number;
 }

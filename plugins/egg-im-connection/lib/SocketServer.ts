@@ -162,14 +162,8 @@ export class SocketServer implements ImSockets {
     app.coreLogger.info('[egg-im-connection] socket.io joined to the other nodes through the Redis adapter');
   }
 
-  /** @deprecated for egg-im-router until it uses `nodes` (see ImSockets). */
-  get adapterEpoch(): number {
-    return this.nodeLink?.epoch ?? 0;
-  }
-
-  /** @deprecated `nodes.ready`, for egg-im-router until it uses `nodes` (see ImSockets). */
-  get adapterReady(): boolean {
-    return this.nodeLink?.ready ?? true;
+  get connections(): number {
+    return this.io.engine?.clientsCount ?? 0;
   }
 
   /** Tells every socket of the session, on every node, that it has ended, and disconnects them. */

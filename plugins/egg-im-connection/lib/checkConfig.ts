@@ -5,32 +5,6 @@ export const DEFAULT_HTTP_PREFIX = '/im';
 /** One or more path segments, each `/` and at least one URL-safe character; no trailing `/`. */
 const HTTP_PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
 
-interface Logger {
-  warn(message: string, ...args: unknown[]): void;
-}
-
-/**
- * The prefix of the HTTP routes: `imConnection.http.prefix`. The deprecated `im.http.prefix` (the old place) is
- * taken, with a warning, when it alone was changed; afterwards both say the same, since egg-im-router still reads
- * the old one. Checked by `checkConfig`.
- */
-export function resolveHttpPrefix(config: Pick<EggAppConfig, 'imConnection' | 'im'>, logger: Logger): string {
-  const own = config.imConnection.http?.prefix;
-  const legacy = config.im?.http?.prefix;
-  let prefix = own;
-  if (legacy !== undefined && legacy !== own) {
-    if (own === DEFAULT_HTTP_PREFIX) {
-      prefix = legacy;
-      logger.warn('[egg-im-connection] config.im.http.prefix is deprecated: set config.imConnection.http.prefix (%j) instead', legacy);
-    } else {
-      logger.warn('[egg-im-connection] config.im.http.prefix (%j) is deprecated and ignored: config.imConnection.http.prefix (%j) is used', legacy, own);
-    }
-  }
-  config.imConnection.http = { ...config.imConnection.http, prefix };
-  if (config.im?.http) config.im.http.prefix = prefix;
-  return prefix;
-}
-
 function positiveInt(value: unknown, name: string): void {
   assert(typeof value === 'number' && Number.isInteger(value) && value > 0,
     `[egg-im-connection] config.imConnection.${name} must be a positive integer, got ${String(value)}`);

@@ -1,16 +1,13 @@
 import assert from 'node:assert';
-import { waitFor } from 'egg-im-testkit';
-import { assertNoSecretsInLogs, readLogs, startFixture, type Fixture } from './support/fixture';
+import { assertNoSecretsInLogs, startFixture, type Fixture } from './support/fixture';
 
-/** Starts the http-prefix fixture with `imConnection.http.prefix` and / or the deprecated `im.http.prefix`. */
-async function startWith(prefixes: { http?: string; legacy?: string }): Promise<Fixture> {
-  if (prefixes.http) process.env.IM_CONN_TEST_HTTP_PREFIX = prefixes.http;
-  if (prefixes.legacy) process.env.IM_CONN_TEST_LEGACY_PREFIX = prefixes.legacy;
+/** Starts the http-prefix fixture with `imConnection.http.prefix`. */
+async function startWith(prefixes: { http: string }): Promise<Fixture> {
+  process.env.IM_CONN_TEST_HTTP_PREFIX = prefixes.http;
   try {
     return await startFixture('http-prefix');
   } finally {
     delete process.env.IM_CONN_TEST_HTTP_PREFIX;
-    delete process.env.IM_CONN_TEST_LEGACY_PREFIX;
   }
 }
 
@@ -44,47 +41,6 @@ describe('egg-im-connection: the HTTP prefix (imConnection.http.prefix)', () => 
       const outside = await fx.app.httpRequest().post('/im/auth/login').send({ username: 'prefixed', password: 'x' });
       assert.notStrictEqual(outside.status, 200);
       assert.strictEqual(outside.body?.ok, undefined, 'not an egg-im answer');
-    });
-
-    it('keeps the deprecated im.http.prefix equal to it while egg-im-router reads that', () => {
-      assert.strictEqual(fx.app.config.im.http.prefix, '/chat/api');
-    });
-  });
-
-  describe('set the old way (im.http.prefix only)', () => {
-    let fx: Fixture;
-    before(async () => {
-      fx = await startWith({ legacy: '/legacy' });
-    });
-    after(async () => {
-      await fx?.close();
-    });
-
-    it('takes it, with a deprecation warning', async () => {
-      assert.strictEqual(fx.app.imSessions.prefix, '/legacy');
-      assert.strictEqual(fx.app.config.imConnection.http.prefix, '/legacy');
-      const res = await fx.app.httpRequest().post('/legacy/auth/login').send({}).expect(400);
-      assert.strictEqual(res.body.error.code, 'VALIDATION_FAILED');
-      await waitFor(() => readLogs(fx.logDir).some(f => f.text.includes(
-        '[egg-im-connection] config.im.http.prefix is deprecated: set config.imConnection.http.prefix ("/legacy") instead')), 3000, 'the warning');
-    });
-  });
-
-  describe('set both ways', () => {
-    let fx: Fixture;
-    before(async () => {
-      fx = await startWith({ http: '/new', legacy: '/old' });
-    });
-    after(async () => {
-      await fx?.close();
-    });
-
-    it('uses imConnection.http.prefix and says the old one is ignored', async () => {
-      assert.strictEqual(fx.app.imSessions.prefix, '/new');
-      assert.strictEqual(fx.app.config.im.http.prefix, '/new');
-      await fx.app.httpRequest().post('/new/auth/login').send({}).expect(400);
-      await waitFor(() => readLogs(fx.logDir).some(f => f.text.includes(
-        '[egg-im-connection] config.im.http.prefix ("/old") is deprecated and ignored: config.imConnection.http.prefix ("/new") is used')), 3000, 'the warning');
     });
   });
 });

@@ -71,11 +71,5 @@ declare module 'egg' {
         throttle: LoginThrottleConfig;
       };
     };
-    im: ImConfig;
-  }
-  /** `config.im`: the behaviour of the IM service (egg-im-router's). */
-  interface ImConfig {
-    /** @deprecated use `imConnection.http.prefix` (set to the same value at start while egg-im-router reads this). */
-    http: { prefix: string };
   }
 }

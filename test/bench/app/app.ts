@@ -71,7 +71,7 @@ export default class BenchBoot implements IBoot {
         pid: process.pid,
         hrtimeUs: String(process.hrtime.bigint() / 1000n),
         memory: process.memoryUsage(),
-        sockets: app.imSockets.io.engine?.clientsCount ?? 0,
+        sockets: app.imSockets.connections,
         deliveriesInFlight: app.im.delivery.pending,
         eventLoop: {
           utilization: Math.round(elu.utilization * 1000) / 1000,
