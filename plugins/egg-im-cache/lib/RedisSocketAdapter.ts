@@ -2,12 +2,15 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { RedisClientType } from 'redis';
 import { errorMessage, withTimeout } from './errors';
 import { guardPromises } from './guardPromises';
-import { LOG_PREFIX } from './options';
+import { LOG_PREFIX, reconnectDelay } from './options';
 import type { ImCacheLogger, ImSocketAdapter } from './types';
+
+const ADAPTER_RECONNECT = { baseMs: 50, maxMs: 500 };
 
 /**
  * `imCache.socketAdapter(channelKey)` in redis mode: socket.io's Redis adapter on two duplicates of the cache's
- * client (they inherit its URL, connect timeout and reconnection delays). The duplicates are not awaited: with
+ * client (they inherit its URL and connect timeout; they retry a lost connection at least every 500 ms, so
+ * routing between nodes comes back within a second of Redis, whatever the cache's own backoff). The duplicates are not awaited: with
  * Redis down at start the app still starts, and they keep reconnecting in the background.
  *
  * No bound on their command queues: a publish dropped from a full queue would be a message that never reaches
@@ -30,8 +33,12 @@ export class RedisSocketAdapter implements ImSocketAdapter {
     this.#logger = logger;
     this.#closeTimeoutMs = commandTimeoutMs * 2;
     this.#onClosed = onClosed;
-    const pub = base.duplicate();
-    const sub = base.duplicate();
+    // Their own reconnection schedule, short whatever the cache's: messages between nodes wait for it.
+    const duplicate = () => base.duplicate({
+      socket: { ...base.options?.socket, reconnectStrategy: (retries: number) => reconnectDelay(retries, ADAPTER_RECONNECT.baseMs, ADAPTER_RECONNECT.maxMs) },
+    } as Parameters<RedisClientType['duplicate']>[0]) as unknown as RedisClientType;
+    const pub = duplicate();
+    const sub = duplicate();
     this.#clients = [ pub, sub ];
     const failed = (err: unknown) => this.#failed(err);
     for (const client of this.#clients) {

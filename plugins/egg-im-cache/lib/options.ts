@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import type { ImCacheClientConfig } from './types';
+import { backoffDelay } from 'egg-im-protocol';
 
 export const LOG_PREFIX = '[egg-im-cache]';
 
@@ -75,10 +76,9 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * Delay before reconnection attempt `retries` (0-based): exponential from `baseMs`, capped at `maxMs`,
- * with up to 20% jitter below the value so that many nodes do not reconnect in lockstep. Never gives up.
+ * Delay before reconnection attempt `retries` (0-based): egg-im's one backoff schedule from `baseMs`, capped at
+ * `maxMs`, with up to 20% jitter so that many nodes do not reconnect in lockstep. Never gives up.
  */
 export function reconnectDelay(retries: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const exponential = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(retries, 0), 30));
-  return Math.max(1, Math.round(exponential * (0.8 + 0.2 * random())));
+  return Math.max(1, backoffDelay(retries + 1, { baseMs, maxMs, jitter: 0.2 }, random));
 }
