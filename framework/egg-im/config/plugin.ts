@@ -5,7 +5,7 @@ const plugin: EggPlugin = {
   imStore: { enable: true, package: 'egg-im-store' },
   imCache: { enable: true, package: 'egg-im-cache' },
   imConnection: { enable: true, package: 'egg-im-connection' },
-  imRouter: { enable: true, package: 'egg-im-router' },
+  im: { enable: true, package: 'egg-im-router' },
 };
 
 export default plugin;

@@ -37,7 +37,7 @@ describe('egg-im framework', () => {
     });
 
     it('loads the four plugins with the real services', () => {
-      for (const name of [ 'imStore', 'imCache', 'imConnection', 'imRouter' ]) {
+      for (const name of [ 'imStore', 'imCache', 'imConnection', 'im' ]) {
         assert.equal((app as any).plugins[name].enable, true, name);
       }
       assert.equal(app.imStore.driver, 'mysql');
