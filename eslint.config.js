@@ -25,6 +25,16 @@ const cacheClient = [
   { selector: "VariableDeclarator[init.property.name=/^(imCache|cache)$/] > ObjectPattern > Property[key.name='redis']", message: CACHE_CLIENT },
 ];
 
+/**
+ * Inside the message path (the router's lib/), every part is given its collaborators by `Im`: none looks up the
+ * app (`app.im.*`, `app.imStore`, ...) at run time, so the imports say how a message flows.
+ */
+const APP_LOOKUP = 'The router\'s parts get their collaborators in their constructors (see lib/Im.ts), not from the app.';
+const appLookups = [
+  { selector: "MemberExpression[object.type='Identifier'][object.name='app']", message: APP_LOOKUP },
+  { selector: "MemberExpression[object.type='ThisExpression'][property.name='app']", message: APP_LOOKUP },
+];
+
 module.exports = tseslint.config(
   {
     ignores: [
@@ -70,5 +80,9 @@ module.exports = tseslint.config(
     files: PACKAGE_FILES,
     ignores: [ ...TEST_FILES, 'plugins/egg-im-cache/**' ],
     rules: { 'no-restricted-syntax': ['error', ...cacheClient] },
+  },
+  {
+    files: [ 'plugins/egg-im-router/lib/**/*.ts' ],
+    rules: { 'no-restricted-syntax': ['error', ...cacheClient, ...appLookups] },
   },
 );

@@ -58,4 +58,11 @@ describe('lint: the boundaries between the packages', function() {
     // other things called redis are not the cache's
     assert.deepStrictEqual(await violations('plugins/egg-im-connection/lib/Example.ts', 'export const f = (services: any) => services.redis;'), []);
   });
+
+  it('refuses app lookups inside the router\'s message path, and only there', async () => {
+    for (const code of [ 'export const f = (app: any) => app.im.pipeline;', 'export class P { app: any; f() { return this.app.imStore; } }' ]) {
+      assert.deepStrictEqual(await violations('plugins/egg-im-router/lib/Example.ts', code), [ 'no-restricted-syntax' ], code);
+      assert.deepStrictEqual(await violations('plugins/egg-im-router/app.ts', code), [], code);
+    }
+  });
 });
