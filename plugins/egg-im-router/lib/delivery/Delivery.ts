@@ -1,4 +1,4 @@
-import { NodeMessageType, type DeliverMessage, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
+import { backoffDelay, NodeMessageType, type DeliverMessage, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
 import type { ImSocket } from 'egg-im-connection';
 import type { HotHistory } from '../history/HotHistory';
 import type { ImConfig, Logger, Sockets, Store } from '../ports';
@@ -273,7 +273,8 @@ export class Delivery {
       return;
     }
     flight.attempts += 1;
-    const waitMs = Math.min(this.config.ackTimeoutMs * this.config.backoffFactor ** (flight.attempts - 1), this.config.maxBackoffMs);
+    const { ackTimeoutMs, maxBackoffMs, backoffFactor } = this.config;
+    const waitMs = backoffDelay(flight.attempts, { baseMs: ackTimeoutMs, maxMs: maxBackoffMs, factor: backoffFactor });
     // One timer per delivery (below), not one per push: an ack that comes late still counts.
     for (const socket of sockets) socket.emit('message:new', flight.message, () => this.acknowledged(key, flight));
     // The status API counts pushes while they happen. From the first retry on: a first push acknowledged in
