@@ -53,7 +53,7 @@ export interface RetryOptions {
 export interface EndpointOptions {
   /** e.g. `http://localhost:7001` (a path, if any, is kept for HTTP; the socket uses the origin and `socketPath`). */
   baseUrl: string;
-  /** HTTP prefix of the im routes (default `/im`, the server's `config.im.http.prefix`). */
+  /** HTTP prefix of the im routes (default `/im`, the server's `config.imConnection.http.prefix`). */
   prefix?: string;
   /** HTTP request timeout (default 15000 ms). */
   httpTimeoutMs?: number;
