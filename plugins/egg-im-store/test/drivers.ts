@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import mm, { type MockApplication } from 'egg-mock';
+import type { ImStore } from '../lib/ImStore';
 import { createTestDatabase, dropTestDatabase } from 'egg-im-testkit';
 import { cleanFixture, makeTempDir } from './helpers';
 
@@ -52,3 +53,24 @@ export const drivers: TestDriver[] = [
     },
   },
 ];
+
+/**
+ * For the tests of the `describe` it is called in: boots the driver's fixture app on a database of its own before
+ * them (then runs `seed`), closes it and drops the database after them. Returns the store's getter.
+ */
+export function storeOn(driver: TestDriver, label: string, seed?: (store: ImStore) => Promise<void>): () => ImStore {
+  let app: MockApplication | undefined;
+  let cleanup: () => Promise<void> = async () => undefined;
+  before(async () => {
+    const env = await driver.setup(label);
+    cleanup = env.cleanup;
+    app = env.boot();
+    await app.ready();
+    await seed?.(app.imStore);
+  });
+  after(async () => {
+    await app?.close();
+    await cleanup();
+  });
+  return () => app!.imStore;
+}

@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
-import type { MockApplication } from 'egg-mock';
-import type { ImStore } from '../lib/ImStore';
-import { drivers } from './drivers';
+import { drivers, storeOn } from './drivers';
 
 for (const driver of drivers) {
   describe(`egg-im-store receipts on ${driver.name}`, () => {
-    let app: MockApplication;
-    let store: ImStore;
-    let cleanup: () => Promise<void> = async () => undefined;
     const conversationId = 'd:pa:pb';
     const ids: string[] = [];
-
-    before(async () => {
-      const env = await driver.setup('receipts');
-      cleanup = env.cleanup;
-      app = env.boot();
-      await app.ready();
-      store = app.imStore;
+    const storeOf = storeOn(driver, 'receipts', async store => {
       for (let n = 1; n <= 4; n++) {
         const { message } = await store.writer.append({
           conversationId, kind: 'direct', directMemberIds: [ 'pa', 'pb' ], senderId: 'pa', clientMsgId: `p${n}`, type: 'text', contentJson: '{}', metaJson: '{}',
@@ -25,19 +14,14 @@ for (const driver of drivers) {
       }
     });
 
-    after(async () => {
-      await app?.close();
-      await cleanup();
-    });
-
     /** The recipient's state of message n (1-based): status and attempts. */
     async function stateOf(n: number): Promise<{ status: string; attempts: number }> {
-      const result = await store.receipts.statusOf(ids[n - 1]);
+      const result = await storeOf().receipts.statusOf(ids[n - 1]);
       const [ recipient ] = result!.recipients;
       assert.equal(recipient.userId, 'pb');
       return { status: recipient.status, attempts: recipient.attempts };
     }
-    const attempted = (seq: number, attempts: number) => store.receipts.attempted({ conversationId, userId: 'pb', seq, attempts });
+    const attempted = (seq: number, attempts: number) => storeOf().receipts.attempted({ conversationId, userId: 'pb', seq, attempts });
 
     it('attempted: a pending delivery shows its pushes while they happen; a count never goes down', async () => {
       assert.deepEqual(await stateOf(1), { status: 'pending', attempts: 0 });
@@ -53,24 +37,24 @@ for (const driver of drivers) {
     });
 
     it('attempted: never changes a recipient delivered or failed at that seq; the next message starts from 0', async () => {
-      await store.receipts.delivered({ conversationId, userId: 'pb', seq: 1, attempts: 4 });
+      await storeOf().receipts.delivered({ conversationId, userId: 'pb', seq: 1, attempts: 4 });
       await attempted(1, 9);
       assert.deepEqual(await stateOf(1), { status: 'delivered', attempts: 4 });
       await attempted(2, 1);
       assert.deepEqual(await stateOf(2), { status: 'pending', attempts: 1 }, 'the pushes of message 1 do not carry over');
 
       await attempted(2, 5);
-      await store.receipts.failed({ conversationId, userId: 'pb', seq: 2, attempts: 5 });
+      await storeOf().receipts.failed({ conversationId, userId: 'pb', seq: 2, attempts: 5 });
       await attempted(2, 7);
       assert.deepEqual(await stateOf(2), { status: 'failed', attempts: 5 });
       assert.deepEqual(await stateOf(3), { status: 'pending', attempts: 0 });
 
-      await store.receipts.read({ conversationId, userId: 'pb', seq: 3 });
+      await storeOf().receipts.read({ conversationId, userId: 'pb', seq: 3 });
       await attempted(3, 2);
       assert.equal((await stateOf(3)).status, 'read');
       await attempted(4, 1);
       assert.deepEqual(await stateOf(4), { status: 'pending', attempts: 1 });
-      await store.receipts.delivered({ conversationId, userId: 'pb', seq: 4, attempts: 1 });
+      await storeOf().receipts.delivered({ conversationId, userId: 'pb', seq: 4, attempts: 1 });
       assert.deepEqual(await stateOf(4), { status: 'delivered', attempts: 1 });
     });
 
