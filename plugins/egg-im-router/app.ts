@@ -8,7 +8,7 @@ export default class RouterBoot implements IBoot {
 
   async didLoad() {
     const { app } = this;
-    checkConfig(app.config.im);
+    for (const warning of checkConfig(app.config.im)) app.coreLogger.warn(warning);
     for (const [ name, definition ] of Object.entries(app.config.im.messageTypes)) {
       app.im.messageTypes.register(name, definition);
     }

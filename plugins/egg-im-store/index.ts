@@ -5,7 +5,6 @@ export { redactDbError, redactServerMessage, statementShape, ImStoreQueryError }
 export { noPadCollation } from './lib/sql/collation';
 export { parseStoreUrl, redactUrl, defaultSqliteFile, type StoreTarget, type MysqlTarget, type SqliteTarget } from './lib/storeUrl';
 export { defaultClientConfig } from './lib/defaults';
-export { backoffDelay } from './lib/backoff';
 export { entities, ImUser, ImSession } from './lib/entity';
 export { migrations } from './lib/migrations';
 export { UserRepository } from './lib/repositories/UserRepository';

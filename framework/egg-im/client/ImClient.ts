@@ -7,7 +7,7 @@ import { ImClientError, isImClientError } from './errors';
 import { HttpClient, segment } from './http';
 import { randomId } from './id';
 import { Inbox } from './Inbox';
-import { backoffDelay, sleep, type Backoff } from './retry';
+import { retryDelay, sleep, type Backoff } from './retry';
 import type {
   AnyMessageTypes, BatchItem, BatchResult, ConversationsResult, CreateGroupResult, GroupMembersResult, HistoryQuery,
   HistoryResult, ImClientEvents, ImClientOptions, LoginOptions, MessageTypeMap, MessageTypeName, RegisterOptions,
@@ -285,7 +285,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
         return await attempt();
       } catch (err) {
         if (!isImClientError(err) || !err.retryable || n >= this.#retry.attempts) throw err;
-        const waitMs = err.code === 'RATE_LIMITED' && err.retryAfterMs !== undefined ? err.retryAfterMs : backoffDelay(this.#retry, n);
+        const waitMs = err.code === 'RATE_LIMITED' && err.retryAfterMs !== undefined ? err.retryAfterMs : retryDelay(this.#retry, n);
         await sleep(waitMs, this.#lifetime.signal);
       }
     }

@@ -4,7 +4,7 @@ import { ImClientError } from './errors';
 export interface Backoff { attempts: number; baseDelayMs: number; maxDelayMs: number }
 
 /** Delay before attempt `attempt + 1` (attempt counts from 1): egg-im's one backoff schedule, with up to half again as jitter. */
-export function backoffDelay(policy: Backoff, attempt: number): number {
+export function retryDelay(policy: Backoff, attempt: number): number {
   return delayAfter(attempt, { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, jitter: 0.5 });
 }
 

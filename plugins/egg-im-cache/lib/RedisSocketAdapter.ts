@@ -9,7 +9,7 @@ const ADAPTER_RECONNECT = { baseMs: 50, maxMs: 500 };
 
 /**
  * `imCache.socketAdapter(channelKey)` in redis mode: socket.io's Redis adapter on two duplicates of the cache's
- * client (they inherit its URL and connect timeout; they retry a lost connection at least every 500 ms, so
+ * client (they inherit its URL and connect timeout; they retry a lost connection at most 600 ms apart, so
  * routing between nodes comes back within a second of Redis, whatever the cache's own backoff). The duplicates are not awaited: with
  * Redis down at start the app still starts, and they keep reconnecting in the background.
  *

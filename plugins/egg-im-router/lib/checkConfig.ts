@@ -12,9 +12,10 @@ function check(value: unknown, name: string, rule: Rule, integer = true): void {
 
 /**
  * The router's whole part of `config.im`, checked once at start: a wrong value stops the app with an
- * `[egg-im-router] im.…` assertion instead of turning a limit off or a timer into a busy loop.
+ * `[egg-im-router] im.…` assertion instead of turning a limit off or a timer into a busy loop. Returns what
+ * deserves a warning (a key that is no longer read).
  */
-export function checkConfig(config: ImConfig): void {
+export function checkConfig(config: ImConfig): string[] {
   const { limits, delivery, history, cache, overload } = config;
   for (const name of [ 'payloadBytes', 'maxDepth', 'maxValues', 'batchMax', 'historyMaxLimit', 'syncMaxLimit', 'groupMaxMembers' ] as const) {
     check(limits[name], `limits.${name}`, 'positive');
@@ -34,4 +35,6 @@ export function checkConfig(config: ImConfig): void {
   assert(overload.maxInFlight === 0 || overload.maxInFlight >= limits.batchMax,
     `[egg-im-router] im.overload.maxInFlight must be 0 (no limit) or an integer >= im.limits.batchMax (${limits.batchMax}), got ${overload.maxInFlight}`);
   check(overload.retryAfterMs, 'overload.retryAfterMs', 'positive');
+  // Moved to egg-im-connection, which owns the HTTP surface: a value left here would be silently ignored.
+  return 'http' in config ? [ '[egg-im-router] im.http is no longer read: set imConnection.http.prefix instead' ] : [];
 }

@@ -10,8 +10,13 @@ function withChange(change: (im: any) => void) {
 }
 
 describe('egg-im-router: config checked at start', () => {
-  it('accepts its defaults', () => {
-    checkConfig(withChange(() => undefined));
+  it('accepts its defaults, without a warning', () => {
+    assert.deepStrictEqual(checkConfig(withChange(() => undefined)), []);
+  });
+
+  it('warns about im.http.prefix, which is no longer read (the prefix is imConnection.http.prefix)', () => {
+    assert.deepStrictEqual(checkConfig(withChange(im => { im.http = { prefix: '/chat' }; })),
+      [ '[egg-im-router] im.http is no longer read: set imConnection.http.prefix instead' ]);
   });
 
   for (const [ name, change, message ] of [

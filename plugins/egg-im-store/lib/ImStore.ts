@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { ImError, isImError } from 'egg-im-protocol';
 import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
-import { backoffDelay, normalizeBackoff, sleep, withTimeout } from './backoff';
+import { normalizeBackoff, retryDelay, sleep, withTimeout } from './backoff';
 import { dbErrorCode, describeDbError, isBrokenPoolError, transientKind } from './dbErrors';
 import { endPool, type MysqlPoolFactory } from './MysqlPoolFactory';
 import { redactDbError } from './redactDbError';
@@ -218,7 +218,7 @@ export class ImStore {
             ...(dbErrorCode(err) ? { cause: dbErrorCode(err) } : {}),
           });
         }
-        const delay = backoffDelay(attempt, policy);
+        const delay = retryDelay(attempt, policy);
         this.logger.warn('[egg-im-store] %s: attempt %d/%d failed (%s), retrying in %d ms', label, attempt, policy.attempts, this.describe(err), delay);
         await sleep(delay);
       }

@@ -5,7 +5,7 @@ import type { ImStoreBackoffConfig } from './types';
  * Delay before try `n + 1`, after `n` failed tries (n from 1): egg-im's one backoff schedule
  * (`min(maxMs, baseMs * factor^(n-1))`) plus up to 10 % random jitter, so that many workers do not retry in lockstep.
  */
-export function backoffDelay(failedTries: number, config: ImStoreBackoffConfig, random: () => number = Math.random): number {
+export function retryDelay(failedTries: number, config: ImStoreBackoffConfig, random: () => number = Math.random): number {
   return delayAfter(failedTries, { ...config, jitter: 0.1 }, random);
 }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { backoffDelay, sleep } from './backoff';
+import { retryDelay, sleep } from './backoff';
 import { dbErrorCode, describeDbError, transientKind } from './dbErrors';
 import { normalizeClientConfig } from './defaults';
 import { entities } from './entity';
@@ -167,7 +167,7 @@ async function connect(target: StoreTarget, cfg: ImStoreClientConfig, logger: St
       if (attempt >= attempts) {
         throw new Error(`[egg-im-store] database unreachable after ${attempt} attempts: ${reason}`, { cause: redactDbError(err) });
       }
-      const delay = backoffDelay(attempt, cfg.connectRetry);
+      const delay = retryDelay(attempt, cfg.connectRetry);
       logger.warn('[egg-im-store] database %s (attempt %d/%d, %s), next attempt in %d ms: %s',
         kind === 'contention' ? 'busy' : 'not reachable', attempt, attempts, dbErrorCode(err) || 'error', delay, target.redacted);
       await sleep(delay, signal);

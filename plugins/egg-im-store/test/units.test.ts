@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { backoffDelay, normalizeBackoff } from '../lib/backoff';
+import { normalizeBackoff, retryDelay } from '../lib/backoff';
 import { BatchQueue } from '../lib/batch/BatchQueue';
 import { runIsolatingFailures } from '../lib/batch/isolateFailures';
 import { ImError } from 'egg-im-protocol';
@@ -112,8 +112,8 @@ describe('egg-im-store units', () => {
   describe('backoff', () => {
     const policy = { attempts: 8, baseMs: 200, factor: 2, maxMs: 5000 };
     it('doubles from baseMs up to maxMs, plus at most 10 % jitter', () => {
-      assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(n => backoffDelay(n, policy, () => 0)), [200, 400, 800, 1600, 3200, 5000, 5000]);
-      assert.deepEqual([1, 6].map(n => backoffDelay(n, policy, () => 1)), [220, 5500]);
+      assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(n => retryDelay(n, policy, () => 0)), [200, 400, 800, 1600, 3200, 5000, 5000]);
+      assert.deepEqual([1, 6].map(n => retryDelay(n, policy, () => 1)), [220, 5500]);
     });
 
     it('checks options and keeps defaults for unset keys', () => {

@@ -26,8 +26,9 @@ export interface PipelineDeps {
 }
 
 /**
- * validate → authorize → dedupe → sequence → persist → route. Dedupe, sequence and persist happen in one
- * transaction per write batch (egg-im-store's MessageWriter); the ack is sent only after the commit.
+ * admit (the node's in-flight bound, the sender's rate) → validate (envelope, then content by its type) →
+ * authorize → dedupe → sequence → persist → route. Dedupe, sequence and persist happen in one transaction per
+ * write batch (egg-im-store's MessageWriter); the ack is sent only after the commit.
  */
 export class MessagePipeline {
   readonly admission: SendAdmission;
