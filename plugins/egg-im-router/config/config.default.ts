@@ -66,6 +66,15 @@ export default () => {
     cache: {
       membersTtlMs: 10 * 60 * 1000,
     },
+    hooks: {
+      /** Longest a deciding hook (`beforeSend`, `authorizeGroupChange`) may take; past it, `onError` applies. */
+      timeoutMs: 1000,
+      /**
+       * A deciding hook that throws something other than an ImError, or times out: `refuse` answers INTERNAL and
+       * stores nothing; `continue` goes on as if the hook had said nothing. Either way it is logged.
+       */
+      onError: 'refuse',
+    },
     overload: {
       /**
        * Sends accepted by this node and not yet answered; past it a send is refused at once with RATE_LIMITED

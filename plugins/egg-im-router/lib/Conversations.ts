@@ -1,6 +1,7 @@
 import { checkId, ImError, isId, type ConversationSummary, type Message, type MessageStatusResult, type RecipientStatus } from 'egg-im-protocol';
 import { groupConversationId } from 'egg-im-store';
 import { pageRange, type HotHistory } from './history/HotHistory';
+import type { Hooks } from './hooks/Hooks';
 import type { Membership } from './Membership';
 import { isPlainObject } from './pipeline/validateSend';
 import type { ImConfig, Logger, Store } from './ports';
@@ -28,6 +29,7 @@ export interface ConversationsDeps {
   store: Pick<Store, 'conversations' | 'messages' | 'receipts' | 'users'>;
   membership: Membership;
   history: HotHistory;
+  hooks: Hooks;
   /** Tells the sender (every device, every node) how a recipient's delivery of a message stands. */
   notifySender(message: Pick<Message, 'id' | 'conversationId' | 'seq' | 'senderId'>, userId: string, status: RecipientStatus): void;
   limits: ImConfig['limits'];
@@ -50,16 +52,28 @@ export class Conversations {
   }
 
   async history(userId: string, conversationId: string, query: Record<string, unknown>): Promise<{ messages: Message[]; hasMore: boolean }> {
-    const { historyMaxLimit } = this.limits;
     checkId(conversationId, 'conversationId');
+    const page = this.pageQuery(query);
+    const range = pageRange(await this.hot.readState(conversationId, userId), page);
+    return { messages: await this.hot.range(conversationId, range), hasMore: range.hasMore };
+  }
+
+  /** For host code: any conversation, from its first message, with the same page rules and errors. */
+  async historyForHost(conversationId: string, query: Record<string, unknown>): Promise<{ messages: Message[]; hasMore: boolean }> {
+    checkId(conversationId, 'conversationId');
+    const page = this.pageQuery(query);
+    const range = pageRange(await this.hot.conversationState(conversationId), page);
+    return { messages: await this.hot.range(conversationId, range), hasMore: range.hasMore };
+  }
+
+  private pageQuery(query: Record<string, unknown>): { afterSeq?: number; beforeSeq?: number; limit: number } {
     const afterSeq = integer(query.afterSeq, 'afterSeq');
     const beforeSeq = integer(query.beforeSeq, 'beforeSeq', { min: 1 });
-    const limit = integer(query.limit, 'limit', { min: 1, max: historyMaxLimit }) ?? 50;
+    const limit = integer(query.limit, 'limit', { min: 1, max: this.limits.historyMaxLimit }) ?? 50;
     if (afterSeq !== undefined && beforeSeq !== undefined) {
       throw new ImError('VALIDATION_FAILED', 'give afterSeq or beforeSeq, not both', { field: 'afterSeq' });
     }
-    const page = pageRange(await this.hot.readState(conversationId, userId), { afterSeq, beforeSeq, limit });
-    return { messages: await this.hot.range(conversationId, page), hasMore: page.hasMore };
+    return { afterSeq, beforeSeq, limit };
   }
 
   async sync(userId: string, body: unknown): Promise<{ messages: Message[]; hasMore: boolean }> {
@@ -98,7 +112,10 @@ export class Conversations {
     await this.membership.requireMember(conversationId, userId);
     const latest = await this.store.receipts.read({ conversationId, userId, seq: upTo });
     // Each sender whose messages were just read hears of its latest one (statuses are cumulative by seq).
-    for (const message of latest) this.deps.notifySender(message, userId, 'read');
+    for (const message of latest) {
+      this.deps.notifySender(message, userId, 'read');
+      this.deps.hooks.emitStatus({ messageId: message.id, conversationId, seq: message.seq, senderId: message.senderId, userId, status: 'read' });
+    }
   }
 
   async status(userId: string, messageId: string): Promise<MessageStatusResult> {
@@ -112,6 +129,15 @@ export class Conversations {
     return status;
   }
 
+  /** For host code: the status of any message. */
+  async statusForHost(messageId: string): Promise<MessageStatusResult> {
+    checkId(messageId, 'messageId');
+    const result = await this.store.receipts.statusOf(messageId);
+    if (!result) throw new ImError('NOT_FOUND', `message ${messageId} not found`, { messageId });
+    const { senderId: _sender, ...status } = result;
+    return status;
+  }
+
   async createGroup(creatorId: string, body: unknown): Promise<{ groupId: string; conversationId: string }> {
     const { name, memberIds } = (body ?? {}) as { name?: unknown; memberIds?: unknown };
     if (typeof name !== 'string' || name.trim().length === 0 || name.length > 128) {
@@ -119,8 +145,10 @@ export class Conversations {
     }
     const members = userIds(memberIds ?? [], 'memberIds', this.limits.groupMaxMembers - 1);
     await this.requireUsers(members);
+    await this.deps.hooks.runAuthorizeGroupChange({ kind: 'create', actorId: creatorId, name, memberIds: members });
     const group = await this.store.conversations.createGroup(name, creatorId, members);
     this.deps.logger.info('[egg-im-router] group %s created by user %s with %d member(s)', group.groupId, creatorId, members.length + 1);
+    this.deps.hooks.emitGroupEvent({ kind: 'created', ...group, actorId: creatorId, memberIds: [ creatorId, ...members.filter(id => id !== creatorId) ] });
     return group;
   }
 
@@ -134,8 +162,10 @@ export class Conversations {
       throw new ImError('VALIDATION_FAILED', `a group has at most ${this.limits.groupMaxMembers} members`, { field: 'userIds' });
     }
     await this.requireUsers(added);
+    await this.deps.hooks.runAuthorizeGroupChange({ kind: 'addMembers', actorId: userId, groupId, userIds: added });
     await this.store.conversations.addMembers(conversationId, added);
     await this.membership.invalidate(conversationId);
+    this.deps.hooks.emitGroupEvent({ kind: 'membersAdded', groupId, conversationId, actorId: userId, userIds: added.filter(id => !current.includes(id)) });
     return { groupId, memberIds: await this.store.conversations.memberIds(conversationId) };
   }
 
@@ -145,8 +175,10 @@ export class Conversations {
     const conversationId = groupConversationId(groupId);
     const current = await this.membership.requireMember(conversationId, userId);
     if (!current.includes(removedId)) throw new ImError('NOT_FOUND', `user ${removedId} is not a member of group ${groupId}`, { userId: removedId });
+    await this.deps.hooks.runAuthorizeGroupChange({ kind: 'removeMember', actorId: userId, groupId, userId: removedId });
     await this.store.conversations.removeMember(conversationId, removedId);
     await this.membership.invalidate(conversationId);
+    this.deps.hooks.emitGroupEvent({ kind: 'memberRemoved', groupId, conversationId, actorId: userId, userId: removedId });
   }
 
   private async requireUsers(ids: string[]): Promise<void> {

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import type { JsonObject, Message, MessageStatusResult, SendTarget } from 'egg-im-protocol';
 import type { Cache, ImConfig, Logger, Sockets, Store } from './ports';
+import { Hooks } from './hooks/Hooks';
 import { MessageTypeRegistry } from './types/MessageTypeRegistry';
 import { MessagePipeline } from './pipeline/MessagePipeline';
 import { Authorizer } from './pipeline/Authorizer';
@@ -18,12 +21,24 @@ export interface ImCollaborators {
   logger: Logger;
 }
 
+/** What host code sends with `app.im.send`: a client's send body, from a user the host names. */
+export interface ServerSend {
+  from: string;
+  to: SendTarget;
+  type: string;
+  content: JsonObject;
+  meta?: JsonObject;
+  /** Makes a repeated call store the message once; a new one is made when absent. */
+  clientMsgId?: string;
+}
+
 /** The parts of the message path, built together once their collaborators exist. */
 interface MessagePath {
   membership: Membership;
   history: HotHistory;
   delivery: Delivery;
   outbox: Outbox;
+  senderLimit: SenderLimit;
   pipeline: MessagePipeline;
   conversations: Conversations;
 }
@@ -35,27 +50,61 @@ interface MessagePath {
  */
 export class Im {
   readonly messageTypes = new MessageTypeRegistry();
+  /** The host app's code on the message path (see docs/hooks.md); registered while the app loads or later. */
+  readonly hooks = new Hooks();
   private path?: MessagePath;
 
+  /**
+   * The group operations of the HTTP API for host code, acting as the user `by` (who must be a member for
+   * `addMembers` and `removeMember`), with the same checks, hooks and errors.
+   */
+  readonly groups = {
+    create: (by: string, group: { name: string; memberIds: string[] }) => this.built().conversations.createGroup(by, group),
+    addMembers: (by: string, groupId: string, userIds: string[]) => this.built().conversations.addMembers(by, groupId, { userIds }),
+    removeMember: (by: string, groupId: string, userId: string) => this.built().conversations.removeMember(by, groupId, userId),
+  };
+
+  /**
+   * A message from host code (system notices, bots): the same pipeline as a client's send (validation, hooks,
+   * dedupe, seq, persistence, delivery), from the user `from`, without the per-user send limit.
+   */
+  send({ from, clientMsgId = randomUUID(), ...body }: ServerSend): Promise<Message> {
+    return this.built().pipeline.send(from, { ...body, clientMsgId }, { origin: 'server' });
+  }
+
+  /** The delivery status of any message (host code sees every conversation). */
+  status(messageId: string): Promise<MessageStatusResult> {
+    return this.built().conversations.statusForHost(messageId);
+  }
+
+  /** A page of any conversation's history, as the HTTP API pages it (host code sees every message). */
+  history(conversationId: string, page: { afterSeq?: number; beforeSeq?: number; limit?: number } = {}): Promise<{ messages: Message[]; hasMore: boolean }> {
+    return this.built().conversations.historyForHost(conversationId, page);
+  }
+
   start({ store, cache, sockets, config, logger }: ImCollaborators): void {
+    this.hooks.configure(config.hooks, logger);
     const membership = new Membership(store.conversations, cache, config.cache);
     const history = new HotHistory(cache, store.messages, config.history, logger);
-    const delivery = new Delivery({ sockets, receipts: store.receipts, messages: store.messages, history, config: config.delivery, logger });
+    const delivery = new Delivery({ sockets, receipts: store.receipts, messages: store.messages, history, hooks: this.hooks, config: config.delivery, logger });
     const outbox = new Outbox({ outbox: store.outbox, membership, delivery, nodes: sockets.nodes, config: config.delivery, logger });
+    const senderLimit = new SenderLimit(cache.limiter('sends', config.limits.sendsPerUser), logger);
     const pipeline = new MessagePipeline({
       config,
       messageTypes: this.messageTypes,
       authorizer: new Authorizer(store.users, membership),
-      senderLimit: new SenderLimit(cache.limiter('sends', config.limits.sendsPerUser), logger),
+      senderLimit,
       writer: store.writer,
       delivery,
+      hooks: this.hooks,
+      isOnline: async userId => (await sockets.presence.query(userId)).online,
       logger,
     });
     const conversations = new Conversations({
-      store, membership, history, limits: config.limits, logger,
+      store, membership, history, hooks: this.hooks, limits: config.limits, logger,
       notifySender: (message, userId, status) => delivery.notifySender(message, userId, status),
     });
-    this.path = { membership, history, delivery, outbox, pipeline, conversations };
+    this.path = { membership, history, delivery, outbox, senderLimit, pipeline, conversations };
     delivery.start();
     outbox.start();
   }
@@ -64,14 +113,11 @@ export class Im {
   stop(): void {
     this.path?.outbox.stop();
     this.path?.delivery.stop();
+    this.path?.senderLimit.stop();
   }
 
   get membership(): Membership {
     return this.built().membership;
-  }
-
-  get history(): HotHistory {
-    return this.built().history;
   }
 
   get delivery(): Delivery {

@@ -35,6 +35,9 @@ export function checkConfig(config: ImConfig): string[] {
   assert(overload.maxInFlight === 0 || overload.maxInFlight >= limits.batchMax,
     `[egg-im-router] im.overload.maxInFlight must be 0 (no limit) or an integer >= im.limits.batchMax (${limits.batchMax}), got ${overload.maxInFlight}`);
   check(overload.retryAfterMs, 'overload.retryAfterMs', 'positive');
+  check(config.hooks?.timeoutMs, 'hooks.timeoutMs', 'positive');
+  assert(config.hooks.onError === 'refuse' || config.hooks.onError === 'continue',
+    `[egg-im-router] im.hooks.onError must be 'refuse' or 'continue', got ${JSON.stringify(config.hooks.onError)}`);
   // Moved to egg-im-connection, which owns the HTTP surface: a value left here would be silently ignored.
   return 'http' in config ? [ '[egg-im-router] im.http is no longer read: set imConnection.http.prefix instead' ] : [];
 }

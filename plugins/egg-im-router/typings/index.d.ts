@@ -6,6 +6,11 @@ import type { Im } from '../lib/Im';
 import type { MessageTypeDefinition } from '../lib/types/MessageTypeRegistry';
 
 export type { MessageTypeDefinition, ContentValidator } from '../lib/types/MessageTypeRegistry';
+export type { ServerSend } from '../lib/Im';
+export type {
+  SendContext, SendOrigin, BeforeSendHook, BeforeSendResult, AfterSendHook, AfterSendInfo, StatusHook, StatusChange,
+  GroupEvent, GroupEventHook, GroupChange, AuthorizeGroupChangeHook,
+} from '../lib/hooks/Hooks';
 
 declare module 'egg' {
   interface Application {
@@ -49,6 +54,10 @@ declare module 'egg' {
     };
     cache: {
       membersTtlMs: number;
+    };
+    hooks: {
+      timeoutMs: number;
+      onError: 'refuse' | 'continue';
     };
     overload: {
       /** Unanswered sends on this node before new ones are refused with RATE_LIMITED; 0: no limit. */

@@ -1,6 +1,7 @@
 import { backoffDelay, NodeMessageType, type DeliverMessage, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
 import type { ImSocket } from 'egg-im-connection';
 import type { HotHistory } from '../history/HotHistory';
+import type { Hooks } from '../hooks/Hooks';
 import type { ImConfig, Logger, Sockets, Store } from '../ports';
 import { Reorder } from './Reorder';
 
@@ -33,6 +34,7 @@ export interface DeliveryDeps {
   receipts: Store['receipts'];
   messages: Store['messages'];
   history: HotHistory;
+  hooks: Hooks;
   config: ImConfig['delivery'];
   logger: Logger;
 }
@@ -295,7 +297,7 @@ export class Delivery {
     if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
     const { message, userId, attempts } = flight;
     this.deps.receipts.delivered({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
-      .catch(err => this.logReceiptError('delivered', flight, err));
+      .then(() => this.recorded(flight, 'delivered'), err => this.logReceiptError('delivered', flight, err));
     this.notifySender(message, userId, 'delivered');
   }
 
@@ -311,7 +313,7 @@ export class Delivery {
     this.logger.warn('[egg-im-router] message %s (conversation %s seq %d) to user %s failed after %d attempts',
       message.id, message.conversationId, message.seq, userId, attempts);
     this.deps.receipts.failed({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
-      .catch(err => this.logReceiptError('failed', flight, err));
+      .then(() => this.recorded(flight, 'failed'), err => this.logReceiptError('failed', flight, err));
     this.notifySender(message, userId, 'failed');
   }
 
@@ -382,6 +384,11 @@ export class Delivery {
       this.reorder.reset(userId, conversationId, Math.max(lastSeq, messages.at(-1)?.seq ?? 0));
       for (const message of messages) this.push(userId, message);
     }
+  }
+
+  /** The host app hears of a status once it is recorded. */
+  private recorded({ message, userId }: InFlight, status: 'delivered' | 'failed'): void {
+    this.deps.hooks.emitStatus({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, senderId: message.senderId, userId, status });
   }
 
   private logReceiptError(kind: string, flight: InFlight, err: Error): void {

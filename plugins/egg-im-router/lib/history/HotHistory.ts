@@ -74,6 +74,14 @@ export class HotHistory {
     return { lastSeq: state.lastSeq, sinceSeq: state.sinceSeq };
   }
 
+  /** For host code: the conversation as a member from its start sees it; NOT_FOUND when it does not exist. */
+  async conversationState(conversationId: string): Promise<ReadState> {
+    // '' is no user id (ids have 1 to 128 characters): the lookup finds the conversation and no member row.
+    const state = await this.messages.readState(conversationId, '');
+    if (!state) throw new ImError('NOT_FOUND', `conversation ${conversationId} not found`, { conversationId });
+    return { lastSeq: state.lastSeq, sinceSeq: 0 };
+  }
+
   /** The messages `from..to` (all committed, ascending): from the window first, the database for the rest. */
   async range(conversationId: string, { from, to }: SeqRange): Promise<Message[]> {
     if (from > to) return [];

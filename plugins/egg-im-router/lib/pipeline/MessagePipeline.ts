@@ -3,12 +3,14 @@ import { toMessage } from 'egg-im-store';
 import type { Delivery } from '../delivery/Delivery';
 import type { ImConfig, Logger, Store } from '../ports';
 import type { MessageTypeRegistry } from '../types/MessageTypeRegistry';
-import { validateSend, type SendCommand } from './validateSend';
+import type { Hooks, SendOrigin } from '../hooks/Hooks';
+import { validateSend, withPayload, type SendCommand } from './validateSend';
 import type { Authorizer, Target } from './Authorizer';
 import { SendAdmission } from './SendAdmission';
 import type { SenderLimit } from './SenderLimit';
 
-export interface SendOrigin {
+export interface SendSource {
+  origin: SendOrigin;
   /** The socket the message came from: it gets the ack, not a `message:new` copy. */
   socketId?: string;
 }
@@ -22,6 +24,9 @@ export interface PipelineDeps {
   senderLimit: SenderLimit;
   writer: Store['writer'];
   delivery: Delivery;
+  hooks: Hooks;
+  /** True when the user has a connected device on any node (for `afterSend`'s offline recipients). */
+  isOnline(userId: string): Promise<boolean>;
   logger: Logger;
 }
 
@@ -39,12 +44,13 @@ export class MessagePipeline {
     this.admission = new SendAdmission(() => this.config.overload, deps.logger);
   }
 
-  async send(senderId: string, body: unknown, origin: SendOrigin = {}): Promise<Message> {
+  /** One send; the host app's own (`origin: 'server'`) is not counted against the sender's rate. */
+  async send(senderId: string, body: unknown, source: SendSource): Promise<Message> {
     this.admission.admit();
     try {
-      await this.deps.senderLimit.take(senderId);
-      const { command, target } = await this.prepare(senderId, body);
-      return await this.commit(command, target, origin);
+      if (source.origin !== 'server') this.deps.senderLimit.take(senderId);
+      const { command, target } = await this.prepare(senderId, body, source.origin);
+      return await this.commit(command, target, source);
     } finally {
       this.admission.release();
     }
@@ -59,10 +65,10 @@ export class MessagePipeline {
     // The batch is admitted or refused as a whole (it is one request).
     this.admission.admit(bodies.length);
     try {
-      await this.deps.senderLimit.take(senderId, bodies.length);
-      const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body).catch(err => ({ error: this.reply(err) }))));
+      this.deps.senderLimit.take(senderId, bodies.length);
+      const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body, 'http').catch(err => ({ error: this.reply(err) }))));
       // Submitted in one synchronous pass, so the writer sequences them in request order.
-      const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, {})
+      const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, { origin: 'http' })
         .then(message => ({ ok: true as const, message }), err => this.reply(err))));
       return await Promise.all(commits);
     } finally {
@@ -70,14 +76,24 @@ export class MessagePipeline {
     }
   }
 
-  private async prepare(senderId: string, body: unknown): Promise<{ command: SendCommand; target: Target }> {
-    const command = validateSend(senderId, body, this.config.limits);
+  private async prepare(senderId: string, body: unknown, origin: SendOrigin): Promise<{ command: SendCommand; target: Target }> {
+    let command = validateSend(senderId, body, this.config.limits);
     await this.deps.messageTypes.check(command.type, command.content);
     const target = await this.deps.authorizer.target(command);
+    if (this.deps.hooks.hasBeforeSend) {
+      const { content, meta } = await this.deps.hooks.runBeforeSend({
+        origin, senderId, to: command.to, conversationId: target.conversationId, recipients: recipientsOf(target, senderId),
+        type: command.type, content: command.content, meta: command.meta,
+      });
+      if (content !== command.content || meta !== command.meta) {
+        command = withPayload(command, content, meta, this.config.limits);
+        await this.deps.messageTypes.check(command.type, command.content);
+      }
+    }
     return { command, target };
   }
 
-  private async commit(command: SendCommand, target: Target, origin: SendOrigin): Promise<Message> {
+  private async commit(command: SendCommand, target: Target, source: SendSource): Promise<Message> {
     const { message, created } = await this.deps.writer.append({
       conversationId: target.conversationId,
       kind: target.kind,
@@ -94,18 +110,34 @@ export class MessagePipeline {
     const wire = toMessage(message, command);
     // Test-only switch (im.delivery.routeAfterCommit: false): leave routing to the outbox sweeper, as if this
     // node had died between its commit and its routing.
-    if (this.config.delivery.routeAfterCommit === false) return wire;
-    try {
-      this.deps.delivery.route(wire, target.memberIds, origin.socketId);
-    } catch (err) {
-      // The message is committed, so the sender is answered with it; its outbox entry stays for the sweeper.
-      this.deps.logger.error(new Error(`[egg-im-router] routing message ${wire.id} failed; the outbox sweeper will route it`, { cause: err }));
+    if (this.config.delivery.routeAfterCommit !== false) {
+      try {
+        this.deps.delivery.route(wire, target.memberIds, source.socketId);
+      } catch (err) {
+        // The message is committed, so the sender is answered with it; its outbox entry stays for the sweeper.
+        this.deps.logger.error(new Error(`[egg-im-router] routing message ${wire.id} failed; the outbox sweeper will route it`, { cause: err }));
+      }
     }
+    if (this.deps.hooks.hasAfterSend) void this.afterSend(wire, recipientsOf(target, command.senderId), source.origin);
     return wire;
+  }
+
+  /** After the commit, never delaying the ack: the host app learns of the message and of who is offline. */
+  private async afterSend(message: Message, recipients: string[], origin: SendOrigin): Promise<void> {
+    try {
+      const online = await Promise.all(recipients.map(userId => this.deps.isOnline(userId)));
+      this.deps.hooks.emitAfterSend(message, { origin, recipients, offline: recipients.filter((_, i) => !online[i]) });
+    } catch (err) {
+      this.deps.logger.error(new Error(`[egg-im-router] afterSend of message ${message.id} skipped: presence could not be read`, { cause: err }));
+    }
   }
 
   private reply(err: unknown): FailedReply {
     if (!isImError(err)) this.deps.logger.error(new Error('[egg-im-router] send failed', { cause: err }));
     return errorReply(err);
   }
+}
+
+function recipientsOf(target: Target, senderId: string): string[] {
+  return target.memberIds.filter(id => id !== senderId);
 }

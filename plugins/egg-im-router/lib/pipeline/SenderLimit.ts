@@ -3,30 +3,78 @@ import { ImError } from 'egg-im-protocol';
 /** How often the refusals are reported (with the count since the last line, and some of the users). */
 const LOG_EVERY_MS = 10_000;
 const USERS_NAMED = 5;
+/** How often this node adds what its users sent to the count shared by the nodes. */
+const SHARE_EVERY_MS = 100;
 
 /** What the cache's limiter gives (`imCache.limiter`): counted across nodes in Redis, in memory without it. */
 export interface Limiter {
+  readonly points: number;
+  readonly durationMs: number;
   consume(key: string, points?: number): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number }>;
+}
+
+interface Window {
+  startedAt: number;
+  taken: number;
 }
 
 /**
  * Sends per user, whatever the transport (every socket of the user, on any node, HTTP, batches): a user over
  * `points` messages in a window is refused with RATE_LIMITED (`details.scope: "user"`) before any work is
- * done on the message. The per-connection bucket of egg-im-connection still bounds each socket on its own.
+ * done on the message. No Redis call per message: each node counts its users' sends in its own windows (exact
+ * on one node), and every 100 ms adds them, one call per active user, to the count the nodes share; a user over
+ * that count is refused on this node until the shared window ends. Across nodes the limit is so enforced within
+ * 100 ms. The per-connection bucket of egg-im-connection still bounds each socket on its own.
  */
 export class SenderLimit {
+  private readonly windows = new Map<string, Window>();
+  private readonly blockedUntil = new Map<string, number>();
+  private unshared = new Map<string, number>();
+  private shareTimer?: NodeJS.Timeout;
   private unreported = 0;
   private readonly users = new Set<string>();
   private reportedAt = 0;
 
-  constructor(private readonly limiter: Limiter, private readonly logger: { warn(...args: unknown[]): void }) {}
+  constructor(private readonly limiter: Limiter, private readonly logger: { warn(...args: unknown[]): void; error(...args: unknown[]): void }) {}
 
-  async take(senderId: string, count = 1): Promise<void> {
-    const decision = await this.limiter.consume(senderId, count);
-    if (decision.allowed) return;
+  take(senderId: string, count = 1): void {
+    const now = Date.now();
+    const blocked = this.blockedUntil.get(senderId);
+    if (blocked !== undefined) {
+      if (blocked > now) return this.refuse(senderId, count, blocked - now);
+      this.blockedUntil.delete(senderId);
+    }
+    let window = this.windows.get(senderId);
+    if (!window || now - window.startedAt >= this.limiter.durationMs) this.windows.set(senderId, window = { startedAt: now, taken: 0 });
+    if (window.taken + count > this.limiter.points) return this.refuse(senderId, count, window.startedAt + this.limiter.durationMs - now);
+    window.taken += count;
+    this.unshared.set(senderId, (this.unshared.get(senderId) ?? 0) + count);
+    this.shareTimer ??= setTimeout(() => this.share(), SHARE_EVERY_MS);
+  }
+
+  /** Stops sharing (the app closes): what was not shared yet is dropped with the node's windows. */
+  stop(): void {
+    clearTimeout(this.shareTimer);
+    this.shareTimer = undefined;
+  }
+
+  private share(): void {
+    this.shareTimer = undefined;
+    const batch = this.unshared;
+    this.unshared = new Map();
+    const now = Date.now();
+    for (const [ userId, window ] of this.windows) if (now - window.startedAt >= this.limiter.durationMs) this.windows.delete(userId);
+    for (const [ userId, points ] of batch) {
+      this.limiter.consume(userId, points).then(decision => {
+        if (!decision.allowed) this.blockedUntil.set(userId, Date.now() + decision.retryAfterMs);
+      }, err => this.logger.error(new Error(`[egg-im-router] the sends of user ${userId} were not added to the shared count`, { cause: err })));
+    }
+  }
+
+  private refuse(senderId: string, count: number, retryAfterMs: number): never {
     this.report(senderId, count);
-    throw new ImError('RATE_LIMITED', `too many messages from this user; retry in ${decision.retryAfterMs} ms`,
-      { retryAfterMs: decision.retryAfterMs, scope: 'user' });
+    const wait = Math.max(1, Math.ceil(retryAfterMs));
+    throw new ImError('RATE_LIMITED', `too many messages from this user; retry in ${wait} ms`, { retryAfterMs: wait, scope: 'user' });
   }
 
   private report(senderId: string, count: number): void {

@@ -95,6 +95,17 @@ export function validateSend(senderId: string, body: unknown, limits: SendLimits
   if (!isId(clientMsgId) || clientMsgId.length > CLIENT_MSG_ID_MAX_LENGTH) {
     fail(`clientMsgId must be an id of 1 to ${CLIENT_MSG_ID_MAX_LENGTH} characters, without control characters or surrounding spaces`, 'clientMsgId');
   }
+  return { senderId, to: { type: to.type, id: toId }, type, clientMsgId, ...checkPayload(content, meta, limits) };
+}
+
+/** The command with new `content` and `meta` (a `beforeSend` hook's), checked by the same rules as a client's. */
+export function withPayload(command: SendCommand, content: unknown, meta: unknown, limits: SendLimits): SendCommand {
+  if (!isPlainObject(content)) fail('content must be a JSON object', 'content');
+  if (!isPlainObject(meta)) fail('meta must be a JSON object', 'meta');
+  return { ...command, ...checkPayload(content, meta, limits) };
+}
+
+function checkPayload(content: JsonObject, meta: JsonObject, limits: SendLimits): Pick<SendCommand, 'content' | 'meta' | 'contentJson' | 'metaJson'> {
   const json = new JsonCheck(limits);
   json.check(content, 'content', 1);
   json.check(meta, 'meta', 1);
@@ -104,14 +115,5 @@ export function validateSend(senderId: string, body: unknown, limits: SendLimits
   if (bytes > limits.payloadBytes) {
     throw new ImError('PAYLOAD_TOO_LARGE', `content and meta are ${bytes} bytes; the limit is ${limits.payloadBytes}`, { bytes, limit: limits.payloadBytes });
   }
-  return {
-    senderId,
-    to: { type: to.type, id: toId },
-    type,
-    content,
-    meta,
-    clientMsgId,
-    contentJson,
-    metaJson,
-  };
+  return { content, meta, contentJson, metaJson };
 }

@@ -5,7 +5,7 @@ import type { Sockets } from '../ports';
 /** The client events of the protocol; egg-im-connection routes them here with rate limits and acks. */
 export function socketHandlers(sockets: Sockets, pipeline: MessagePipeline, conversations: Conversations): void {
   sockets.handle('message:send', async (socket, body) => ({
-    message: await pipeline.send(socket.data.userId, body, { socketId: socket.id }),
+    message: await pipeline.send(socket.data.userId, body, { origin: 'socket', socketId: socket.id }),
   }));
   sockets.handle('message:read', async (socket, body) => {
     await conversations.markRead(socket.data.userId, body);

@@ -1,0 +1,52 @@
+import assert from 'node:assert';
+import { SenderLimit, type Limiter } from '../lib/pipeline/SenderLimit';
+
+/** The shared count as the cache's limiter keeps it, in memory, recording each call. */
+class SharedCount implements Limiter {
+  readonly points = 10;
+  readonly durationMs = 60_000;
+  readonly calls: Array<[ string, number ]> = [];
+  readonly taken = new Map<string, number>();
+
+  async consume(key: string, points = 1) {
+    this.calls.push([ key, points ]);
+    const taken = (this.taken.get(key) ?? 0) + points;
+    this.taken.set(key, taken);
+    return taken <= this.points ? { allowed: true as const } : { allowed: false as const, retryAfterMs: 30_000 };
+  }
+}
+
+const logger = { warn: () => undefined, error: () => undefined };
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+const refused = (fn: () => void) => assert.throws(fn, (err: any) => err.code === 'RATE_LIMITED' && err.details.scope === 'user' && err.details.retryAfterMs > 0);
+
+describe('egg-im-router: SenderLimit', () => {
+  it('counts a user\'s sends on this node exactly, with no call to the shared count per message', async () => {
+    const shared = new SharedCount();
+    const limit = new SenderLimit(shared, logger);
+    try {
+      for (let i = 0; i < 10; i++) limit.take('u1');
+      refused(() => limit.take('u1'));
+      limit.take('u2', 3);
+      assert.deepStrictEqual(shared.calls, [], 'nothing shared within the turn');
+      await sleep(150);
+      assert.deepStrictEqual(shared.calls.sort(), [ [ 'u1', 10 ], [ 'u2', 3 ] ], 'one call per user for all of its sends');
+    } finally {
+      limit.stop();
+    }
+  });
+
+  it('refuses a user whom the shared count (the other nodes) puts over the limit, within the sharing interval', async () => {
+    const shared = new SharedCount();
+    shared.taken.set('u1', 8);
+    const limit = new SenderLimit(shared, logger);
+    try {
+      limit.take('u1', 3);
+      await sleep(150);
+      refused(() => limit.take('u1'));
+      limit.take('u2');
+    } finally {
+      limit.stop();
+    }
+  });
+});
