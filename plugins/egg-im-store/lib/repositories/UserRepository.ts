@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { checkId, ImError, isId } from 'egg-im-protocol';
 import { ImUser } from '../entity/ImUser';
 import { isDuplicateKeyError } from '../dbErrors';
@@ -8,6 +9,17 @@ import { KnownIds } from './KnownIds';
 import { dialectOf, marks, sqlTime } from '../sql/dialect';
 
 const MAX_USERNAME = 64;
+/** Ids per INSERT of `ensureMany` (3 parameters each: under SQLite's and MySQL's limits). */
+const MIRROR_CHUNK = 300;
+
+/**
+ * The username of a user mirrored from the host application without one: `#` and its id, or, for an id longer
+ * than 63 characters, `#` and the SHA-256 of the id (base64url, 43 characters). egg-im's own usernames never
+ * start with `#`; a host app whose own usernames (`verifyCredentials`) do must not use these.
+ */
+export function mirrorUsername(userId: string): string {
+  return userId.length < MAX_USERNAME ? `#${userId}` : `#${createHash('sha256').update(userId).digest('base64url')}`;
+}
 
 function checkUsername(username: string): void {
   if (typeof username !== 'string' || username.length === 0 || username.length > MAX_USERNAME) {
@@ -51,9 +63,11 @@ export class UserRepository {
   /**
    * Makes sure a user of the host application's own user system exists here (no password hash).
    * A known id is left as it is; a new id with a name held by another id is `USERNAME_TAKEN`.
+   * Without `username` the user gets a generated one (`mirrorUsername`), as with `ensureMany`.
    */
-  async ensure(userId: string, username: string): Promise<void> {
+  async ensure(userId: string, username?: string): Promise<void> {
     checkId(userId, 'userId');
+    if (username === undefined) return this.ensureMany([ userId ]);
     checkUsername(username);
     await this.store.withRetry(async manager => {
       const users = manager.getRepository(ImUser);
@@ -66,6 +80,37 @@ export class UserRepository {
         throw new ImError('USERNAME_TAKEN', 'this username belongs to another user', { field: 'username' });
       }
     }, { label: 'ensure user' });
+    this.known.add(userId);
+  }
+
+  /**
+   * Mirrors users of the host application (no password hash, the username `mirrorUsername(id)`), one INSERT per
+   * 300 ids for those not known here yet; ids already stored are left as they are (their username too). Every id
+   * must be an id (`VALIDATION_FAILED` otherwise, and nothing is written). An id whose generated username is held
+   * by another user cannot be mirrored: an `[egg-im-store]` error, after the others were written.
+   */
+  async ensureMany(userIds: string[]): Promise<void> {
+    const ids = [ ...new Set(userIds.map(id => checkId(id, 'userId'))) ].filter(id => !this.known.has(id));
+    const missing: string[] = [];
+    for (let i = 0; i < ids.length; i += MIRROR_CHUNK) missing.push(...await this.insertMirrors(ids.slice(i, i + MIRROR_CHUNK)));
+    if (missing.length > 0) {
+      throw new Error(`[egg-im-store] ${missing.length} of ${ids.length} users could not be mirrored: `
+        + 'the username generated for each ("#" and its id, or a hash of it) belongs to another user');
+    }
+  }
+
+  /** Inserts the rows that do not exist yet (INSERT IGNORE: a concurrent mirror of the same id is fine); returns the ids still missing. */
+  private async insertMirrors(ids: string[]): Promise<string[]> {
+    const now = sqlTime(new Date());
+    const { insertIgnore } = dialectOf(this.store.driver);
+    const found = await this.store.withRetry(async manager => {
+      await manager.query(`${insertIgnore} INTO im_users (id, username, password_hash, created_at) VALUES ${ids.map(() => '(?, ?, NULL, ?)').join(', ')}`,
+        ids.flatMap(id => [ id, mirrorUsername(id), now ]));
+      const rows: Array<{ id: string }> = await manager.query(`SELECT id FROM im_users WHERE id IN (${marks(ids.length)})`, ids);
+      return new Set(rows.map(row => row.id));
+    }, { label: 'mirror users' });
+    for (const id of found) this.known.add(id);
+    return ids.filter(id => !found.has(id));
   }
 
   /** True when a user with this id exists. */
