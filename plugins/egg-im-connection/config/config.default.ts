@@ -72,6 +72,25 @@ export default () => {
       /** The host app's own credential check: `async ({ username, password }, ctx) => ({ userId }) | null`. */
       verifyCredentials: undefined,
       /**
+       * The host app's own token check: `async (token, { transport, headers }) => ({ userId, expiresAt? }) | null`.
+       * Tokens that are not egg-im's own sessions (a JWT of the host, an egg-session id…) are accepted on the socket
+       * handshake (`auth.token`) and as `Authorization: Bearer` when it resolves to a user; its users are mirrored
+       * into egg-im's user table on first use. Also settable from boot code: `app.imSessions.verifyToken = fn`.
+       */
+      verifyToken: undefined,
+      /**
+       * The host app's batched existence check: `async (userIds) => the ids that exist`, asked by
+       * `app.imSessions.ensureUsers` for ids egg-im's user table does not hold (a recipient egg-im has never seen);
+       * the ids it confirms are mirrored at once. Also settable from boot code: `app.imSessions.userExists = fn`.
+       */
+      userExists: undefined,
+      /**
+       * `verifyToken`'s verdicts (refusals too) kept in each process by token hash: `ttlMs` at most and never past
+       * the token's expiry (0: the host is asked on every request), `max` tokens at most (least recently used first
+       * out). A token the host revokes is still accepted on a node that kept it, for `ttlMs` at most.
+       */
+      tokenCache: { ttlMs: 30000, max: 10000 },
+      /**
        * Login throttling, checked before any password is hashed; over a limit: 429 RATE_LIMITED (scope "login").
        * - perAccount: attempts per username that did not succeed (a success clears them): 5 per 15 minutes
        *   stops guessing one account's password, and a user who forgot it waits at most 15 minutes.

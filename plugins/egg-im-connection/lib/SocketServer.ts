@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingHttpHeaders } from 'node:http';
 import type { Application } from 'egg';
 import { Server } from 'socket.io';
 import type { ImSocketAdapter } from 'egg-im-cache';
@@ -46,6 +46,11 @@ export class SocketServer implements ImSockets {
    * read its session just before the revocation may finish just after the broadcast; it is ended on arrival.
    */
   private readonly endedSessions = new Map<string, number>();
+  /**
+   * The headers of each connection's HTTP request, until its handshake is authenticated (the host's `verifyToken`
+   * is given them); the request object itself is dropped as soon as the connection opens.
+   */
+  private readonly handshakeHeaders = new WeakMap<object, IncomingHttpHeaders>();
   /** Connections already logged for sending an event without an ack. */
   private readonly warnedNoAck = new WeakSet<ImSocket>();
   /** The Redis side of the adapter (the cache's), when the nodes are joined through Redis. */
@@ -130,8 +135,10 @@ export class SocketServer implements ImSockets {
 
   attach(server: HttpServer): void {
     this.io.attach(server);
-    this.io.engine.on('connection', (raw: EventEmitter & { request: unknown }) => {
+    this.io.engine.on('connection', (raw: EventEmitter & { request: { headers: IncomingHttpHeaders } | null }) => {
       // The HTTP request object is only needed during the handshake; dropping it saves ~4 KB per connection.
+      // Its headers are kept until the handshake is authenticated (socket.io reads them from the request).
+      if (raw.request) this.handshakeHeaders.set(raw, raw.request.headers);
       raw.request = null;
       coalesceWrites(raw);
     });
@@ -205,7 +212,10 @@ export class SocketServer implements ImSockets {
   private async authenticate(socket: ImSocket): Promise<void> {
     try {
       // The token is read from the handshake's auth payload only: query strings end up in access logs.
-      const session = await this.app.imSessions.authenticate(socket.handshake.auth?.token);
+      const { auth } = socket.handshake;
+      const headers = this.handshakeHeaders.get(socket.conn) ?? socket.handshake.headers;
+      this.handshakeHeaders.delete(socket.conn);
+      const session = await this.app.imSessions.authenticate(auth?.token, { transport: 'socket', headers, deviceId: auth?.deviceId });
       Object.assign(socket.data, session);
     } catch (err) {
       const error = isImError(err) ? err : new ImError('INTERNAL', 'could not check the session');
@@ -294,8 +304,12 @@ export class SocketServer implements ImSockets {
     }
   }
 
-  /** At expiry the socket is told (`session:expired`) and closed, within the timer's precision. */
+  /**
+   * At expiry the socket is told (`session:expired`) and closed, within the timer's precision. A host token
+   * without an expiry (`Infinity`) arms nothing.
+   */
   private armExpiry(socket: ImSocket, expiresAt: number): void {
+    if (expiresAt === Infinity) return;
     const delay = expiresAt - Date.now();
     const timer = setTimeout(() => {
       if (Date.now() < expiresAt) return this.armExpiry(socket, expiresAt);

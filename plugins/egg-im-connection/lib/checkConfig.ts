@@ -11,7 +11,8 @@ function positiveInt(value: unknown, name: string): void {
 }
 
 /**
- * Checks the options that guard the service (caps per user, who sees presence) at start: a wrong value stops the app with an
+ * Checks the options that guard the service (caps per user, who sees presence, the host's functions and the
+ * cache of their verdicts) at start: a wrong value stops the app with an
  * `[egg-im-connection] config.imConnection.…` assertion instead of turning a limit off. The login throttle
  * checks its own (`LoginThrottle`).
  */
@@ -22,6 +23,15 @@ export function checkConfig(config: EggAppConfig['imConnection']): void {
   positiveInt(config.socket?.maxPerUser, 'socket.maxPerUser');
   positiveInt(config.session?.maxPerUser, 'session.maxPerUser');
   positiveInt(config.nodes?.confirmAfterMs, 'nodes.confirmAfterMs');
+  for (const name of [ 'verifyCredentials', 'verifyToken', 'userExists' ] as const) {
+    const hook: unknown = config.auth?.[name];
+    assert(hook === undefined || hook === null || typeof hook === 'function',
+      `[egg-im-connection] config.imConnection.auth.${name} must be a function (or unset), got ${hook === null ? 'null' : typeof hook}`);
+  }
+  const ttlMs: unknown = config.auth?.tokenCache?.ttlMs;
+  assert(typeof ttlMs === 'number' && Number.isInteger(ttlMs) && ttlMs >= 0,
+    `[egg-im-connection] config.imConnection.auth.tokenCache.ttlMs must be an integer of 0 or more, got ${String(ttlMs)}`);
+  positiveInt(config.auth?.tokenCache?.max, 'auth.tokenCache.max');
   const visibleTo: unknown = config.presence?.visibleTo;
   assert(visibleTo === 'contacts' || visibleTo === 'everyone',
     `[egg-im-connection] config.imConnection.presence.visibleTo must be 'contacts' or 'everyone', got ${JSON.stringify(visibleTo)}`);

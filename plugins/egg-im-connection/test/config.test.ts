@@ -28,6 +28,14 @@ describe('egg-im-connection: config checked at start', () => {
     [ 'an empty HTTP prefix', { http: { prefix: '' } }, /config\.imConnection\.http\.prefix must be a path/ ],
     [ 'a session cap that is not an integer', { session: { maxPerUser: 2.5 } },
       /\[egg-im-connection\] config\.imConnection\.session\.maxPerUser must be a positive integer, got 2\.5/ ],
+    [ 'a token verifier that is not a function', { auth: { verifyToken: 'jwt' } },
+      /\[egg-im-connection\] config\.imConnection\.auth\.verifyToken must be a function \(or unset\), got string/ ],
+    [ 'a userExists that is not a function', { auth: { userExists: true } },
+      /\[egg-im-connection\] config\.imConnection\.auth\.userExists must be a function \(or unset\), got boolean/ ],
+    [ 'a negative token cache time', { auth: { tokenCache: { ttlMs: -1 } } },
+      /\[egg-im-connection\] config\.imConnection\.auth\.tokenCache\.ttlMs must be an integer of 0 or more, got -1/ ],
+    [ 'a token cache of 0 entries', { auth: { tokenCache: { max: 0 } } },
+      /\[egg-im-connection\] config\.imConnection\.auth\.tokenCache\.max must be a positive integer, got 0/ ],
   ] as const) {
     it(`refuses to start with ${label}, naming the option`, async () => {
       await assert.rejects(startWith(bad), message);

@@ -3,11 +3,13 @@ import 'egg-im-store';
 import 'egg-im-cache';
 import type { Context } from 'egg';
 import type { ImSockets } from '../lib/ImSockets';
-import type { Session, SessionService } from '../lib/session/SessionService';
+import type { Session, SessionService, UserExists } from '../lib/session/SessionService';
+import type { TokenCacheConfig, VerifyToken } from '../lib/session/HostTokens';
 import type { ScryptCost } from '../lib/auth/passwords';
 import type { LoginThrottleConfig } from '../lib/auth/LoginThrottle';
 
-export type { Session } from '../lib/session/SessionService';
+export type { Session, UserExists, AuthRequest } from '../lib/session/SessionService';
+export type { VerifyToken, TokenRequest, HostTokenResult, TokenCacheConfig } from '../lib/session/HostTokens';
 export type { ImSockets, ServerEvent, ServerEventArgs } from '../lib/ImSockets';
 export type { ImNodes } from '../lib/nodes/NodeBus';
 export type { ImSocket, ImSocketData, EventHandler, ConnectionHook } from '../lib/socket/types';
@@ -18,7 +20,10 @@ declare module 'egg' {
     server: import('node:http').Server | null;
     /** This node's sockets, their event routing, presence, and the bus to the other nodes (set at configDidLoad). */
     imSockets: ImSockets;
-    /** Login sessions: create, authenticate, revoke (set at configDidLoad). */
+    /**
+     * Login sessions: create, authenticate, revoke; the host's `verifyToken` and `userExists` (settable from boot
+     * code), and `ensureUsers` (set at configDidLoad).
+     */
     imSessions: SessionService;
   }
   interface Context {
@@ -67,6 +72,12 @@ declare module 'egg' {
         minPasswordLength: number;
         scrypt: ScryptCost;
         verifyCredentials?: (input: { username: string; password: string }, ctx: Context) => Promise<{ userId: string } | null | undefined>;
+        /** The host's own token check, for tokens that are not egg-im's sessions (also `app.imSessions.verifyToken = fn`). */
+        verifyToken?: VerifyToken | null;
+        /** The host's batched existence check, for `app.imSessions.ensureUsers` (also `app.imSessions.userExists = fn`). */
+        userExists?: UserExists | null;
+        /** How long and how many of `verifyToken`'s verdicts each process keeps. */
+        tokenCache: TokenCacheConfig;
         /** Login throttling per account and per client address (see config.default.ts and the README). */
         throttle: LoginThrottleConfig;
       };

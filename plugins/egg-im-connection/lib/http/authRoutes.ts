@@ -3,9 +3,9 @@ import type { Application, Context } from 'egg';
 import { ID_MAX_LENGTH, ImError, checkId, isId } from 'egg-im-protocol';
 import { hashPassword, verifyPassword, type ScryptCost } from '../auth/passwords';
 import type { LoginThrottle } from '../auth/LoginThrottle';
+import { checkDeviceId, describeValue } from '../auth/hostValues';
 
 const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
-const DEVICE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 function body(ctx: Context): Record<string, unknown> {
   const value = ctx.request.body;
@@ -65,10 +65,7 @@ export function authRoutes(app: Application, throttle: LoginThrottle): void {
     const input = body(ctx);
     const username = auth.verifyCredentials ? checkHostUsername(input.username) : checkUsername(input.username);
     const password = checkPassword(input.password, 1);
-    const { deviceId = `dev_${randomBytes(9).toString('base64url')}` } = input;
-    if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) {
-      throw new ImError('VALIDATION_FAILED', 'deviceId must be 1 to 64 letters, digits, "_", ".", ":" or "-"', { field: 'deviceId' });
-    }
+    const deviceId = checkDeviceId(input.deviceId === undefined ? `dev_${randomBytes(9).toString('base64url')}` : input.deviceId);
     await throttle.admit(username, ctx.ip);
     let userId: string | undefined;
     try {
@@ -122,7 +119,7 @@ async function verify(app: Application, ctx: Context, username: string, password
     if (!isId(userId)) {
       // The host's function broke its contract: a server error, not the client's. The value is not echoed.
       throw new Error(`[egg-im-connection] verifyCredentials must resolve to { userId } with an id (1 to ${ID_MAX_LENGTH} characters, `
-        + `no control or format characters, no surrounding whitespace), or null; got ${describe(userId)}`);
+        + `no control or format characters, no surrounding whitespace), or null; got ${describeValue(userId)}`);
     }
     await app.imStore.users.ensure(userId, username);
     return userId;
@@ -132,12 +129,6 @@ async function verify(app: Application, ctx: Context, username: string, password
   // response time does not tell which usernames exist.
   const ok = await verifyPassword(password, user?.passwordHash ?? dummyHash(scrypt));
   return ok && user?.passwordHash ? user.id : undefined;
-}
-
-/** What a bad id is, for the log, without the value itself (it may be anything, even a secret). */
-function describe(value: unknown): string {
-  if (typeof value !== 'string') return value === null ? 'null' : typeof value;
-  return `a string of ${value.length} characters that is not an id`;
 }
 
 const dummyHashes = new Map<string, string>();

@@ -1,39 +1,140 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Application, Context } from 'egg';
-import { ImError, type LoginResult } from 'egg-im-protocol';
+import { ImError, isId, isImError, type LoginResult } from 'egg-im-protocol';
+import { checkDeviceId } from '../auth/hostValues';
+import { HostTokens, type TokenRequest, type VerifyToken } from './HostTokens';
 
 /** A live session, as the handshake and the HTTP routes see it. */
 export interface Session {
+  /** egg-im's own session id, or `host:` and 32 hex digits of the SHA-256 of a host token (never the token). */
   sessionId: string;
   userId: string;
   deviceId: string;
-  /** Epoch ms. */
+  /** Epoch ms; `Infinity` for a host token whose verifier gave no `expiresAt`. */
   expiresAt: number;
+}
+
+/**
+ * The host application's batched existence check (`imConnection.auth.userExists`, or
+ * `app.imSessions.userExists = …`): resolves to the ids of `userIds` that are users of the host.
+ */
+export type UserExists = (userIds: string[]) => Promise<string[]>;
+
+/** How a token arrived: its transport and headers (for the host's `verifyToken`), and the device id the client gave. */
+export interface AuthRequest extends TokenRequest {
+  /** A host token's device: the socket handshake's `auth.deviceId`, or the `X-Im-Device-Id` header. */
+  deviceId?: unknown;
 }
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 /** How much longer than a cached session a revocation marker lives (see `revoke`). */
 const REVOKED_MARGIN_MS = 60_000;
+/** egg-im's own tokens: 32 random bytes in base64url. Anything else can only be the host's. */
+const OWN_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+/** Longest token taken (a JWT with many claims, an RS256 signature, fits). */
+const MAX_TOKEN_LENGTH = 8192;
+const HOST_SESSION_PREFIX = 'host:';
+/** The device of a host token when the client names none. */
+const HOST_DEVICE = 'host';
+const hostSessionId = (tokenHash: string) => HOST_SESSION_PREFIX + tokenHash.slice(0, 32);
+
+function checkHook(value: unknown, name: string): void {
+  if (value !== undefined && value !== null && typeof value !== 'function') {
+    throw new TypeError(`[egg-im-connection] app.imSessions.${name} must be a function or undefined, got ${typeof value}`);
+  }
+}
 
 /**
  * Login sessions: one per device. The client holds an opaque random token; only its SHA-256 is stored
  * (MySQL, cached in Redis by hash), so neither a database dump nor a cache dump can be replayed.
  */
 export class SessionService {
+  private hostVerifier?: VerifyToken;
+  private hostUserExists?: UserExists;
+  private readonly hostTokens: HostTokens;
+
   /**
    * @param prefix the prefix of egg-im's HTTP routes (`imConnection.http.prefix`)
    * @param endSession tells every socket of a session, on every node, that it has ended (the socket server's)
    */
-  constructor(private readonly app: Application, readonly prefix: string, private readonly endSession: (sessionId: string) => void) {}
+  constructor(private readonly app: Application, readonly prefix: string, private readonly endSession: (sessionId: string) => void) {
+    const { auth } = app.config.imConnection;
+    // checked by checkConfig (after this constructor: a wrong value stops the start with its own message)
+    this.hostVerifier = auth.verifyToken ?? undefined;
+    this.hostUserExists = auth.userExists ?? undefined;
+    this.hostTokens = new HostTokens(auth.tokenCache, userId => app.imStore.users.ensure(userId), app.coreLogger);
+  }
 
-  /** Koa middleware for routes under `prefix`: the request must carry `Authorization: Bearer <token>` of a live session (`ctx.imSession`). */
+  /**
+   * The host application's own token check, tried for every token that is not one of egg-im's own sessions
+   * (`imConnection.auth.verifyToken` until replaced here, from the host's boot code). Replacing it forgets the
+   * verdicts kept so far.
+   */
+  get verifyToken(): VerifyToken | undefined {
+    return this.hostVerifier;
+  }
+
+  set verifyToken(verifyToken: VerifyToken | undefined) {
+    checkHook(verifyToken, 'verifyToken');
+    this.hostVerifier = verifyToken ?? undefined;
+    this.hostTokens.clear();
+  }
+
+  /** The host application's batched existence check, asked by `ensureUsers` (`imConnection.auth.userExists` until replaced here). */
+  get userExists(): UserExists | undefined {
+    return this.hostUserExists;
+  }
+
+  set userExists(userExists: UserExists | undefined) {
+    checkHook(userExists, 'userExists');
+    this.hostUserExists = userExists ?? undefined;
+  }
+
+  /**
+   * Koa middleware for routes under `prefix`: the request must carry `Authorization: Bearer <token>` of a live
+   * session (`ctx.imSession`): one of egg-im's, or a token the host's `verifyToken` accepts.
+   */
   readonly requireSession = async (ctx: Context, next: () => Promise<void>): Promise<void> => {
     const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
     if (!match) throw new ImError('UNAUTHORIZED', 'Authorization: Bearer <token> is required');
-    ctx.imSession = await this.authenticate(match[1]);
+    ctx.imSession = await this.authenticate(match[1], { transport: 'http', headers: ctx.headers, deviceId: ctx.get('x-im-device-id') || undefined });
     await next();
   };
+
+  /**
+   * The ids of `userIds` that are users egg-im can message, in the order given, each once: those of egg-im's user
+   * table, and those the host's `userExists` confirms (mirrored into the table at once, in one batch). Without
+   * `userExists`, the table alone answers. Values that are not ids are not users.
+   */
+  async ensureUsers(userIds: string[]): Promise<string[]> {
+    if (!Array.isArray(userIds)) throw new TypeError('[egg-im-connection] ensureUsers takes an array of user ids');
+    const ids = [ ...new Set(userIds.filter(isId)) ];
+    const { users } = this.app.imStore;
+    const stored = await Promise.all(ids.map(id => users.exists(id)));
+    const unknown = ids.filter((_, i) => !stored[i]);
+    const userExists = this.hostUserExists;
+    const confirmed = new Set<string>();
+    if (unknown.length > 0 && userExists) {
+      let answer: unknown;
+      try {
+        answer = await userExists(unknown);
+      } catch (err) {
+        if (isImError(err)) throw err;
+        throw new Error(`[egg-im-connection] userExists failed for ${unknown.length} user ids`, { cause: err });
+      }
+      if (!Array.isArray(answer)) {
+        throw new Error(`[egg-im-connection] userExists must resolve to an array of the user ids that exist; got ${answer === null ? 'null' : typeof answer}`);
+      }
+      const asked = new Set(unknown);
+      for (const id of answer) if (asked.has(id)) confirmed.add(id);
+      if (confirmed.size > 0) {
+        await users.ensureMany([ ...confirmed ]);
+        this.app.coreLogger.info('[egg-im-connection] %d users of the host application mirrored: %j', confirmed.size, [ ...confirmed ].slice(0, 20));
+      }
+    }
+    return ids.filter((id, i) => stored[i] || confirmed.has(id));
+  }
 
   private get ttlMs() {
     return this.app.config.imConnection.session.ttlMs;
@@ -76,23 +177,45 @@ export class SessionService {
     }
   }
 
-  /** The session of a token, or UNAUTHORIZED / SESSION_EXPIRED. */
-  async authenticate(token: unknown): Promise<Session> {
-    if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
+  /**
+   * The session of a token, or UNAUTHORIZED / SESSION_EXPIRED. A token of egg-im's own shape is looked up among
+   * egg-im's sessions first: one egg-im knows is answered by egg-im alone (revoked or expired stays refused).
+   * Any other token (or one of that shape egg-im does not know) goes to the host's `verifyToken`, when set.
+   */
+  async authenticate(token: unknown, request: AuthRequest = { transport: 'http', headers: {} }): Promise<Session> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new ImError('UNAUTHORIZED', 'a session token is required');
     }
     const tokenHash = hashToken(token);
+    if (OWN_TOKEN.test(token)) {
+      const session = await this.ownSession(tokenHash);
+      if (session) {
+        if (session.expiresAt <= Date.now()) throw new ImError('SESSION_EXPIRED', 'the session has expired', { sessionId: session.sessionId });
+        return session;
+      }
+    }
+    const verifyToken = this.hostVerifier;
+    if (!verifyToken) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
+    const deviceId = request.deviceId === undefined ? HOST_DEVICE : checkDeviceId(request.deviceId);
+    const sessionId = hostSessionId(tokenHash);
+    const verdict = await this.hostTokens.verify(verifyToken, token, tokenHash, sessionId, { transport: request.transport, headers: request.headers });
+    if (!verdict) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
+    if (verdict.expiresAt <= Date.now()) throw new ImError('SESSION_EXPIRED', 'the session has expired', { sessionId });
+    return { sessionId, userId: verdict.userId, deviceId, expiresAt: verdict.expiresAt };
+  }
+
+  /** egg-im's own session of a token hash, undefined when egg-im has none; UNAUTHORIZED when it was revoked. */
+  private async ownSession(tokenHash: string): Promise<Session | undefined> {
     const [ cached, revoked ] = await this.app.imCache.mget([ this.cacheKey(tokenHash), this.revokedKey(tokenHash) ]);
     if (revoked !== undefined) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
-    let session = parseSession(cached);
-    if (!session) {
-      const record = await this.app.imStore.sessions.findByTokenHash(tokenHash);
-      if (!record || record.revokedAt) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
-      session = { sessionId: record.id, userId: record.userId, deviceId: record.deviceId, expiresAt: record.expiresAt.getTime() };
-      if (session.expiresAt > Date.now()) await this.remember(tokenHash, session);
-    }
-    if (session.expiresAt <= Date.now()) throw new ImError('SESSION_EXPIRED', 'the session has expired', { sessionId: session.sessionId });
-    return session;
+    const session = parseSession(cached);
+    if (session) return session;
+    const record = await this.app.imStore.sessions.findByTokenHash(tokenHash);
+    if (!record) return undefined;
+    if (record.revokedAt) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
+    const found = { sessionId: record.id, userId: record.userId, deviceId: record.deviceId, expiresAt: record.expiresAt.getTime() };
+    if (found.expiresAt > Date.now()) await this.remember(tokenHash, found);
+    return found;
   }
 
   /**
@@ -101,7 +224,8 @@ export class SessionService {
    * cache it just after the deletion; the marker outlives any such stale entry and refuses the token meanwhile.
    */
   async revoke(session: Session): Promise<void> {
-    const tokenHash = await this.app.imStore.sessions.revoke(session.sessionId);
+    // A host token is the host's to revoke: here its sockets end (on every node), the token itself stays valid.
+    const tokenHash = session.sessionId.startsWith(HOST_SESSION_PREFIX) ? undefined : await this.app.imStore.sessions.revoke(session.sessionId);
     if (tokenHash) {
       const { cacheTtlMs } = this.app.config.imConnection.session;
       const markerTtl = Math.max(0, Math.min(session.expiresAt - Date.now(), cacheTtlMs)) + REVOKED_MARGIN_MS;
