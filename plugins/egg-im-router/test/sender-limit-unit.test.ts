@@ -3,7 +3,7 @@ import { SenderLimit, type Limiter } from '../lib/pipeline/SenderLimit';
 
 /** The shared count as the cache's limiter keeps it, in memory, recording each call. */
 class SharedCount implements Limiter {
-  readonly points = 10;
+  points = 10;
   readonly durationMs = 60_000;
   readonly calls: Array<[ string, number ]> = [];
   readonly taken = new Map<string, number>();
@@ -31,6 +31,24 @@ describe('egg-im-router: SenderLimit', () => {
       assert.deepStrictEqual(shared.calls, [], 'nothing shared within the turn');
       await sleep(150);
       assert.deepStrictEqual(shared.calls.sort(), [ [ 'u1', 10 ], [ 'u2', 3 ] ], 'one call per user for all of its sends');
+    } finally {
+      limit.stop();
+    }
+  });
+
+  it('shares only the users who sent a tenth of the limit on this node: those who write little cost no call', async () => {
+    const shared = new SharedCount();
+    shared.points = 100;
+    const limit = new SenderLimit(shared, logger);
+    try {
+      for (let i = 0; i < 9; i++) limit.take('quiet');
+      limit.take('busy', 10);
+      await sleep(150);
+      assert.deepStrictEqual(shared.calls, [ [ 'busy', 10 ] ]);
+      limit.take('quiet');
+      limit.take('busy', 2);
+      await sleep(150);
+      assert.deepStrictEqual(shared.calls.slice(1).sort(), [ [ 'busy', 2 ], [ 'quiet', 10 ] ], 'what was not shared yet, and no more');
     } finally {
       limit.stop();
     }

@@ -16,26 +16,33 @@ export interface Limiter {
 interface Window {
   startedAt: number;
   taken: number;
+  /** How many of `taken` were added to the shared count. */
+  shared: number;
 }
 
 /**
  * Sends per user, whatever the transport (every socket of the user, on any node, HTTP, batches): a user over
  * `points` messages in a window is refused with RATE_LIMITED (`details.scope: "user"`) before any work is
  * done on the message. No Redis call per message: each node counts its users' sends in its own windows (exact
- * on one node), and every 100 ms adds them, one call per active user, to the count the nodes share; a user over
- * that count is refused on this node until the shared window ends. Across nodes the limit is so enforced within
- * 100 ms. The per-connection bucket of egg-im-connection still bounds each socket on its own.
+ * on one node). A user who sent a tenth of the limit on this node within a window is added to the count the
+ * nodes share, every 100 ms, one call for all of their sends since; over that count, they are refused on this
+ * node until the shared window ends. A user who writes little costs no Redis call at all; one spread over N
+ * nodes gets at most N tenths of the limit past it. The per-connection bucket still bounds each socket.
  */
 export class SenderLimit {
   private readonly windows = new Map<string, Window>();
   private readonly blockedUntil = new Map<string, number>();
-  private unshared = new Map<string, number>();
+  /** Users whose sends are to be added to the shared count at the next share. */
+  private toShare = new Set<string>();
+  private readonly shareFrom: number;
   private shareTimer?: NodeJS.Timeout;
   private unreported = 0;
   private readonly users = new Set<string>();
   private reportedAt = 0;
 
-  constructor(private readonly limiter: Limiter, private readonly logger: { warn(...args: unknown[]): void; error(...args: unknown[]): void }) {}
+  constructor(private readonly limiter: Limiter, private readonly logger: { warn(...args: unknown[]): void; error(...args: unknown[]): void }) {
+    this.shareFrom = Math.max(1, Math.floor(limiter.points / 10));
+  }
 
   take(senderId: string, count = 1): void {
     const now = Date.now();
@@ -45,11 +52,13 @@ export class SenderLimit {
       this.blockedUntil.delete(senderId);
     }
     let window = this.windows.get(senderId);
-    if (!window || now - window.startedAt >= this.limiter.durationMs) this.windows.set(senderId, window = { startedAt: now, taken: 0 });
+    if (!window || now - window.startedAt >= this.limiter.durationMs) this.windows.set(senderId, window = { startedAt: now, taken: 0, shared: 0 });
     if (window.taken + count > this.limiter.points) return this.refuse(senderId, count, window.startedAt + this.limiter.durationMs - now);
     window.taken += count;
-    this.unshared.set(senderId, (this.unshared.get(senderId) ?? 0) + count);
-    this.shareTimer ??= setTimeout(() => this.share(), SHARE_EVERY_MS);
+    if (window.taken >= this.shareFrom) {
+      this.toShare.add(senderId);
+      this.shareTimer ??= setTimeout(() => this.share(), SHARE_EVERY_MS);
+    }
   }
 
   /** Stops sharing (the app closes): what was not shared yet is dropped with the node's windows. */
@@ -60,11 +69,15 @@ export class SenderLimit {
 
   private share(): void {
     this.shareTimer = undefined;
-    const batch = this.unshared;
-    this.unshared = new Map();
+    const users = this.toShare;
+    this.toShare = new Set();
     const now = Date.now();
     for (const [ userId, window ] of this.windows) if (now - window.startedAt >= this.limiter.durationMs) this.windows.delete(userId);
-    for (const [ userId, points ] of batch) {
+    for (const userId of users) {
+      const window = this.windows.get(userId);
+      if (!window || window.taken === window.shared) continue;
+      const points = window.taken - window.shared;
+      window.shared = window.taken;
       this.limiter.consume(userId, points).then(decision => {
         if (!decision.allowed) this.blockedUntil.set(userId, Date.now() + decision.retryAfterMs);
       }, err => this.logger.error(new Error(`[egg-im-router] the sends of user ${userId} were not added to the shared count`, { cause: err })));

@@ -37,8 +37,6 @@ const config = {
     auth: { scrypt: { N: 1024, r: 8, p: 1 } },
     rateLimit: { burst: 1000, perSecond: 1000 },
   },
-  // Saturation gives each client more than a user's default share: the limit stays on (its cost is measured), out of reach.
-  im: { limits: { sendsPerUser: { points: 1_000_000, durationMs: 1000 } } },
 };
 
 export default merge(config, process.env.IM_BENCH_APP_CONFIG ? JSON.parse(process.env.IM_BENCH_APP_CONFIG) : {});
