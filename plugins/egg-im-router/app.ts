@@ -18,7 +18,7 @@ export default class RouterBoot implements IBoot {
   async willReady() {
     const { app } = this;
     const { im } = app;
-    im.start({ store: app.imStore, cache: app.imCache, sockets: app.imSockets, config: app.config.im, logger: app.coreLogger });
+    im.start({ store: app.imStore, cache: app.imCache, sockets: app.imSockets, sessions: app.imSessions, config: app.config.im, logger: app.coreLogger });
     // The message path exists from here: its entry points are mounted with the parts they call.
     messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations);
     socketHandlers(app.imSockets, im.pipeline, im.conversations);

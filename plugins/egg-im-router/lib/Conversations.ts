@@ -26,7 +26,9 @@ function userIds(value: unknown, field: string, max: number): string[] {
 }
 
 export interface ConversationsDeps {
-  store: Pick<Store, 'conversations' | 'messages' | 'receipts' | 'users'>;
+  store: Pick<Store, 'conversations' | 'messages' | 'receipts'>;
+  /** The ids that are users for egg-im: its own, and those the host app knows (mirrored on first use). */
+  ensureUsers(userIds: string[]): Promise<string[]>;
   membership: Membership;
   history: HotHistory;
   hooks: Hooks;
@@ -182,8 +184,9 @@ export class Conversations {
   }
 
   private async requireUsers(ids: string[]): Promise<void> {
-    for (const id of ids) {
-      if (!await this.store.users.exists(id)) throw new ImError('NOT_FOUND', `user ${id} does not exist`, { userId: id });
-    }
+    if (ids.length === 0) return;
+    const known = new Set(await this.deps.ensureUsers(ids));
+    const missing = ids.find(id => !known.has(id));
+    if (missing !== undefined) throw new ImError('NOT_FOUND', `user ${missing} does not exist`, { userId: missing });
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Message, MessageStatusResult, SendTarget } from 'egg-im-protocol';
-import type { Cache, ImConfig, Logger, Sockets, Store } from './ports';
+import type { Cache, ImConfig, Logger, Sessions, Sockets, Store } from './ports';
 import { Hooks } from './hooks/Hooks';
 import { MessageTypeRegistry } from './types/MessageTypeRegistry';
 import { MessagePipeline } from './pipeline/MessagePipeline';
@@ -17,6 +17,7 @@ export interface ImCollaborators {
   store: Store;
   cache: Cache;
   sockets: Sockets;
+  sessions: Sessions;
   config: ImConfig;
   logger: Logger;
 }
@@ -82,7 +83,7 @@ export class Im {
     return this.built().conversations.historyForHost(conversationId, page);
   }
 
-  start({ store, cache, sockets, config, logger }: ImCollaborators): void {
+  start({ store, cache, sockets, sessions, config, logger }: ImCollaborators): void {
     this.hooks.configure(config.hooks, logger);
     const membership = new Membership(store.conversations, cache, config.cache);
     const history = new HotHistory(cache, store.messages, config.history, logger);
@@ -92,7 +93,7 @@ export class Im {
     const pipeline = new MessagePipeline({
       config,
       messageTypes: this.messageTypes,
-      authorizer: new Authorizer(store.users, membership),
+      authorizer: new Authorizer(sessions, membership),
       senderLimit,
       writer: store.writer,
       delivery,
@@ -102,6 +103,7 @@ export class Im {
     });
     const conversations = new Conversations({
       store, membership, history, hooks: this.hooks, limits: config.limits, logger,
+      ensureUsers: userIds => sessions.ensureUsers(userIds),
       notifySender: (message, userId, status) => delivery.notifySender(message, userId, status),
     });
     this.path = { membership, history, delivery, outbox, senderLimit, pipeline, conversations };

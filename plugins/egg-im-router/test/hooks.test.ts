@@ -123,6 +123,27 @@ describe('egg-im-router: the host app\'s hooks and server API', () => {
     assert.deepStrictEqual(groupEvents.filter(e => e.endsWith(groupId)), [ `created ${groupId}`, `membersAdded ${groupId}`, `memberRemoved ${groupId}` ]);
   });
 
+  it('users the host app knows (auth.userExists) are recipients and group members without ever logging in to egg-im', async () => {
+    const sessions = h.app.imSessions;
+    const host = [ '7d444840-9dc0-11d1-b245-5ffdce74fad2', '1b4e28ba-2fa1-11d2-883f-0016d3cca427' ];
+    const a = await h.socket(alice);
+    const unknown = await h.send(a, { to: { type: 'user', id: host[0] }, type: 'text', content: { text: 'hello?' }, clientMsgId: h.clientMsgId() });
+    assert.equal(unknown.error?.code, 'NOT_FOUND', 'without the host\'s word, an unknown id is no user');
+    sessions.userExists = async ids => ids.filter(id => host.includes(id));
+    try {
+      const sent = await h.send(a, { to: { type: 'user', id: host[0] }, type: 'text', content: { text: 'hello' }, clientMsgId: h.clientMsgId() });
+      assert.ok(sent.ok, JSON.stringify(sent));
+      const group = await h.post('/im/groups', { name: 'with host users', memberIds: host }, alice.token).expect(201);
+      assert.deepStrictEqual((await h.rows<{ user_id: string }>('SELECT user_id FROM im_members WHERE conversation_id = ? ORDER BY user_id',
+        [ group.body.conversationId ])).map(r => r.user_id), [ alice.userId, ...host ].sort());
+      assert.equal((await h.post('/im/groups', { name: 'x', memberIds: [ 'not-a-host-user' ] }, alice.token).expect(404)).body.error.code, 'NOT_FOUND');
+    } finally {
+      sessions.userExists = undefined;
+    }
+    // Mirrored on first use: they stay users of egg-im.
+    assert.ok((await h.send(a, { to: { type: 'user', id: host[1] }, type: 'text', content: { text: 'still there' }, clientMsgId: h.clientMsgId() })).ok);
+  });
+
   it('the server API: send, groups, status and history from host code, through the same pipeline', async () => {
     const { im } = h.app;
     const { inbox } = await h.online(bob);

@@ -1,7 +1,7 @@
 import { directConversationId, groupConversationId } from 'egg-im-store';
 import { ImError } from 'egg-im-protocol';
 import type { Membership } from '../Membership';
-import type { Store } from '../ports';
+import type { Sessions } from '../ports';
 import type { SendCommand } from './validateSend';
 
 export interface Target {
@@ -14,12 +14,13 @@ export interface Target {
 
 /** The sender comes from the session, never the payload; it may write to any user, and to groups it belongs to. */
 export class Authorizer {
-  constructor(private readonly users: Store['users'], private readonly membership: Membership) {}
+  constructor(private readonly users: Pick<Sessions, 'ensureUsers'>, private readonly membership: Membership) {}
 
   async target(command: SendCommand): Promise<Target> {
     const { senderId, to } = command;
     if (to.type === 'user') {
-      if (!await this.users.exists(to.id)) throw new ImError('NOT_FOUND', `user ${to.id} does not exist`, { userId: to.id });
+      // A user of egg-im, or one the host app knows (mirrored on first use).
+      if ((await this.users.ensureUsers([ to.id ])).length === 0) throw new ImError('NOT_FOUND', `user ${to.id} does not exist`, { userId: to.id });
       const memberIds = senderId === to.id ? [ senderId ] : [ senderId, to.id ];
       return { conversationId: directConversationId(senderId, to.id), kind: 'direct', memberIds };
     }
