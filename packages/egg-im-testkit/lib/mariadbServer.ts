@@ -204,6 +204,21 @@ export class MariadbServer {
     if (this.running && this.child?.pid !== undefined) process.kill(this.child.pid, 'SIGSTOP');
   }
 
+  /**
+   * `pause()`, then waits until every thread of the server has stopped: SIGSTOP reaches a busy thread only when
+   * it next enters the kernel, so a reply it was writing may still leave just after `pause()` returns.
+   */
+  async paused(): Promise<void> {
+    this.pause();
+    const pid = this.child?.pid;
+    if (!this.running || pid === undefined) return;
+    const stopped = () => fs.readdirSync(`/proc/${pid}/task`).every(tid => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return /\) [tT] /.test(stat);
+    });
+    for (let i = 0; i < 200 && !stopped(); i++) await new Promise(resolve => setTimeout(resolve, 5));
+  }
+
   /** Lets a paused server run again (SIGCONT). */
   resume(): void {
     if (this.running && this.child?.pid !== undefined) process.kill(this.child.pid, 'SIGCONT');

@@ -98,7 +98,7 @@ describe('egg-im-store reconnects after its database restarts', function () {
   it('a hung database fails check() within its timeout, and check() recovers when it answers again', async () => {
     assert.ok(app && server);
     const store: ImStore = app.imStore;
-    server.pause(); // SIGSTOP: sockets stay open, nothing answers
+    await server.paused(); // SIGSTOP, every thread stopped: sockets stay open, nothing answers
     try {
       const started = Date.now();
       const hung = await store.check();
