@@ -153,11 +153,11 @@ describe('egg-im-router: hostile input at the boundary', () => {
   });
 
   it('message type names are checked before they are looked up, and never echoed at length', async () => {
-    for (const type of [ 'x'.repeat(65), 'no spaces', '', '1abc' ]) {
+    for (const type of [ 't'.repeat(65), 'no spaces', '', '1abc' ]) {
       const res = await h.send(a, { to: { type: 'user', id: bob.userId }, type, content: {}, clientMsgId: h.clientMsgId() });
       assert.equal(res.error?.code, 'VALIDATION_FAILED', type);
       assert.equal(res.error.details.field, 'type');
-      assert.ok(!res.error.message.includes('xxxxxxxx'));
+      assert.ok(!res.error.message.includes('t'.repeat(20)), 'the long name is not echoed');
     }
   });
 
