@@ -1,15 +1,18 @@
 'use strict';
-// Starts an app on the egg-im framework in production mode (egg-cluster: master, agent, N workers)
-// straight from this monorepo's TypeScript sources. Published packages ship JS and start with egg-scripts;
-// this is for the production-mode tests and the benchmark.
-//   node scripts/cluster.js [--baseDir examples/chat] [--workers 2] [--port 7001] [--sticky]
+// Starts an app on the egg-im framework in production mode (egg-cluster: master, agent, N workers) in the
+// foreground, straight from this monorepo's TypeScript sources: `npm start`, the production-mode tests and the
+// benchmark. Published packages ship JS and start with egg-scripts.
+//   node scripts/cluster.js [--baseDir examples/chat] [--workers N] [--port 7001] [--sticky]
+// Workers: --workers, else WORKERS, else one per CPU with IM_REDIS_URL set and ONE without it (the embedded
+// default keeps its cache in each worker's memory: workers could not see each other's sockets).
+const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 
 const { values } = parseArgs({
   options: {
     baseDir: { type: 'string', default: 'examples/chat' },
-    workers: { type: 'string', default: '2' },
+    workers: { type: 'string', default: process.env.WORKERS || String(process.env.IM_REDIS_URL ? os.cpus().length : 1) },
     port: { type: 'string', default: process.env.PORT || '7001' },
     sticky: { type: 'boolean', default: false },
   },
@@ -30,6 +33,9 @@ if (!process.execArgv.some(arg => arg.includes('ts-node'))) {
 process.env.EGG_TYPESCRIPT = 'true';
 process.env.EGG_SERVER_ENV = process.env.EGG_SERVER_ENV || 'prod';
 process.env.NODE_ENV = process.env.NODE_ENV || 'production';
+// egg's master SIGKILLs a worker still closing after this: room for the drain (imHealth.drainMs, 10 s by
+// default) and the plugins' own close.
+process.env.EGG_APP_CLOSE_TIMEOUT = process.env.EGG_APP_CLOSE_TIMEOUT || '30000';
 require('egg-im').startCluster({
   baseDir: path.resolve(values.baseDir),
   framework: path.dirname(require.resolve('egg-im/package.json')),
