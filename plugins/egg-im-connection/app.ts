@@ -6,6 +6,7 @@ import { SessionSweeper } from './lib/session/SessionSweeper';
 import { authRoutes } from './lib/http/authRoutes';
 import { LoginThrottle } from './lib/auth/LoginThrottle';
 import { checkConfig } from './lib/checkConfig';
+import { exemptApiFromCsrf } from './lib/http/csrfExemption';
 
 export default class ConnectionBoot implements IBoot {
   private sockets?: SocketServer;
@@ -21,6 +22,7 @@ export default class ConnectionBoot implements IBoot {
     const bodyParser = middleware.indexOf('bodyParser');
     if (bodyParser >= 0) middleware.splice(bodyParser, 0, 'imErrorHandler');
     else middleware.push('imErrorHandler');
+    exemptApiFromCsrf(app.config.security?.csrf, app.config.imConnection.http.prefix);
     // Created here, not in didLoad: a host app's own app.ts (a function, run at configDidLoad after the
     // plugins) may register socket events and hooks with `app.imSockets.handle(...)`.
     const sockets = new SocketServer(app);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Context, EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
+import type { EggAppConfig, EggAppInfo, PowerPartial } from 'egg';
 
 export default (appInfo: EggAppInfo) => {
   const config: PowerPartial<EggAppConfig> = {};
@@ -7,14 +7,6 @@ export default (appInfo: EggAppInfo) => {
   // Logs go under the app (or IM_LOG_DIR), never the home folder, in every environment.
   config.logger = {
     dir: process.env.IM_LOG_DIR || path.join(appInfo.baseDir, 'logs', appInfo.name),
-  };
-
-  // The API authenticates with a bearer token in a header, which a browser never sends on its own:
-  // CSRF tokens do not apply to it. Pages of the host app keep Egg's CSRF protection.
-  config.security = {
-    csrf: {
-      ignore: (ctx: Context) => ctx.path.startsWith(ctx.app.imSessions.prefix + '/'),
-    },
   };
 
   // Large enough for a batch of 100 messages at the default 64 KB content limit.

@@ -1,4 +1,4 @@
-import type { Context, EggAppConfig, PowerPartial } from 'egg';
+import type { EggAppConfig, PowerPartial } from 'egg';
 
 export default () => {
   const config: PowerPartial<EggAppConfig> = {};
@@ -103,15 +103,6 @@ export default () => {
         perAccount: { points: 5, durationMs: 15 * 60 * 1000, blockDurationMs: 0 },
         perIp: { points: 100, durationMs: 60 * 1000, blockDurationMs: 0 },
       },
-    },
-  };
-
-  // The API authenticates with a bearer token in a header, which a browser never sends on its own: CSRF
-  // tokens do not apply to it (without this, every POST under the prefix is refused when the plugin is used
-  // without the egg-im framework, which sets the same rule). Pages of the host app keep Egg's CSRF protection.
-  config.security = {
-    csrf: {
-      ignore: (ctx: Context) => ctx.path.startsWith(ctx.app.imSessions.prefix + '/'),
     },
   };
 
