@@ -47,6 +47,8 @@ module.exports = tseslint.config(
       'packages/*/index.js', 'packages/*/lib/**/*.js',
       'plugins/*/{app,agent}.js', 'plugins/*/{app,config,lib}/**/*.js',
       'framework/*/{index,app,agent}.js', 'framework/*/{app,config,lib,client}/**/*.js',
+      // built by the client package's `prepare` (esbuild, tsc)
+      'packages/*/dist/**',
     ],
   },
   js.configs.recommended,

@@ -1,17 +1,5 @@
 /**
- * egg-im/client: a small typed client for egg-im (Node 20+ and browsers), on socket.io-client.
- * `import { ImClient } from 'egg-im/client'`.
+ * `egg-im/client`: the typed client, kept here for existing users. It lives in its own package, `egg-im-client`
+ * (a front end installs that one alone: it needs no server packages).
  */
-export { ImClient } from './ImClient';
-export { ImClientError, isImClientError } from './errors';
-export type { ClientErrorCode, LocalErrorCode } from './errors';
-export { Inbox } from './Inbox';
-export type {
-  AnyMessageTypes, BatchItem, BatchResult, BuiltinMessageTypes, ClientSessionExpiredEvent, ConversationsResult,
-  CreateGroupResult, EndpointOptions, GroupMembersResult, HistoryQuery, HistoryResult, ImClientEvents, ImClientOptions,
-  LoginOptions, LoginResult, MessageTypeMap, MessageTypeName, RegisterOptions, RegisterResult, RetryOptions, TextContent,
-  TypedMessage, TypedMessageOf,
-} from './types';
-export type {
-  ErrorBody, ErrorCode, JsonObject, JsonValue, Message, MessageStatusResult, PresenceResult, SendTarget, StatusEvent,
-} from 'egg-im-protocol';
+export * from 'egg-im-client';

@@ -22,7 +22,7 @@ export class HttpClient {
     this.#base = options.baseUrl.replace(/\/+$/, '') + prefix;
     this.#timeoutMs = options.httpTimeoutMs ?? 15_000;
     const impl = options.fetch ?? globalThis.fetch;
-    if (typeof impl !== 'function') throw new Error('[egg-im/client] no fetch: pass options.fetch');
+    if (typeof impl !== 'function') throw new Error('[egg-im-client] no fetch: pass options.fetch');
     // Called as a plain function: browsers refuse `fetch` invoked on another object ("Illegal invocation").
     this.#fetch = (input, init) => impl(input, init);
   }
@@ -47,9 +47,9 @@ export class HttpClient {
       text = await response.text();
     } catch (err) {
       if (controller.signal.aborted) {
-        throw new ImClientError('TIMEOUT', `[egg-im/client] ${req.method} ${req.path} took over ${this.#timeoutMs} ms`, { cause: err });
+        throw new ImClientError('TIMEOUT', `[egg-im-client] ${req.method} ${req.path} took over ${this.#timeoutMs} ms`, { cause: err });
       }
-      throw new ImClientError('NETWORK_ERROR', `[egg-im/client] ${req.method} ${req.path} failed: ${(err as Error)?.message ?? err}`, { cause: err });
+      throw new ImClientError('NETWORK_ERROR', `[egg-im-client] ${req.method} ${req.path} failed: ${(err as Error)?.message ?? err}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
@@ -58,7 +58,7 @@ export class HttpClient {
       try {
         body = JSON.parse(text);
       } catch (err) {
-        throw new ImClientError('BAD_RESPONSE', `[egg-im/client] ${req.method} ${req.path}: HTTP ${response.status}, not JSON`, { status: response.status, cause: err });
+        throw new ImClientError('BAD_RESPONSE', `[egg-im-client] ${req.method} ${req.path}: HTTP ${response.status}, not JSON`, { status: response.status, cause: err });
       }
     }
     if (!response.ok) {

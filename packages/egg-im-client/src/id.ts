@@ -3,7 +3,7 @@ export function randomId(): string {
   const c = globalThis.crypto;
   if (typeof c?.randomUUID === 'function') return c.randomUUID();
   if (typeof c?.getRandomValues !== 'function') {
-    throw new Error('[egg-im/client] no Web Crypto (globalThis.crypto) to generate clientMsgId');
+    throw new Error('[egg-im-client] no Web Crypto (globalThis.crypto) to generate clientMsgId');
   }
   const bytes = c.getRandomValues(new Uint8Array(16));
   bytes[6] = (bytes[6] & 0x0f) | 0x40;

@@ -40,7 +40,7 @@ export class Connection {
   readonly #handlers: ConnectionHandlers;
   #socket?: ClientSocket;
   /** Set while the socket will not connect again without `open()`: what calls waiting for it get. */
-  #stopped?: ImClientError = new ImClientError('NOT_CONNECTED', '[egg-im/client] connect() was not called');
+  #stopped?: ImClientError = new ImClientError('NOT_CONNECTED', '[egg-im-client] connect() was not called');
   #opening?: { resolve(): void; reject(err: ImClientError): void };
   readonly #waiters = new Set<Waiter>();
 
@@ -80,7 +80,7 @@ export class Connection {
         reject: (err) => { clearTimeout(timer); this.#waiters.delete(waiter); reject(err); },
       };
       const timer = setTimeout(() => waiter.reject(new ImClientError('DISCONNECTED',
-        `[egg-im/client] not reconnected within ${this.#options.connectWaitMs} ms`)), this.#options.connectWaitMs);
+        `[egg-im-client] not reconnected within ${this.#options.connectWaitMs} ms`)), this.#options.connectWaitMs);
       this.#waiters.add(waiter);
     });
   }
@@ -89,7 +89,7 @@ export class Connection {
   ask<E extends keyof ClientToServerEvents>(event: E, body: Parameters<ClientToServerEvents[E]>[0]): Promise<AckOf<E>> {
     const socket = this.#socket;
     if (!socket?.connected) {
-      return Promise.reject(new ImClientError('DISCONNECTED', `[egg-im/client] ${event}: not connected`));
+      return Promise.reject(new ImClientError('DISCONNECTED', `[egg-im-client] ${event}: not connected`));
     }
     const timeoutMs = this.#options.ackTimeoutMs;
     return new Promise((resolve, reject) => {
@@ -97,9 +97,9 @@ export class Connection {
       emitter.emit(event, body, (err, reply) => {
         if (!err) return resolve(reply);
         if (/timed out/.test(err.message)) {
-          reject(new ImClientError('TIMEOUT', `[egg-im/client] ${event}: no ack within ${timeoutMs} ms`, { cause: err }));
+          reject(new ImClientError('TIMEOUT', `[egg-im-client] ${event}: no ack within ${timeoutMs} ms`, { cause: err }));
         } else {
-          reject(new ImClientError('DISCONNECTED', `[egg-im/client] ${event}: the socket dropped before the ack`, { cause: err }));
+          reject(new ImClientError('DISCONNECTED', `[egg-im-client] ${event}: the socket dropped before the ack`, { cause: err }));
         }
       });
     });
@@ -123,7 +123,7 @@ export class Connection {
     socket.on('connect_error', (err) => this.#onConnectError(socket, err));
     socket.on('disconnect', (reason) => this.#onDisconnect(socket, reason));
     socket.io.on('reconnect_failed', () => this.#stop(new ImClientError('DISCONNECTED',
-      `[egg-im/client] gave up reconnecting after ${reconnection.attempts} attempts`), true));
+      `[egg-im-client] gave up reconnecting after ${reconnection.attempts} attempts`), true));
     socket.on('message:new', (message, ack) => {
       // The ack is the delivery receipt: always sent, duplicates included.
       if (typeof ack === 'function') ack();
@@ -170,13 +170,13 @@ export class Connection {
     this.#handlers.disconnect(reason, willReconnect);
     // e.g. the server ended the socket (logout): the `disconnect` event above already says it will not reconnect.
     if (!willReconnect && !this.#stopped) {
-      this.#stop(new ImClientError('DISCONNECTED', `[egg-im/client] disconnected for good (${reason})`));
+      this.#stop(new ImClientError('DISCONNECTED', `[egg-im-client] disconnected for good (${reason})`));
     }
   }
 
   #expire(event: ClientSessionExpiredEvent): void {
     if (this.#stopped?.code === 'SESSION_EXPIRED') return;
-    this.#stop(new ImClientError('SESSION_EXPIRED', '[egg-im/client] the session expired'));
+    this.#stop(new ImClientError('SESSION_EXPIRED', '[egg-im-client] the session expired'));
     this.#handlers.sessionExpired(event);
   }
 
@@ -207,7 +207,7 @@ function handshakeError(err: Error & { data?: unknown }, refused: boolean): ImCl
     return ImClientError.fromBody({ message: err.message, ...data });
   }
   if (refused && /^[A-Z][A-Z_]+$/.test(err.message)) {
-    return new ImClientError(err.message, `[egg-im/client] handshake refused: ${err.message}`);
+    return new ImClientError(err.message, `[egg-im-client] handshake refused: ${err.message}`);
   }
-  return new ImClientError('NETWORK_ERROR', `[egg-im/client] cannot connect: ${err.message}`, { cause: err });
+  return new ImClientError('NETWORK_ERROR', `[egg-im-client] cannot connect: ${err.message}`, { cause: err });
 }

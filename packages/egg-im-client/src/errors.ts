@@ -40,7 +40,7 @@ export class ImClientError extends Error {
     if (isErrorBody(body)) {
       return new ImClientError(body.code, body.message, { status, details: body.details });
     }
-    return new ImClientError('BAD_RESPONSE', `[egg-im/client] unexpected error answer${status === undefined ? '' : ` (HTTP ${status})`}`, { status });
+    return new ImClientError('BAD_RESPONSE', `[egg-im-client] unexpected error answer${status === undefined ? '' : ` (HTTP ${status})`}`, { status });
   }
 
   /** Whether repeating the same (idempotent) call may succeed. */

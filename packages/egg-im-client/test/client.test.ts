@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { ImClient, ImClientError, type BuiltinMessageTypes, type ImClientOptions, type TypedMessage } from 'egg-im/client';
+import { ImClient, ImClientError, type BuiltinMessageTypes, type ImClientOptions, type TypedMessage } from 'egg-im-client';
 import type { Message } from 'egg-im-protocol';
 import { ClientTestServer, failure } from './support/clientServer';
 
@@ -37,7 +37,7 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<ImC
   throw new assert.AssertionError({ message: `expected a rejection with ${code}` });
 }
 
-describe('egg-im/client', () => {
+describe('egg-im-client', () => {
   let server: ClientTestServer;
   let clients: ImClient<any>[];
   let alice: string;

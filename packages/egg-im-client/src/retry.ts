@@ -25,5 +25,5 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export function closedError(): ImClientError {
-  return new ImClientError('CLOSED', '[egg-im/client] the client was closed');
+  return new ImClientError('CLOSED', '[egg-im-client] the client was closed');
 }

@@ -48,7 +48,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
     const body = deviceId === undefined ? { username, password } : { username, password, deviceId };
     const result = await http.request<LoginResult>({ method: 'POST', path: '/auth/login', body });
     if (typeof result?.token !== 'string' || typeof result.userId !== 'string') {
-      throw new ImClientError('BAD_RESPONSE', '[egg-im/client] login answered without token or userId');
+      throw new ImClientError('BAD_RESPONSE', '[egg-im-client] login answered without token or userId');
     }
     return new ImClient<M>({
       ...rest,
@@ -69,8 +69,8 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
   /** A client for an existing session (`{ baseUrl, token, userId }`, e.g. a token kept from an earlier login). */
   constructor(options: ImClientOptions) {
     super();
-    if (!options.baseUrl) throw new Error('[egg-im/client] options.baseUrl is required');
-    if (!options.token || !options.userId) throw new Error('[egg-im/client] options.token and options.userId are required');
+    if (!options.baseUrl) throw new Error('[egg-im-client] options.baseUrl is required');
+    if (!options.token || !options.userId) throw new Error('[egg-im-client] options.token and options.userId are required');
     this.userId = options.userId;
     this.token = options.token;
     this.sessionId = options.sessionId;
@@ -156,7 +156,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
     let reply: Success<'message:send'>;
     try {
       reply = await this.#socketCall('message:send', body);
-      if (!isMessage(reply.message)) throw new ImClientError('BAD_RESPONSE', '[egg-im/client] message:send ack without a message');
+      if (!isMessage(reply.message)) throw new ImClientError('BAD_RESPONSE', '[egg-im-client] message:send ack without a message');
     } catch (err) {
       this.#ownClientMsgIds.delete(clientMsgId);
       throw err;
@@ -180,7 +180,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       }));
       results = answer?.results;
       if (!Array.isArray(results) || results.length !== messages.length) {
-        throw new ImClientError('BAD_RESPONSE', '[egg-im/client] messages/batch: results do not match the items');
+        throw new ImClientError('BAD_RESPONSE', '[egg-im-client] messages/batch: results do not match the items');
       }
     } catch (err) {
       for (const body of messages) this.#ownClientMsgIds.delete(body.clientMsgId);
@@ -253,7 +253,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
 
   protected override listenerFailed(event: keyof ImClientEvents<M>, err: unknown): void {
     if (event !== 'error' && this.listenerCount('error') > 0) {
-      this.emit('error', new ImClientError('INTERNAL', `[egg-im/client] a '${String(event)}' listener threw`, { cause: err }));
+      this.emit('error', new ImClientError('INTERNAL', `[egg-im-client] a '${String(event)}' listener threw`, { cause: err }));
     } else {
       super.listenerFailed(event, err);
     }
@@ -269,7 +269,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       const reply = await this.#connection.ask(event, body);
       if (reply?.ok === true) return reply as Success<E>;
       if (reply?.ok === false) throw ImClientError.fromBody(reply.error);
-      throw new ImClientError('BAD_RESPONSE', `[egg-im/client] ${event}: the ack is not { ok, ... }`);
+      throw new ImClientError('BAD_RESPONSE', `[egg-im-client] ${event}: the ack is not { ok, ... }`);
     }, () => this.#connection.waitConnected());
   }
 
@@ -279,7 +279,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
    */
   async #retrying<T>(attempt: () => Promise<T>, before?: () => Promise<void>): Promise<T> {
     for (let n = 1; ; n++) {
-      if (this.#lifetime.signal.aborted) throw new ImClientError('CLOSED', '[egg-im/client] the client was closed');
+      if (this.#lifetime.signal.aborted) throw new ImClientError('CLOSED', '[egg-im-client] the client was closed');
       if (before) await before();
       try {
         return await attempt();
@@ -298,14 +298,14 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
         const before = this.#inbox.cursors();
         const mark = this.#inbox.mark();
         const reply = await this.#socketCall('sync', { cursors: before, limit: this.#syncLimit });
-        if (!Array.isArray(reply.messages)) throw new ImClientError('BAD_RESPONSE', '[egg-im/client] sync ack without messages');
+        if (!Array.isArray(reply.messages)) throw new ImClientError('BAD_RESPONSE', '[egg-im-client] sync ack without messages');
         for (const message of reply.messages) this.#receive(message);
         if (!reply.hasMore) {
           this.#deliver(this.#inbox.releaseHeldBefore(mark));
           break;
         }
         if (!advanced(before, this.#inbox.cursors())) {
-          throw new ImClientError('BAD_RESPONSE', '[egg-im/client] sync said hasMore but moved no cursor');
+          throw new ImClientError('BAD_RESPONSE', '[egg-im-client] sync said hasMore but moved no cursor');
         }
       }
     } while (this.#syncAgain);
@@ -327,7 +327,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
   /** One incoming message (push, sync or own send): deduplicated, ordered, then delivered; a gap schedules a sync. */
   #receive(message: Message): void {
     if (!isMessage(message)) {
-      this.#report(new ImClientError('BAD_RESPONSE', '[egg-im/client] received a message without conversationId or seq'));
+      this.#report(new ImClientError('BAD_RESPONSE', '[egg-im-client] received a message without conversationId or seq'));
       return;
     }
     this.#deliver(this.#inbox.accept(message));
@@ -349,7 +349,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
 
   /** A background failure: to the `error` listeners, or to the console when there are none. */
   #report(err: unknown): void {
-    const error = isImClientError(err) ? err : new ImClientError('INTERNAL', `[egg-im/client] ${(err as Error)?.message ?? err}`, { cause: err });
+    const error = isImClientError(err) ? err : new ImClientError('INTERNAL', `[egg-im-client] ${(err as Error)?.message ?? err}`, { cause: err });
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else console.warn(error);
   }
