@@ -137,6 +137,35 @@ export class UserRepository {
     return this.store.withRetry(manager => manager.getRepository(ImUser).findOneBy({ username }), { label: 'find user' });
   }
 
+  /**
+   * Up to `limit` users whose username starts with `prefix` (byte for byte, as names compare), by username: the
+   * exact name first. One range read on the username index: names sharing a prefix sort together, so the rows
+   * from `prefix` on are read and the first that no longer starts with it ends the answer.
+   */
+  async searchByUsername(prefix: string, limit: number): Promise<Array<{ id: string; username: string }>> {
+    checkUsername(prefix);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Error(`[egg-im-store] searchByUsername: limit must be 1 to 1000, got ${limit}`);
+    const rows: Array<{ id: string; username: string }> = await this.store.withRetry(manager => manager.query(
+      `SELECT id, username FROM im_users WHERE username >= ? ORDER BY username LIMIT ${limit}`, [ prefix ]), { label: 'search users' });
+    const found: Array<{ id: string; username: string }> = [];
+    for (const row of rows) {
+      if (!row.username.startsWith(prefix)) break;
+      found.push({ id: row.id, username: row.username });
+    }
+    return found;
+  }
+
+  /** The users among `userIds` (ids, at most 1000), in the order given, each once; unknown ids are left out. */
+  async findUsernames(userIds: string[]): Promise<Array<{ id: string; username: string }>> {
+    const ids = [ ...new Set(userIds.map(id => checkId(id, 'userId'))) ];
+    if (ids.length > 1000) throw new Error(`[egg-im-store] findUsernames: at most 1000 ids, got ${ids.length}`);
+    if (ids.length === 0) return [];
+    const rows: Array<{ id: string; username: string }> = await this.store.withRetry(manager => manager.query(
+      `SELECT id, username FROM im_users WHERE id IN (${marks(ids.length)})`, ids), { label: 'find usernames' });
+    const byId = new Map(rows.map(row => [ row.id, row.username ]));
+    return ids.filter(id => byId.has(id)).map(id => ({ id, username: byId.get(id)! }));
+  }
+
   /** Moves `last_seen_at` forward to `at` (never backward). */
   /**
    * Records when a user was last seen (a later time only). Batched: when thousands of sockets drop at once
