@@ -4,6 +4,7 @@ import { SocketServer } from './lib/SocketServer';
 import { SessionService } from './lib/session/SessionService';
 import { SessionSweeper } from './lib/session/SessionSweeper';
 import { authRoutes } from './lib/http/authRoutes';
+import { directoryRoutes } from './lib/http/directoryRoutes';
 import { LoginThrottle } from './lib/auth/LoginThrottle';
 import { checkConfig } from './lib/checkConfig';
 import { exemptApiFromCsrf } from './lib/http/csrfExemption';
@@ -42,6 +43,7 @@ export default class ConnectionBoot implements IBoot {
     // validated here: a bad throttle config stops the start with an [egg-im-connection] message
     this.loginThrottle = new LoginThrottle(app.config.imConnection.auth.throttle, app.coreLogger);
     authRoutes(app, this.loginThrottle);
+    directoryRoutes(app);
   }
 
   async willReady() {

@@ -93,9 +93,13 @@ export interface ConversationSummary {
   type: ConversationType;
   peerId?: string;
   groupId?: string;
+  /** A group's name. */
+  name?: string;
   lastSeq: number;
   readSeq: number;
   unread: number;
+  /** The conversation's last message, when there is one the user may see. */
+  lastMessage?: Message;
 }
 
 export interface RecipientState {
@@ -113,6 +117,16 @@ export interface MessageStatusResult {
   seq: number;
   status: MessageStatus;
   recipients: RecipientState[];
+}
+
+/** One user of the directory (`GET {prefix}/users`): nothing but the id and the username. */
+export interface DirectoryUser {
+  userId: string;
+  username: string;
+}
+
+export interface UsersResult {
+  users: DirectoryUser[];
 }
 
 export interface PresenceResult {

@@ -25,7 +25,7 @@ function checkUsername(username: unknown): string {
  * A username for the host application's own check (`verifyCredentials`): its own rules apply (an email, say),
  * egg-im only bounds it by what its user table holds and keeps control characters out of it (and of the logs).
  */
-function checkHostUsername(username: unknown): string {
+export function checkHostUsername(username: unknown): string {
   // eslint-disable-next-line no-control-regex
   if (typeof username !== 'string' || username.length === 0 || username.length > 64 || /[\u0000-\u001f\u007f]/.test(username)) {
     throw new ImError('VALIDATION_FAILED', 'username must be 1 to 64 characters without control characters', { field: 'username' });

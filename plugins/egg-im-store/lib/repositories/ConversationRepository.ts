@@ -28,21 +28,34 @@ export class ConversationRepository {
     return rows.length > 0;
   }
 
-  /** The user's conversations, most recently active first. */
+  /**
+   * The user's conversations, most recently active first, each with its last message when the user may see it
+   * (a member added to a group sees the messages after it joined) and a group's name. One query: the member
+   * index, then primary-key lookups per conversation (its row, its group, its last message).
+   */
   async listForUser(userId: string): Promise<ConversationSummary[]> {
     const rows = await this.store.withRetry(() => this.store.dataSource.query(
       // The peer of a direct conversation is its other member (none: a note to self). Not parsed from the id,
       // which is a hash when a user id holds a ':'.
-      'SELECT m.conversation_id, m.read_seq, c.type, c.group_id, c.last_seq, CASE WHEN c.type = \'direct\' THEN ' +
-      '(SELECT p.user_id FROM im_members p WHERE p.conversation_id = m.conversation_id AND p.user_id <> m.user_id LIMIT 1) END AS peer_id ' +
-      'FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id', [ userId ]),
+      'SELECT m.conversation_id, m.read_seq, c.type, c.group_id, c.last_seq, g.name AS group_name, CASE WHEN c.type = \'direct\' THEN ' +
+      '(SELECT p.user_id FROM im_members p WHERE p.conversation_id = m.conversation_id AND p.user_id <> m.user_id LIMIT 1) END AS peer_id, ' +
+      'l.id AS l_id, l.seq AS l_seq, l.sender_id AS l_sender_id, l.client_msg_id AS l_client_msg_id, l.type AS l_type, ' +
+      'l.content AS l_content, l.meta AS l_meta, l.created_at AS l_created_at ' +
+      'FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id LEFT JOIN im_groups g ON g.id = c.group_id ' +
+      'LEFT JOIN im_messages l ON l.conversation_id = c.id AND l.seq = c.last_seq AND c.last_seq > m.since_seq ' +
+      'WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id', [ userId ]),
     { label: 'list conversations' });
     return rows.map((row: any) => {
       const lastSeq = readInt(row.last_seq);
       const readSeq = Math.min(readInt(row.read_seq), lastSeq);
       const summary: ConversationSummary = { conversationId: row.conversation_id, type: row.type, lastSeq, readSeq, unread: lastSeq - readSeq };
-      if (row.type === 'group') summary.groupId = row.group_id;
-      else summary.peerId = row.peer_id ?? userId;
+      if (row.type === 'group') {
+        summary.groupId = row.group_id;
+        summary.name = row.group_name;
+      } else {
+        summary.peerId = row.peer_id ?? userId;
+      }
+      if (row.l_id != null) summary.lastMessage = toMessage(lastMessageOf(row));
       return summary;
     });
   }
