@@ -118,8 +118,21 @@ describe('egg-im/client against the real server', function() {
     await bob.client.markRead(place.conversationId, place.seq);
     await waitFor(() => a.statuses.some(e => e.messageId === place.id && e.status === 'read'), 5000, 'read status');
     const { conversations } = await bob.client.conversations();
-    assert.deepStrictEqual(conversations, [ { conversationId: place.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 2, readSeq: 2, unread: 0 } ]);
+    assert.deepStrictEqual(conversations, [ { conversationId: place.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 2, readSeq: 2, unread: 0, lastMessage: place } ]);
     assert.deepStrictEqual(bob.client.cursors, { [place.conversationId]: 2 });
+  });
+
+  it('finds users in the directory by username prefix and by id; a bad query rejects with its field', async () => {
+    const alice = await newUser('dirAlice');
+    const bob = await newUser('dirBob');
+    assert.deepStrictEqual(await alice.client.findUsers(bob.username), { users: [ { userId: bob.userId, username: bob.username } ] });
+    assert.deepStrictEqual((await alice.client.findUsers('dirBob_', 50)).users.find(u => u.userId === bob.userId), { userId: bob.userId, username: bob.username });
+    assert.deepStrictEqual(await alice.client.users([ bob.userId, 'u_nobody', alice.userId ]), {
+      users: [ { userId: bob.userId, username: bob.username }, { userId: alice.userId, username: alice.username } ],
+    });
+    const err = await alice.client.findUsers('dir', 51).then(() => undefined, (e: unknown) => e);
+    assert(err instanceof ImClientError && err.code === 'VALIDATION_FAILED' && err.status === 400, String(err));
+    assert.deepStrictEqual(err.details, { field: 'limit' });
   });
 
   it('server errors reject with the contract codes, without retrying them', async () => {

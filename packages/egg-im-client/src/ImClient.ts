@@ -1,5 +1,5 @@
 import type {
-  ClientToServerEvents, JsonObject, LoginResult, Message, MessageStatusResult, PresenceResult, SendBody, SendTarget,
+  ClientToServerEvents, JsonObject, LoginResult, Message, MessageStatusResult, PresenceResult, SendBody, SendTarget, UsersResult,
 } from 'egg-im-protocol';
 import { Connection } from './Connection';
 import { Emitter } from './Emitter';
@@ -234,6 +234,16 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
   /** `GET {prefix}/users/:userId/presence`. */
   presence(userId: string): Promise<PresenceResult> {
     return this.#get(`/users/${segment(userId)}/presence`);
+  }
+
+  /** `GET {prefix}/users?username=`: users whose username starts with `prefix` (the exact name first), at most `limit` (≤ 50, default 20). */
+  findUsers(prefix: string, limit?: number): Promise<UsersResult> {
+    return this.#http.request({ method: 'GET', path: '/users', query: { username: prefix, limit }, token: this.token });
+  }
+
+  /** `GET {prefix}/users?id=…`: the usernames of up to 50 users, in the order given (unknown ids are left out). */
+  users(userIds: string[]): Promise<UsersResult> {
+    return this.#http.request({ method: 'GET', path: '/users', query: { id: userIds }, token: this.token });
   }
 
   /** `POST {prefix}/groups` (the creator joins). */

@@ -5,7 +5,8 @@ export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE';
   /** Path under the prefix, e.g. `/auth/login` (segments already encoded). */
   path: string;
-  query?: Record<string, string | number | undefined>;
+  /** Values to send; an array repeats the parameter (`?id=a&id=b`). */
+  query?: Record<string, string | number | string[] | undefined>;
   body?: unknown;
   /** Bearer token, when the route needs one. */
   token?: string;
@@ -78,7 +79,8 @@ function queryString(query: HttpRequest['query']): string {
   if (!query) return '';
   const params = new URLSearchParams();
   for (const [ key, value ] of Object.entries(query)) {
-    if (value !== undefined) params.set(key, String(value));
+    if (Array.isArray(value)) for (const item of value) params.append(key, item);
+    else if (value !== undefined) params.set(key, String(value));
   }
   const text = params.toString();
   return text === '' ? '' : `?${text}`;

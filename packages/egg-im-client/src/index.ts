@@ -13,5 +13,6 @@ export type {
   TypedMessage, TypedMessageOf,
 } from './types';
 export type {
-  ErrorBody, ErrorCode, JsonObject, JsonValue, Message, MessageStatusResult, PresenceResult, SendTarget, StatusEvent,
+  ConversationSummary, DirectoryUser, ErrorBody, ErrorCode, JsonObject, JsonValue, Message, MessageStatusResult, PresenceResult,
+  SendTarget, StatusEvent, UsersResult,
 } from 'egg-im-protocol';
