@@ -32,6 +32,10 @@ export default class BenchBoot implements IBoot {
 
   constructor(private readonly app: Application) {}
 
+  configDidLoad() {
+    registerBenchHooks(this.app, (this.app.config as { benchHooks?: string }).benchHooks ?? 'none');
+  }
+
   async didLoad() {
     const { app } = this;
     const key = process.env.IM_BENCH_KEY;
@@ -96,6 +100,34 @@ export default class BenchBoot implements IBoot {
   async beforeClose() {
     this.gcObserver.disconnect();
   }
+}
+
+/**
+ * The hook sets whose cost the benchmark measures (`--app-config='{"benchHooks":"trivial"}'`):
+ * - none: nothing registered (the default, what every other figure is);
+ * - empty: one of each kind, doing nothing;
+ * - trivial: a beforeSend that looks at the text and lets it through, and an afterSend that counts offline recipients.
+ */
+function registerBenchHooks(app: Application, variant: string): void {
+  const { hooks } = app.im;
+  if (variant === 'none') return;
+  if (variant === 'empty') {
+    hooks.beforeSend(() => undefined);
+    hooks.afterSend(() => undefined);
+    hooks.status(() => undefined);
+    return;
+  }
+  if (variant !== 'trivial') throw new Error(`[egg-im-bench] benchHooks: none, empty or trivial, got ${variant}`);
+  let offline = 0;
+  hooks.beforeSend(({ type, content }) => {
+    if (type === 'text' && typeof content.text === 'string' && content.text.includes('forbidden')) {
+      return { content: { ...content, text: content.text.replace(/forbidden/g, '*') } };
+    }
+  });
+  hooks.afterSend((_message, info) => {
+    offline += info.offline.length;
+  });
+  app.beforeClose(() => app.coreLogger.info('[egg-im-bench] afterSend saw %d offline recipients', offline));
 }
 
 function emptyGcStats() {
