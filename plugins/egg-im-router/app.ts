@@ -18,7 +18,11 @@ export default class RouterBoot implements IBoot {
   async willReady() {
     const { app } = this;
     const { im } = app;
-    im.start({ store: app.imStore, cache: app.imCache, sockets: app.imSockets, sessions: app.imSessions, config: app.config.im, logger: app.coreLogger });
+    im.start({
+      store: app.imStore, cache: app.imCache, sockets: app.imSockets, sessions: app.imSessions, config: app.config.im, logger: app.coreLogger,
+      // egg-im-metrics, when it is there
+      observer: app.imMetrics?.messages,
+    });
     // The message path exists from here: its entry points are mounted with the parts they call.
     messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations);
     socketHandlers(app.imSockets, im.pipeline, im.conversations);

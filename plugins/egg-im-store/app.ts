@@ -1,5 +1,6 @@
 import type { Application, IBoot } from 'egg';
 import { closeStores, createImStore } from './lib/createImStore';
+import type { ImStoreClientConfigInput } from './lib/types';
 
 /**
  * egg-im-store boot: `app.imStore` is created in `didLoad` through `app.addSingleton` with an async
@@ -11,7 +12,10 @@ export default class ImStoreBoot implements IBoot {
   constructor(private readonly app: Application) {}
 
   async didLoad(): Promise<void> {
-    this.app.addSingleton('imStore', createImStore);
+    // egg-im-metrics, when it is there, learns of each committed batch of messages. (An async function: Egg
+    // waits for an async creator only.)
+    const observer = this.app.imMetrics?.store;
+    this.app.addSingleton('imStore', async (config: ImStoreClientConfigInput, app: Application) => createImStore(config, app, observer));
   }
 
   async beforeClose(): Promise<void> {

@@ -1,7 +1,8 @@
 import type { EggPlugin } from 'egg';
 
-/** The four egg-im plugins, bundled: a host app selecting the framework gets all of them. */
+/** The egg-im plugins, bundled: a host app selecting the framework gets all of them. */
 const plugin: EggPlugin = {
+  imMetrics: { enable: true, package: 'egg-im-metrics' },
   imStore: { enable: true, package: 'egg-im-store' },
   imCache: { enable: true, package: 'egg-im-cache' },
   imConnection: { enable: true, package: 'egg-im-connection' },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Message, MessageStatusResult, SendTarget } from 'egg-im-protocol';
-import type { Cache, ImConfig, Logger, Sessions, Sockets, Store } from './ports';
+import { noMessageObserver } from 'egg-im-metrics';
+import type { Cache, ImConfig, Logger, Observer, Sessions, Sockets, Store } from './ports';
 import { Hooks } from './hooks/Hooks';
 import { MessageTypeRegistry } from './types/MessageTypeRegistry';
 import { MessagePipeline } from './pipeline/MessagePipeline';
@@ -20,6 +21,8 @@ export interface ImCollaborators {
   sessions: Sessions;
   config: ImConfig;
   logger: Logger;
+  /** Learns of each send answered or refused and of each delivery (egg-im-metrics); none by default. */
+  observer?: Observer;
 }
 
 /** What host code sends with `app.im.send`: a client's send body, from a user the host names. */
@@ -83,11 +86,11 @@ export class Im {
     return this.built().conversations.historyForHost(conversationId, page);
   }
 
-  start({ store, cache, sockets, sessions, config, logger }: ImCollaborators): void {
+  start({ store, cache, sockets, sessions, config, logger, observer = noMessageObserver }: ImCollaborators): void {
     this.hooks.configure(config.hooks, logger);
     const membership = new Membership(store.conversations, cache, config.cache);
     const history = new HotHistory(cache, store.messages, config.history, logger);
-    const delivery = new Delivery({ sockets, receipts: store.receipts, messages: store.messages, history, hooks: this.hooks, config: config.delivery, logger });
+    const delivery = new Delivery({ sockets, receipts: store.receipts, messages: store.messages, history, hooks: this.hooks, config: config.delivery, observer, logger });
     const outbox = new Outbox({ outbox: store.outbox, membership, delivery, nodes: sockets.nodes, config: config.delivery, logger });
     const senderLimit = new SenderLimit(cache.limiter('sends', config.limits.sendsPerUser), logger);
     const pipeline = new MessagePipeline({
@@ -99,6 +102,7 @@ export class Im {
       delivery,
       hooks: this.hooks,
       isOnline: async userId => (await sockets.presence.query(userId)).online,
+      observer,
       logger,
     });
     const conversations = new Conversations({

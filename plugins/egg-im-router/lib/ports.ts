@@ -5,5 +5,7 @@ export type Store = Application['imStore'];
 export type Cache = Application['imCache'];
 export type Sockets = Application['imSockets'];
 export type Sessions = Application['imSessions'];
+/** What the message path reports to (egg-im-metrics): sends answered or refused, deliveries. */
+export type Observer = Application['imMetrics']['messages'];
 export type ImConfig = EggAppConfig['im'];
 export type Logger = Application['coreLogger'];

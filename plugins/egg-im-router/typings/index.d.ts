@@ -2,6 +2,7 @@ import 'egg';
 import 'egg-im-connection';
 import 'egg-im-store';
 import 'egg-im-cache';
+import 'egg-im-metrics';
 import type { Im } from '../lib/Im';
 import type { MessageTypeDefinition } from '../lib/types/MessageTypeRegistry';
 

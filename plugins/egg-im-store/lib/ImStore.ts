@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ImError, isImError } from 'egg-im-protocol';
+import { noStoreObserver, type StoreObserver } from 'egg-im-metrics';
 import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
 import { normalizeBackoff, retryDelay, sleep, withTimeout } from './backoff';
 import { dbErrorCode, describeDbError, isBrokenPoolError, transientKind } from './dbErrors';
@@ -36,6 +37,8 @@ export interface ImStoreOptions {
   recoverIntervalMs?: number;
   /** How long a replaced pool keeps serving the work that still holds its connections. */
   retireGraceMs?: number;
+  /** Learns of each committed write batch of messages (egg-im-metrics); none by default. */
+  observer?: StoreObserver;
 }
 
 export interface WithRetryOptions extends Partial<ImStoreBackoffConfig> {
@@ -105,7 +108,7 @@ export class ImStore {
     this.sessions = new SessionRepository(this);
     this.conversations = new ConversationRepository(this);
     this.messages = new MessageRepository(this);
-    this.writer = new MessageWriter(this, options.write);
+    this.writer = new MessageWriter(this, options.write, options.observer ?? noStoreObserver);
     const background = { maxBatch: options.write.maxBatch, lingerMs: options.write.backgroundLingerMs };
     this.receipts = new ReceiptRepository(this, background);
     this.outbox = new OutboxRepository(this, background);

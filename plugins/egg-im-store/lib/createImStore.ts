@@ -14,6 +14,7 @@ import { noPadCollation } from './sql/collation';
 import { redactDbError } from './redactDbError';
 import { parseStoreUrl, redactSecret, type MysqlTarget, type StoreTarget } from './storeUrl';
 import { TypeormLogger } from './TypeormLogger';
+import type { StoreObserver } from 'egg-im-metrics';
 import type { ImStoreClientConfig, ImStoreClientConfigInput, StoreLogger } from './types';
 
 /** Name of TypeORM's table of applied migrations. */
@@ -178,9 +179,10 @@ async function connect(target: StoreTarget, cfg: ImStoreClientConfig, logger: St
 /**
  * The async creator given to `app.addSingleton('imStore', …)`: Egg waits for it before the app is ready.
  * Parses the url, waits for the database (exponential backoff), runs the pending migrations, and returns
- * the connected `ImStore`. Throws a `[egg-im-store] …` error when it cannot.
+ * the connected `ImStore`. Throws a `[egg-im-store] …` error when it cannot. `observer` learns of each committed
+ * write batch (egg-im-metrics).
  */
-export async function createImStore(config: ImStoreClientConfigInput, app: AppLike): Promise<ImStore> {
+export async function createImStore(config: ImStoreClientConfigInput, app: AppLike, observer?: StoreObserver): Promise<ImStore> {
   const logger = app.coreLogger;
   const cfg = normalizeClientConfig(config);
   const target = parseStoreUrl(cfg.url, app.baseDir);
@@ -205,6 +207,7 @@ export async function createImStore(config: ImStoreClientConfigInput, app: AppLi
     checkTimeoutMs: cfg.checkTimeoutMs,
     poolFactory,
     secret,
+    observer,
   });
   // The app began closing while we were starting: no error (nobody waits for this start any more), but a
   // closed store, whose check() reports it and whose withRetry() answers STORE_UNAVAILABLE.

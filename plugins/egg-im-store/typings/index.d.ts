@@ -1,4 +1,5 @@
 import 'egg';
+import 'egg-im-metrics';
 import type { ImStore } from '../lib/ImStore';
 import type { ImStoreConfig } from '../lib/types';
 

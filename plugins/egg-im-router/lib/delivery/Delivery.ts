@@ -1,8 +1,9 @@
+import { performance } from 'node:perf_hooks';
 import { backoffDelay, NodeMessageType, type DeliverMessage, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
 import type { ImSocket } from 'egg-im-connection';
 import type { HotHistory } from '../history/HotHistory';
 import type { Hooks } from '../hooks/Hooks';
-import type { ImConfig, Logger, Sockets, Store } from '../ports';
+import type { ImConfig, Logger, Observer, Sockets, Store } from '../ports';
 import { Reorder } from './Reorder';
 
 /**
@@ -17,6 +18,8 @@ interface InFlight {
   userId: string;
   message: Message;
   attempts: number;
+  /** performance.now() at the first push. */
+  firstPushAt: number;
   timer?: NodeJS.Timeout;
   /** A device acknowledged it (a late ack of an earlier push counts: the device has the message). */
   acknowledged?: boolean;
@@ -36,6 +39,7 @@ export interface DeliveryDeps {
   history: HotHistory;
   hooks: Hooks;
   config: ImConfig['delivery'];
+  observer: Observer;
   logger: Logger;
 }
 
@@ -261,7 +265,7 @@ export class Delivery {
   private push(userId: string, message: Message): void {
     const key = `${userId}\n${message.conversationId}\n${message.seq}`;
     if (this.inFlight.has(key)) return;
-    const flight: InFlight = { userId, message, attempts: 0 };
+    const flight: InFlight = { userId, message, attempts: 0, firstPushAt: performance.now() };
     this.inFlight.set(key, flight);
     this.attempt(key, flight);
   }
@@ -281,7 +285,10 @@ export class Delivery {
     for (const socket of sockets) socket.emit('message:new', flight.message, () => this.acknowledged(key, flight));
     // The status API counts pushes while they happen. From the first retry on: a first push acknowledged in
     // time costs no write, since the delivered write carries the count.
-    if (flight.attempts > 1) this.recordAttempts(flight);
+    if (flight.attempts > 1) {
+      this.recordAttempts(flight);
+      this.deps.observer.retried();
+    }
     flight.timer = setTimeout(() => {
       if (this.inFlight.get(key) !== flight) return;
       if (flight.attempts >= this.config.maxAttempts) return this.failed(key, flight);
@@ -295,6 +302,7 @@ export class Delivery {
     clearTimeout(flight.timer);
     // Also after the retries ran out: the recipient moves from failed to delivered.
     if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
+    this.deps.observer.delivered((performance.now() - flight.firstPushAt) / 1000);
     const { message, userId, attempts } = flight;
     this.deps.receipts.delivered({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
       .then(() => this.recorded(flight, 'delivered'), err => this.logReceiptError('delivered', flight, err));
@@ -309,6 +317,7 @@ export class Delivery {
 
   private failed(key: string, flight: InFlight): void {
     this.inFlight.delete(key);
+    this.deps.observer.failed();
     const { message, userId, attempts } = flight;
     this.logger.warn('[egg-im-router] message %s (conversation %s seq %d) to user %s failed after %d attempts',
       message.id, message.conversationId, message.seq, userId, attempts);

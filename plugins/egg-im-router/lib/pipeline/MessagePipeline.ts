@@ -1,7 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import { ImError, errorReply, isImError, type FailedReply, type Message } from 'egg-im-protocol';
 import { toMessage } from 'egg-im-store';
 import type { Delivery } from '../delivery/Delivery';
-import type { ImConfig, Logger, Store } from '../ports';
+import type { ImConfig, Logger, Observer, Store } from '../ports';
 import type { MessageTypeRegistry } from '../types/MessageTypeRegistry';
 import type { Hooks, SendOrigin } from '../hooks/Hooks';
 import { validateSend, withPayload, type SendCommand } from './validateSend';
@@ -27,6 +28,7 @@ export interface PipelineDeps {
   hooks: Hooks;
   /** True when the user has a connected device on any node (for `afterSend`'s offline recipients). */
   isOnline(userId: string): Promise<boolean>;
+  observer: Observer;
   logger: Logger;
 }
 
@@ -46,11 +48,18 @@ export class MessagePipeline {
 
   /** One send; the host app's own (`origin: 'server'`) is not counted against the sender's rate. */
   async send(senderId: string, body: unknown, source: SendSource): Promise<Message> {
-    this.admission.admit();
+    const arrivedAt = performance.now();
+    try {
+      this.admission.admit();
+    } catch (err) {
+      throw this.refused(err);
+    }
     try {
       if (source.origin !== 'server') this.deps.senderLimit.take(senderId);
       const { command, target } = await this.prepare(senderId, body, source.origin);
-      return await this.commit(command, target, source);
+      return await this.commit(command, target, source, arrivedAt);
+    } catch (err) {
+      throw this.refused(err);
     } finally {
       this.admission.release();
     }
@@ -58,17 +67,25 @@ export class MessagePipeline {
 
   /** Up to `limits.batchMax` sends, answered in order; valid ones are written together, in order. */
   async sendBatch(senderId: string, bodies: unknown): Promise<Array<{ ok: true; message: Message } | FailedReply>> {
+    const arrivedAt = performance.now();
     const { batchMax } = this.config.limits;
     if (!Array.isArray(bodies) || bodies.length === 0 || bodies.length > batchMax) {
-      throw new ImError('VALIDATION_FAILED', `messages must be an array of 1 to ${batchMax} messages`, { field: 'messages' });
+      throw this.refused(new ImError('VALIDATION_FAILED', `messages must be an array of 1 to ${batchMax} messages`, { field: 'messages' }));
     }
     // The batch is admitted or refused as a whole (it is one request).
-    this.admission.admit(bodies.length);
+    let admitted = false;
     try {
+      this.admission.admit(bodies.length);
+      admitted = true;
       this.deps.senderLimit.take(senderId, bodies.length);
+    } catch (err) {
+      if (admitted) this.admission.release(bodies.length);
+      throw this.refused(err, bodies.length);
+    }
+    try {
       const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body, 'http').catch(err => ({ error: this.reply(err) }))));
       // Submitted in one synchronous pass, so the writer sequences them in request order.
-      const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, { origin: 'http' })
+      const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, { origin: 'http' }, arrivedAt)
         .then(message => ({ ok: true as const, message }), err => this.reply(err))));
       return await Promise.all(commits);
     } finally {
@@ -93,7 +110,7 @@ export class MessagePipeline {
     return { command, target };
   }
 
-  private async commit(command: SendCommand, target: Target, source: SendSource): Promise<Message> {
+  private async commit(command: SendCommand, target: Target, source: SendSource, arrivedAt: number): Promise<Message> {
     const { message, created } = await this.deps.writer.append({
       conversationId: target.conversationId,
       kind: target.kind,
@@ -105,7 +122,10 @@ export class MessagePipeline {
       contentJson: command.contentJson,
       metaJson: command.metaJson,
     });
-    if (!created) return toMessage(message);
+    if (!created) {
+      this.deps.observer.answered('deduplicated', (performance.now() - arrivedAt) / 1000);
+      return toMessage(message);
+    }
     // Delivered as sent: the objects that were validated, not a re-parse of the stored text.
     const wire = toMessage(message, command);
     // Test-only switch (im.delivery.routeAfterCommit: false): leave routing to the outbox sweeper, as if this
@@ -119,6 +139,7 @@ export class MessagePipeline {
       }
     }
     if (this.deps.hooks.hasAfterSend) void this.afterSend(wire, recipientsOf(target, command.senderId), source.origin);
+    this.deps.observer.answered('accepted', (performance.now() - arrivedAt) / 1000);
     return wire;
   }
 
@@ -134,7 +155,15 @@ export class MessagePipeline {
 
   private reply(err: unknown): FailedReply {
     if (!isImError(err)) this.deps.logger.error(new Error('[egg-im-router] send failed', { cause: err }));
-    return errorReply(err);
+    const reply = errorReply(err);
+    this.deps.observer.refused(reply.error.code);
+    return reply;
+  }
+
+  /** Counts `count` refused sends under the error's code (INTERNAL for an unexpected error) and gives the error back. */
+  private refused(err: unknown, count = 1): unknown {
+    this.deps.observer.refused(isImError(err) ? err.code : 'INTERNAL', count);
+    return err;
   }
 }
 

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import type { StoreObserver } from 'egg-im-metrics';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
 import { newId } from '../ids';
@@ -67,7 +69,7 @@ export class MessageWriter {
    */
   private readonly knownConversations = new KnownIds(100_000);
 
-  constructor(private readonly store: ImStore, private readonly options: MessageWriterOptions) {
+  constructor(private readonly store: ImStore, private readonly options: MessageWriterOptions, private readonly observer: StoreObserver) {
     this.shards = Array.from({ length: Math.max(1, options.shards) },
       () => new BatchQueue<AppendItem, AppendResult>(items => runIsolatingFailures(items, batch => this.write(batch)), options));
   }
@@ -84,6 +86,13 @@ export class MessageWriter {
   }
 
   private async write(items: AppendItem[]): Promise<AppendResult[]> {
+    const startedAt = performance.now();
+    const results = await this.writeAll(items);
+    this.observer.batchCommitted(items.length, (performance.now() - startedAt) / 1000);
+    return results;
+  }
+
+  private async writeAll(items: AppendItem[]): Promise<AppendResult[]> {
     // Most sends are new, so the first try inserts without looking for stored copies: the unique key on
     // (sender_id, client_msg_id) refuses a repeat, the whole transaction rolls back, and the next try looks first.
     for (let attempt = 1; ; attempt++) {

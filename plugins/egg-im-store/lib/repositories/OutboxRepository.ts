@@ -28,6 +28,12 @@ export class OutboxRepository {
     return this.removals.drain();
   }
 
+  /** Entries in the table (every node's), counted up to `cap`. */
+  async count(cap = 100_000): Promise<number> {
+    const rows = await this.store.dataSource.query('SELECT COUNT(*) AS n FROM (SELECT 1 FROM im_outbox LIMIT ?) o', [ cap ]);
+    return Number(rows[0].n);
+  }
+
   async olderThan(before: Date, limit: number): Promise<Message[]> {
     const rows = await this.store.withRetry(() => this.store.dataSource.query(
       'SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_msg_id, m.type, m.content, m.meta, m.created_at ' +
