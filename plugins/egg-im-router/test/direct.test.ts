@@ -191,7 +191,7 @@ describe('egg-im-router: one-to-one messages', () => {
     assert.deepStrictEqual(reply.messages, sent);
   });
 
-  it('GET /im/conversations: lastSeq, readSeq, unread and the peer', async () => {
+  it('GET /im/conversations: lastSeq, readSeq, unread, the peer and the last message', async () => {
     const alice = await h.user('alice');
     const bob = await h.user('bob');
     const carol = await h.user('carol');
@@ -204,12 +204,12 @@ describe('egg-im-router: one-to-one messages', () => {
 
     const forBob = (await h.get('/im/conversations', bob.token).expect(200)).body.conversations;
     assert.deepStrictEqual(forBob, [
-      { conversationId: last.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 5, readSeq: 4, unread: 1 },
+      { conversationId: last.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 5, readSeq: 4, unread: 1, lastMessage: last },
     ]);
     const forAlice = (await h.get('/im/conversations', alice.token).expect(200)).body.conversations;
     assert.equal(forAlice.length, 2);
     const withBob = forAlice.find((c: any) => c.peerId === bob.userId);
-    assert.deepStrictEqual(withBob, { conversationId: last.conversationId, type: 'direct', peerId: bob.userId, lastSeq: 5, readSeq: 5, unread: 0 });
+    assert.deepStrictEqual(withBob, { conversationId: last.conversationId, type: 'direct', peerId: bob.userId, lastSeq: 5, readSeq: 5, unread: 0, lastMessage: last });
     const withCarol = forAlice.find((c: any) => c.peerId === carol.userId);
     assert.deepStrictEqual([ withCarol.lastSeq, withCarol.readSeq, withCarol.unread ], [ 1, 1, 0 ]);
     // Most recently active first.
@@ -398,7 +398,7 @@ describe('egg-im-router: one-to-one messages', () => {
     const { message } = await h.text(phone, to(alice), 'remember the milk');
     await arrival(laptopInbox, message.id);
     const list = (await h.get('/im/conversations', alice.token).expect(200)).body.conversations;
-    assert.deepStrictEqual(list, [ { conversationId: message.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 1, readSeq: 1, unread: 0 } ]);
+    assert.deepStrictEqual(list, [ { conversationId: message.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 1, readSeq: 1, unread: 0, lastMessage: message } ]);
     assert.deepStrictEqual((await h.status(alice.token, message.id)).recipients, []);
     void nextEvent;
   });

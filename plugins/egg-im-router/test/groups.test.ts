@@ -40,7 +40,7 @@ describe('egg-im-router: groups', () => {
     assert.equal(status.status, 'delivered');
 
     const list = (await h.get('/im/conversations', members[0].token).expect(200)).body.conversations;
-    assert.deepStrictEqual(list, [ { conversationId, type: 'group', groupId, lastSeq: 4, readSeq: 0, unread: 4 } ]);
+    assert.deepStrictEqual(list, [ { conversationId, type: 'group', groupId, name: 'team', lastSeq: 4, readSeq: 0, unread: 4, lastMessage: sent[3] } ]);
   });
 
   it('add: a new member receives what is written after it joined, and reads history from there', async () => {
@@ -52,6 +52,9 @@ describe('egg-im-router: groups', () => {
     const before = (await h.text(o, group(groupId), 'before')).message;
     const added = await h.post(`/im/groups/${groupId}/members`, { userIds: [ late.userId ] }, early.token).expect(200);
     assert.deepStrictEqual(added.body, { groupId, memberIds: [ early.userId, late.userId, owner.userId ].sort() });
+    // The message before it joined is not the late member's to see, in the list either.
+    const [ listed ] = (await h.get('/im/conversations', late.token).expect(200)).body.conversations;
+    assert.deepStrictEqual(listed, { conversationId, type: 'group', groupId, name: 'group', lastSeq: 1, readSeq: 1, unread: 0 });
     const { socket: l, inbox: lateInbox } = await h.online(late);
     const afterJoin = (await h.text(o, group(groupId), 'after')).message;
     await arrival(lateInbox, afterJoin.id);

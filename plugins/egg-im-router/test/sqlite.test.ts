@@ -36,7 +36,7 @@ describe('egg-im-router on SQLite with the in-memory cache', () => {
     assert.deepStrictEqual(await request(b, 'message:read', { conversationId: first.conversationId, seq: 3 }), { ok: true });
     assert.equal((await h.status(alice.token, second.id)).status, 'read');
     const list = (await h.get('/im/conversations', bob.token).expect(200)).body.conversations;
-    assert.deepStrictEqual(list, [ { conversationId: first.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 3, readSeq: 3, unread: 0 } ]);
+    assert.deepStrictEqual(list, [ { conversationId: first.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 3, readSeq: 3, unread: 0, lastMessage: second } ]);
     const page = (await h.get(`/im/conversations/${first.conversationId}/messages?beforeSeq=3&limit=1`, bob.token).expect(200)).body;
     assert.deepStrictEqual(page, { messages: [ reply ], hasMore: true });
 

@@ -3,6 +3,8 @@ import type { ImStore } from '../ImStore';
 import { newId } from '../ids';
 import { dialectOf, marks, readInt, sqlTime } from '../sql/dialect';
 import { groupConversationId } from '../conversationIds';
+import { storedFromRow } from './MessageWriter';
+import { toMessage, type StoredMessage } from './rows';
 
 /** Conversations and their members. Direct conversations are made by the first message; groups here. */
 export class ConversationRepository {
@@ -94,4 +96,12 @@ export class ConversationRepository {
     await manager.query(`${insertIgnore} INTO im_members (conversation_id, user_id, since_seq, read_seq, delivered_seq, joined_at) VALUES ` +
       userIds.map(() => `(${marks(6)})`).join(', '), userIds.flatMap(id => [ conversationId, id, sinceSeq, sinceSeq, sinceSeq, at ]));
   }
+}
+
+/** The last message's columns of a conversation list row (prefixed `l_`). */
+function lastMessageOf(row: any): StoredMessage {
+  return storedFromRow({
+    id: row.l_id, conversation_id: row.conversation_id, seq: row.l_seq, sender_id: row.l_sender_id, client_msg_id: row.l_client_msg_id,
+    type: row.l_type, content: row.l_content, meta: row.l_meta, created_at: row.l_created_at,
+  });
 }
