@@ -63,6 +63,15 @@ export interface SessionExpiredEvent {
   sessionId: string;
 }
 
+/**
+ * The node is stopping (SIGTERM): the client finishes the calls it has made on this connection (each is answered),
+ * makes no new ones on it, and reconnects (a balancer sends it to another node). The node closes the connections
+ * still open `deadlineMs` after it said so (they then reconnect as after any drop).
+ */
+export interface ServerDrainingEvent {
+  deadlineMs: number;
+}
+
 /** Events the client emits; each takes an ack callback. */
 export interface ClientToServerEvents {
   'message:send': (body: SendBody, ack: (reply: SendReply) => void) => void;
@@ -75,6 +84,7 @@ export interface ServerToClientEvents {
   'message:new': (message: Message, ack: () => void) => void;
   'message:status': (event: StatusEvent) => void;
   'session:expired': (event: SessionExpiredEvent) => void;
+  'server:draining': (event: ServerDrainingEvent) => void;
 }
 
 /** The handshake `connect_error` data: `err.message` is the code, `err.data` this body. */
@@ -136,7 +146,8 @@ export interface PresenceResult {
   lastSeenAt?: string;
 }
 
-export type ReadinessStatus = 'ready' | 'degraded' | 'unavailable';
+/** `draining`: the node is stopping (SIGTERM) and takes no new connections; answered with HTTP 503 like `unavailable`. */
+export type ReadinessStatus = 'ready' | 'degraded' | 'unavailable' | 'draining';
 
 export interface ReadinessCheck {
   ok: boolean;
