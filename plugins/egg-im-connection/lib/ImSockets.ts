@@ -27,4 +27,9 @@ export interface ImSockets {
   readonly presence: { query(userId: string): Promise<PresenceResult> };
   /** This node's open sockets. */
   readonly connections: number;
+  /**
+   * Graceful stop: refuses new connections, tells each client `server:draining` (it reconnects elsewhere once its
+   * calls are answered), closes what is still open after `deadlineMs`; resolves once every event is answered.
+   */
+  drain(deadlineMs: number): Promise<void>;
 }

@@ -16,8 +16,10 @@ import { USER_ROOM_PREFIX, sessionRoom, userRoom, type ConnectionHook, type Even
 const NODE_EVENT = 'im:nodes';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Longest close() waits for the presence writes of the sockets it disconnected. */
+/** Longest close() waits for the presence writes of the sockets it disconnected, and drain() for the events being handled. */
 const CLOSE_WAIT_MS = 5000;
+/** How often drain() looks whether the clients have left. */
+const DRAIN_POLL_MS = 20;
 
 /** What the socket server is started with (at willReady, once the store and the cache exist). */
 export interface SocketServerCollaborators {
@@ -55,6 +57,10 @@ export class SocketServer implements ImSockets {
   private readonly warnedNoAck = new WeakSet<ImSocket>();
   /** The Redis side of the adapter (the cache's), when the nodes are joined through Redis. */
   private nodeLink?: ImSocketAdapter;
+  /** Set by drain(): new connections are refused, and the clients are asked to reconnect elsewhere. */
+  private drainDeadlineMs?: number;
+  /** Client events being handled (their acks not sent yet): drain() waits for them. */
+  private eventsInFlight = 0;
 
   constructor(private readonly app: Application) {
     const { socket } = app.config.imConnection;
@@ -69,6 +75,8 @@ export class SocketServer implements ImSockets {
       serveClient: false,
       // CORS headers do not stop non-browser clients: the origin is checked here, for every client.
       allowRequest: (req, callback) => {
+        // Draining: refused at the HTTP level, which a client takes as a network failure and retries (elsewhere).
+        if (this.drainDeadlineMs !== undefined) return callback('draining', false);
         const origin = req.headers.origin;
         if (allowed.size === 0 || (origin !== undefined && allowed.has(origin))) return callback(null, true);
         // JSON-quoted and cut short: the header is the client's to choose, the log line is not.
@@ -179,6 +187,28 @@ export class SocketServer implements ImSockets {
     this.nodes.publish({ type: NodeMessageType.SessionEnded, sessionId });
   }
 
+  /**
+   * The first step of a graceful stop (SIGTERM): new connections are refused, every client is told `server:draining`
+   * (it finishes its calls, each answered here, and reconnects: a balancer sends it to another node), and the clients
+   * get `deadlineMs` to leave. The connections still open then are closed (their clients reconnect as after any
+   * drop). Resolves once every event being handled has been answered (at most CLOSE_WAIT_MS later).
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    if (this.drainDeadlineMs !== undefined) return;
+    this.drainDeadlineMs = deadlineMs;
+    const sockets = this.io.of('/').sockets;
+    const startedAt = Date.now();
+    const told = sockets.size;
+    // This node's sockets only: a broadcast through the adapter would reach every node's.
+    this.io.local.emit('server:draining', { deadlineMs });
+    await pollUntil(() => sockets.size === 0, deadlineMs);
+    const stayed = sockets.size;
+    for (const socket of sockets.values()) socket.conn.close();
+    await pollUntil(() => this.eventsInFlight === 0, CLOSE_WAIT_MS);
+    this.app.coreLogger.info('[egg-im-connection] drained in %d ms: %d connection(s) told to reconnect, %d closed at the deadline (%d ms), %d event(s) unanswered',
+      Date.now() - startedAt, told, stayed, deadlineMs, this.eventsInFlight);
+  }
+
   async close(): Promise<void> {
     this.presenceTracker?.stop();
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
@@ -253,6 +283,8 @@ export class SocketServer implements ImSockets {
       socket.on(event as any, (payload: unknown, ack: unknown) => this.dispatch(socket, bucket, event, handler, payload, ack));
     }
     socket.on('disconnect', () => this.onSocketClosed(socket));
+    // Its handshake began before the drain: it is told like the others.
+    if (this.drainDeadlineMs !== undefined) socket.emit('server:draining', { deadlineMs: this.drainDeadlineMs });
     this.track(this.presence.connected(socket.id, userId, deviceId)
       .catch(err => this.app.coreLogger.warn('[egg-im-connection] presence of user %s not recorded: %s', userId, err.message)));
     for (const hook of this.connectHooks) this.runHook(hook, socket, 'connect');
@@ -293,14 +325,21 @@ export class SocketServer implements ImSockets {
       ack(new ImError('RATE_LIMITED', `too many events on this connection; retry in ${retryAfterMs} ms`, { retryAfterMs }).toReply());
       return;
     }
+    this.eventsInFlight++;
     try {
       const result = await handler(socket, payload);
       ack({ ok: true, ...result });
     } catch (err) {
-      if (!isImError(err)) {
-        this.app.coreLogger.error(new Error(`[egg-im-connection] "${event}" failed for user ${socket.data.userId} socket ${socket.id}`, { cause: err }));
+      if (isImError(err)) {
+        ack(errorReply(err));
+      } else {
+        // One line with the ids, and a request id the client is told too (so a reported failure can be found).
+        const requestId = randomBytes(8).toString('hex');
+        this.app.coreLogger.error(new Error(`[egg-im-connection] "${event}" failed for user ${socket.data.userId} socket ${socket.id} request ${requestId}`, { cause: err }));
+        ack(new ImError('INTERNAL', `internal error (request ${requestId})`, { requestId }).toReply());
       }
-      ack(errorReply(err));
+    } finally {
+      this.eventsInFlight--;
     }
   }
 
@@ -343,4 +382,10 @@ export class SocketServer implements ImSockets {
     socket.emit('session:expired', { sessionId: socket.data.sessionId });
     socket.disconnect(true);
   }
+}
+
+/** Resolves once `done()` is true, or after `timeoutMs`. */
+async function pollUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, DRAIN_POLL_MS));
 }
