@@ -43,6 +43,10 @@ export class Connection {
   #stopped?: ImClientError = new ImClientError('NOT_CONNECTED', '[egg-im-client] connect() was not called');
   #opening?: { resolve(): void; reject(err: ImClientError): void };
   readonly #waiters = new Set<Waiter>();
+  /** Calls sent on the socket and not answered yet. */
+  #pending = 0;
+  /** The node said `server:draining`: no new calls on this socket; it reconnects once `#pending` is 0. */
+  #moving = false;
 
   constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
     this.#options = options;
@@ -50,7 +54,7 @@ export class Connection {
   }
 
   get connected(): boolean {
-    return this.#socket?.connected === true;
+    return this.#socket?.connected === true && !this.#moving;
   }
 
   /** Connects; rejects with the handshake's error (its `code` is the server's, e.g. `UNAUTHORIZED`). */
@@ -72,7 +76,7 @@ export class Connection {
 
   /** Resolves once connected: at once, or after a reconnect (at most `connectWaitMs`); rejects when it will not connect. */
   waitConnected(): Promise<void> {
-    if (this.#socket?.connected) return Promise.resolve();
+    if (this.connected) return Promise.resolve();
     if (this.#stopped) return Promise.reject(this.#stopped);
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
@@ -91,10 +95,15 @@ export class Connection {
     if (!socket?.connected) {
       return Promise.reject(new ImClientError('DISCONNECTED', `[egg-im-client] ${event}: not connected`));
     }
+    // The node is draining: the call goes out on the next connection (to another node).
+    if (this.#moving) return this.waitConnected().then(() => this.ask(event, body));
     const timeoutMs = this.#options.ackTimeoutMs;
+    this.#pending++;
     return new Promise((resolve, reject) => {
       const emitter = socket.timeout(timeoutMs) as unknown as { emit(ev: string, body: unknown, ack: (err: Error | null, reply: AckOf<E>) => void): void };
       emitter.emit(event, body, (err, reply) => {
+        this.#pending--;
+        if (this.#moving) this.#moveWhenIdle(socket);
         if (!err) return resolve(reply);
         if (/timed out/.test(err.message)) {
           reject(new ImClientError('TIMEOUT', `[egg-im-client] ${event}: no ack within ${timeoutMs} ms`, { cause: err }));
@@ -131,6 +140,10 @@ export class Connection {
     });
     socket.on('message:status', (event) => this.#handlers.status(event));
     socket.on('session:expired', (event) => this.#expire(event ?? {}));
+    socket.on('server:draining', () => {
+      this.#moving = true;
+      this.#moveWhenIdle(socket);
+    });
     this.#socket = socket;
     return socket;
   }
@@ -141,7 +154,17 @@ export class Connection {
     return waiters;
   }
 
+  /**
+   * Once every call on the draining node is answered: closes the connection from this side, and socket.io-client
+   * reconnects (after its first reconnection delay, so a node's clients do not all arrive at once).
+   */
+  #moveWhenIdle(socket: ClientSocket): void {
+    if (this.#pending > 0 || socket !== this.#socket || !socket.connected) return;
+    socket.io.engine?.close();
+  }
+
   #onConnect(): void {
+    this.#moving = false;
     const opening = this.#opening;
     this.#opening = undefined;
     opening?.resolve();
