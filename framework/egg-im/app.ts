@@ -2,16 +2,16 @@ import type { Application, IBoot } from 'egg';
 import { Readiness } from './lib/Readiness';
 import { makeLogsPrivate } from './lib/privateLogs';
 
-/** The framework's own part: health endpoints and the shutdown order. The plugins boot before it. */
+/** The framework's own part: health endpoints, the start checks and the shutdown order. The plugins boot before it. */
 export default class FrameworkBoot implements IBoot {
   constructor(private readonly app: Application) {
     app.imReadiness = new Readiness(app);
     makeLogsPrivate(app.config.logger.dir);
   }
 
-  async didReady() {
-    // Again for the log files opened while the app started (the folder already covers any made later).
-    makeLogsPrivate(this.app.config.logger.dir);
+  configDidLoad() {
+    // First of all, so that every log line of a request, errors included, carries its trace id.
+    this.app.config.coreMiddleware.unshift('imTrace');
   }
 
   async didLoad() {
@@ -26,12 +26,29 @@ export default class FrameworkBoot implements IBoot {
     });
   }
 
+  async willReady() {
+    // Workers of one egg-cluster without Redis would each keep their own sockets, presence and limits: messages
+    // between users on different workers would not arrive live. Refused, with what to change.
+    // egg-cluster hands each worker its start options (untyped in egg's Application): `workers` is their count.
+    const { options } = this.app as unknown as { options: { workers?: unknown } };
+    const workers = Number(options.workers) || 1;
+    if (workers > 1 && this.app.imCache.mode === 'memory') {
+      throw new Error(`[egg-im] ${workers} workers share no cache: set IM_REDIS_URL (or imCache.client.url), or start one worker (--workers 1)`);
+    }
+  }
+
+  async didReady() {
+    // Again for the log files opened while the app started (the folder already covers any made later).
+    makeLogsPrivate(this.app.config.logger.dir);
+  }
+
   async beforeClose() {
-    // Runs before the plugins close (reverse order of boot): report not ready first, let balancers see it.
+    // Runs before the plugins close (reverse order of boot): /readyz says draining at once, the clients move to
+    // other nodes, and every event already accepted is answered before the router, the store and the cache close.
     const { app } = this;
-    app.imReadiness.markShuttingDown();
-    app.coreLogger.info('[egg-im] shutting down: /readyz now reports unavailable');
+    app.imReadiness.markDraining();
     const { drainMs } = app.config.imHealth;
-    if (drainMs > 0) await new Promise(resolve => setTimeout(resolve, drainMs));
+    app.coreLogger.info('[egg-im] shutting down: /readyz answers 503 draining; the clients have %d ms to move', drainMs);
+    await app.imSockets.drain(drainMs);
   }
 }

@@ -3,19 +3,19 @@ import type { ReadinessResult } from 'egg-im-protocol';
 
 /**
  * What /readyz reports. The store is required (without it no message can be accepted);
- * the cache is not (egg-im runs degraded on the database alone).
+ * the cache is not (egg-im runs degraded on the database alone). From SIGTERM on: `draining`, 503.
  */
 export class Readiness {
-  private shuttingDown = false;
+  private draining = false;
 
   constructor(private readonly app: Application) {}
 
-  markShuttingDown(): void {
-    this.shuttingDown = true;
+  markDraining(): void {
+    this.draining = true;
   }
 
-  get isShuttingDown(): boolean {
-    return this.shuttingDown;
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   async evaluate(): Promise<{ httpStatus: number; body: ReadinessResult }> {
@@ -23,11 +23,10 @@ export class Readiness {
     const checks: ReadinessResult['checks'] = {
       store,
       cache,
-      process: this.shuttingDown ? { ok: false, error: 'shutting down' } : { ok: true },
+      process: this.draining ? { ok: false, error: 'draining' } : { ok: true },
     };
-    if (this.shuttingDown || !store.ok) {
-      return { httpStatus: 503, body: { status: 'unavailable', checks } };
-    }
+    if (this.draining) return { httpStatus: 503, body: { status: 'draining', checks } };
+    if (!store.ok) return { httpStatus: 503, body: { status: 'unavailable', checks } };
     return { httpStatus: 200, body: { status: cache.ok ? 'ready' : 'degraded', checks } };
   }
 }

@@ -12,7 +12,10 @@ declare module 'egg' {
   }
   interface EggAppConfig {
     imHealth: {
-      /** After SIGTERM, /readyz answers 503 for this long before connections close. */
+      /**
+       * From SIGTERM: /readyz answers 503 `draining`, new connections are refused, the clients are told
+       * `server:draining`; those still connected after drainMs are disconnected. Default 10000 (0 in unittest).
+       */
       drainMs: number;
     };
   }
