@@ -1,4 +1,5 @@
 import type { Application, IBoot } from 'egg';
+import { ChatPage } from './lib/ChatPage';
 
 const STICKER_ID = /^[a-z0-9_-]{1,40}$/;
 
@@ -6,6 +7,9 @@ export default class ChatBoot implements IBoot {
   constructor(private readonly app: Application) {}
 
   async didLoad() {
+    // The web page (app/router.ts serves it); one that does not build stops the start.
+    this.app.chatPage = await ChatPage.build();
+
     // A custom type registered in code, with a plain validation function instead of a class.
     this.app.im.messageTypes.register('sticker', {
       description: 'a sticker from a pack: { packId, stickerId }',

@@ -1,24 +1,18 @@
 import assert from 'node:assert';
-import mm, { type MockApplication } from 'egg-mock';
-import {
-  connect, createTestDatabase, deleteKeysUnder, dropTestDatabase, listen, registerAndLogin, request, TEST_REDIS_URL, uniqueName, type Socket,
-} from 'egg-im-testkit';
+import type { MockApplication } from 'egg-mock';
+import { connect, listen, registerAndLogin, request, type Socket } from 'egg-im-testkit';
+import { startChatApp, type ChatApp } from './support/chatApp';
 
 /** The example app on the egg-im framework (selected by its package.json), on MariaDB and Redis. */
 describe('examples/chat', function() {
   this.timeout(60000);
-  const prefix = `${uniqueName('chat')}:`;
+  let chat: ChatApp;
   let app: MockApplication;
-  let database: { name: string; url: string };
   let sockets: Socket[] = [];
 
   before(async () => {
-    database = await createTestDatabase('chat');
-    mm(process.env, 'IM_DATABASE_URL', database.url);
-    mm(process.env, 'IM_REDIS_URL', TEST_REDIS_URL);
-    mm(process.env, 'IM_REDIS_PREFIX', prefix);
-    app = mm.app({ cache: false });
-    await app.ready();
+    chat = await startChatApp('chat');
+    app = chat.app;
   });
 
   afterEach(() => {
@@ -27,10 +21,7 @@ describe('examples/chat', function() {
   });
 
   after(async () => {
-    await app?.close();
-    mm.restore();
-    if (database) await dropTestDatabase(database.name);
-    await deleteKeysUnder(prefix);
+    await chat?.close();
   });
 
   it('boots on the framework with its custom types registered by config and in code', async () => {
@@ -38,6 +29,19 @@ describe('examples/chat', function() {
     assert(eggPaths.some(dir => /framework[\\/]egg-im$/.test(dir)), `the app runs on egg-im: ${eggPaths.join(', ')}`);
     assert.deepEqual([ ...app.im.messageTypes.keys() ].sort(), [ 'location', 'poll', 'sticker', 'text' ]);
     assert.equal((await app.httpRequest().get('/readyz').expect(200)).body.status, 'ready');
+  });
+
+  it('serves its web page at / (bundled at boot), revalidated by ETag', async () => {
+    const page = await app.httpRequest().get('/').expect(200);
+    assert.match(page.headers['content-type'], /^text\/html/);
+    assert.match(page.text, /<script type="module" src="\/assets\/app\.js"><\/script>/);
+    assert.match(page.text, /<label for="auth-username">Username<\/label>/);
+    const script = await app.httpRequest().get('/assets/app.js').expect(200);
+    assert.match(script.headers['content-type'], /^text\/javascript/);
+    assert(script.text.length > 20_000 && !/\brequire\(/.test(script.text), 'one browser bundle, no require()');
+    assert.equal(script.headers['cache-control'], 'no-cache');
+    await app.httpRequest().get('/assets/app.js').set('If-None-Match', script.headers.etag).expect(304);
+    assert.match((await app.httpRequest().get('/assets/app.css').expect(200)).headers['content-type'], /^text\/css/);
   });
 
   it('sends each custom type through the real pipeline, refusing bad content with the reason', async () => {
