@@ -51,7 +51,7 @@ export default class ConnectionBoot implements IBoot {
     const { app } = this;
     this.loginThrottle?.start(app.imCache);
     this.sockets!.start({ cache: app.imCache, users: app.imStore.users });
-    this.sessionSweeper = new SessionSweeper(app.imStore.sessions, app.config.imConnection.session, app.coreLogger);
+    this.sessionSweeper = new SessionSweeper(app.imStore.sessions, app.config.imConnection.session, app.coreLogger, app.imMetrics?.timers);
     this.sessionSweeper.start();
   }
 

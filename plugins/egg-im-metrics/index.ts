@@ -1,3 +1,5 @@
 export { ImMetrics, type MetricSources, type CacheMode } from './lib/ImMetrics';
-export { noMessageObserver, noStoreObserver, type MessageObserver, type StoreObserver } from './lib/observers';
+export {
+  noMessageObserver, noStoreObserver, noTimerObserver, timedRun, type MessageObserver, type StoreObserver, type TimerName, type TimerObserver,
+} from './lib/observers';
 export type { ImMetricsConfig, MetricsLogger } from './lib/types';

@@ -22,6 +22,7 @@ export default class RouterBoot implements IBoot {
       store: app.imStore, cache: app.imCache, sockets: app.imSockets, sessions: app.imSessions, config: app.config.im, logger: app.coreLogger,
       // egg-im-metrics, when it is there
       observer: app.imMetrics?.messages,
+      timers: app.imMetrics?.timers,
     });
     // The message path exists from here: its entry points are mounted with the parts they call.
     messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations);

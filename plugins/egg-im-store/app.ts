@@ -12,10 +12,11 @@ export default class ImStoreBoot implements IBoot {
   constructor(private readonly app: Application) {}
 
   async didLoad(): Promise<void> {
-    // egg-im-metrics, when it is there, learns of each committed batch of messages. (An async function: Egg
+    // egg-im-metrics, when it is there, learns of each committed batch of messages and of each receipt flush. (An async function: Egg
     // waits for an async creator only.)
     const observer = this.app.imMetrics?.store;
-    this.app.addSingleton('imStore', async (config: ImStoreClientConfigInput, app: Application) => createImStore(config, app, observer));
+    const timers = this.app.imMetrics?.timers;
+    this.app.addSingleton('imStore', async (config: ImStoreClientConfigInput, app: Application) => createImStore(config, app, observer, timers));
   }
 
   async beforeClose(): Promise<void> {

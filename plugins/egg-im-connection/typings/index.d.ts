@@ -1,6 +1,7 @@
 import 'egg';
 import 'egg-im-store';
 import 'egg-im-cache';
+import 'egg-im-metrics';
 import type { Context } from 'egg';
 import type { ImSockets } from '../lib/ImSockets';
 import type { Session, SessionService, UserExists } from '../lib/session/SessionService';

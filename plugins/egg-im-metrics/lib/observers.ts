@@ -20,6 +20,24 @@ export interface StoreObserver {
   batchCommitted(size: number, seconds: number): void;
 }
 
+/** egg-im's periodic and lingering timers: each run is reported once, with how long it took (async work included). */
+export type TimerName = 'outboxSweep' | 'sessionSweep' | 'presenceHeartbeat' | 'historyFlush' | 'receiptFlush';
+
+/** What a timer reports when one of its runs ends (`egg_im_timer_runs_total`, `egg_im_timer_seconds`). */
+export interface TimerObserver {
+  ran(timer: TimerName, seconds: number): void;
+}
+
+/** Runs `run`, then reports it to `timers` with its duration (whether it resolved or threw). */
+export async function timedRun<T>(timers: TimerObserver, timer: TimerName, run: () => Promise<T>): Promise<T> {
+  const started = process.hrtime.bigint();
+  try {
+    return await run();
+  } finally {
+    timers.ran(timer, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}
+
 /** The observers while metrics are off, or when the metrics plugin is not there: nothing is recorded. */
 export const noMessageObserver: MessageObserver = {
   answered() {},
@@ -31,4 +49,8 @@ export const noMessageObserver: MessageObserver = {
 
 export const noStoreObserver: StoreObserver = {
   batchCommitted() {},
+};
+
+export const noTimerObserver: TimerObserver = {
+  ran() {},
 };

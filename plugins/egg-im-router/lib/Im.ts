@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject, Message, MessageStatusResult, SendTarget } from 'egg-im-protocol';
-import { noMessageObserver } from 'egg-im-metrics';
-import type { Cache, ImConfig, Logger, Observer, Sessions, Sockets, Store } from './ports';
+import { noMessageObserver, noTimerObserver } from 'egg-im-metrics';
+import type { Cache, ImConfig, Logger, Observer, Sessions, Sockets, Store, Timers } from './ports';
 import { Hooks } from './hooks/Hooks';
 import { MessageTypeRegistry } from './types/MessageTypeRegistry';
 import { MessagePipeline } from './pipeline/MessagePipeline';
@@ -23,6 +23,8 @@ export interface ImCollaborators {
   logger: Logger;
   /** Learns of each send answered or refused and of each delivery (egg-im-metrics); none by default. */
   observer?: Observer;
+  /** Learns of each run of the outbox sweeper and of the history window flush (egg-im-metrics); none by default. */
+  timers?: Timers;
 }
 
 /** What host code sends with `app.im.send`: a client's send body, from a user the host names. */
@@ -86,12 +88,12 @@ export class Im {
     return this.built().conversations.historyForHost(conversationId, page);
   }
 
-  start({ store, cache, sockets, sessions, config, logger, observer = noMessageObserver }: ImCollaborators): void {
+  start({ store, cache, sockets, sessions, config, logger, observer = noMessageObserver, timers = noTimerObserver }: ImCollaborators): void {
     this.hooks.configure(config.hooks, logger);
     const membership = new Membership(store.conversations, cache, config.cache);
-    const history = new HotHistory(cache, store.messages, config.history, logger);
+    const history = new HotHistory(cache, store.messages, config.history, logger, timers);
     const delivery = new Delivery({ sockets, receipts: store.receipts, messages: store.messages, history, hooks: this.hooks, config: config.delivery, observer, logger });
-    const outbox = new Outbox({ outbox: store.outbox, membership, delivery, nodes: sockets.nodes, config: config.delivery, logger });
+    const outbox = new Outbox({ outbox: store.outbox, membership, delivery, nodes: sockets.nodes, config: config.delivery, logger, timers });
     const senderLimit = new SenderLimit(cache.limiter('sends', config.limits.sendsPerUser), logger);
     const pipeline = new MessagePipeline({
       config,

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ImError, isImError } from 'egg-im-protocol';
-import { noStoreObserver, type StoreObserver } from 'egg-im-metrics';
+import { noStoreObserver, noTimerObserver, type StoreObserver, type TimerObserver } from 'egg-im-metrics';
 import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
 import { normalizeBackoff, retryDelay, sleep, withTimeout } from './backoff';
 import { dbErrorCode, describeDbError, isBrokenPoolError, transientKind } from './dbErrors';
@@ -39,6 +39,8 @@ export interface ImStoreOptions {
   retireGraceMs?: number;
   /** Learns of each committed write batch of messages (egg-im-metrics); none by default. */
   observer?: StoreObserver;
+  /** Learns of each run of the receipt flush (a batch of delivery receipts written); none by default. */
+  timers?: TimerObserver;
 }
 
 export interface WithRetryOptions extends Partial<ImStoreBackoffConfig> {
@@ -110,7 +112,7 @@ export class ImStore {
     this.messages = new MessageRepository(this);
     this.writer = new MessageWriter(this, options.write, options.observer ?? noStoreObserver);
     const background = { maxBatch: options.write.maxBatch, lingerMs: options.write.backgroundLingerMs };
-    this.receipts = new ReceiptRepository(this, background);
+    this.receipts = new ReceiptRepository(this, background, options.timers ?? noTimerObserver);
     this.outbox = new OutboxRepository(this, background);
   }
 

@@ -14,7 +14,7 @@ import { noPadCollation } from './sql/collation';
 import { redactDbError } from './redactDbError';
 import { parseStoreUrl, redactSecret, type MysqlTarget, type StoreTarget } from './storeUrl';
 import { TypeormLogger } from './TypeormLogger';
-import type { StoreObserver } from 'egg-im-metrics';
+import type { StoreObserver, TimerObserver } from 'egg-im-metrics';
 import type { ImStoreClientConfig, ImStoreClientConfigInput, StoreLogger } from './types';
 
 /** Name of TypeORM's table of applied migrations. */
@@ -182,7 +182,7 @@ async function connect(target: StoreTarget, cfg: ImStoreClientConfig, logger: St
  * the connected `ImStore`. Throws a `[egg-im-store] …` error when it cannot. `observer` learns of each committed
  * write batch (egg-im-metrics).
  */
-export async function createImStore(config: ImStoreClientConfigInput, app: AppLike, observer?: StoreObserver): Promise<ImStore> {
+export async function createImStore(config: ImStoreClientConfigInput, app: AppLike, observer?: StoreObserver, timers?: TimerObserver): Promise<ImStore> {
   const logger = app.coreLogger;
   const cfg = normalizeClientConfig(config);
   const target = parseStoreUrl(cfg.url, app.baseDir);
@@ -208,6 +208,7 @@ export async function createImStore(config: ImStoreClientConfigInput, app: AppLi
     poolFactory,
     secret,
     observer,
+    timers,
   });
   // The app began closing while we were starting: no error (nobody waits for this start any more), but a
   // closed store, whose check() reports it and whose withRetry() answers STORE_UNAVAILABLE.

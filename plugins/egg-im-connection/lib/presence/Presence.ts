@@ -1,4 +1,5 @@
 import type { Application, EggAppConfig } from 'egg';
+import { noTimerObserver, timedRun, type TimerObserver } from 'egg-im-metrics';
 import type { PresenceResult } from 'egg-im-protocol';
 
 /** What presence uses of the cache: leases (see egg-im-cache's README), plain strings, and keys. */
@@ -49,6 +50,8 @@ export class Presence {
     private readonly config: PresenceConfig,
     private readonly nodeId: string,
     private readonly logger: Logger,
+    /** Learns of each heartbeat (egg-im-metrics). */
+    private readonly timers: TimerObserver = noTimerObserver,
   ) {}
 
   private key(kind: 'presence' | 'lastseen', userId: string) {
@@ -70,7 +73,7 @@ export class Presence {
     this.timer = setInterval(() => {
       const current = slice;
       slice = (slice + 1) % Presence.SLICES;
-      this.heartbeat(current).catch(err => this.logger.warn('[egg-im-connection] presence heartbeat failed: %s', err.message));
+      timedRun(this.timers, 'presenceHeartbeat', () => this.heartbeat(current)).catch(err => this.logger.warn('[egg-im-connection] presence heartbeat failed: %s', err.message));
     }, every / Presence.SLICES);
     this.timer.unref();
   }

@@ -1,4 +1,5 @@
 import type { Application, EggAppConfig } from 'egg';
+import { noTimerObserver, timedRun, type TimerObserver } from 'egg-im-metrics';
 
 interface Logger {
   info(message: string, ...args: unknown[]): void;
@@ -18,13 +19,15 @@ export class SessionSweeper {
     private readonly sessions: Pick<Application['imStore']['sessions'], 'purgeEnded'>,
     private readonly config: Pick<EggAppConfig['imConnection']['session'], 'retainEndedMs' | 'sweepIntervalMs'>,
     private readonly logger: Logger,
+    /** Learns of each sweep (egg-im-metrics). */
+    private readonly timers: TimerObserver = noTimerObserver,
   ) {}
 
   start(): void {
     const { sweepIntervalMs } = this.config;
     if (sweepIntervalMs <= 0) return;
     this.timer = setInterval(() => {
-      this.sweep().catch(err => this.logger.warn('[egg-im-connection] session sweep failed: %s', err.message));
+      timedRun(this.timers, 'sessionSweep', () => this.sweep()).catch(err => this.logger.warn('[egg-im-connection] session sweep failed: %s', err.message));
     }, sweepIntervalMs);
     this.timer.unref();
   }

@@ -1,6 +1,7 @@
+import { timedRun } from 'egg-im-metrics';
 import type { Message } from 'egg-im-protocol';
 import type { Membership } from '../Membership';
-import type { ImConfig, Logger, Sockets, Store } from '../ports';
+import type { ImConfig, Logger, Sockets, Store, Timers } from '../ports';
 import type { Delivery } from './Delivery';
 
 export interface OutboxDeps {
@@ -10,6 +11,7 @@ export interface OutboxDeps {
   nodes: Sockets['nodes'];
   config: ImConfig['delivery'];
   logger: Logger;
+  timers: Timers;
 }
 
 /**
@@ -56,7 +58,7 @@ export class Outbox {
       this.deps.logger.info('[egg-im-router] outbox sweeper off (im.delivery.outboxSweepMs is 0)');
       return;
     }
-    this.timer = setInterval(() => void this.sweep(), this.config.outboxSweepMs);
+    this.timer = setInterval(() => void timedRun(this.deps.timers, 'outboxSweep', () => this.sweep()), this.config.outboxSweepMs);
     this.timer.unref();
   }
 

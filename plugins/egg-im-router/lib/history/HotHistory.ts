@@ -1,5 +1,6 @@
+import { timedRun } from 'egg-im-metrics';
 import { ImError, type Message } from 'egg-im-protocol';
-import type { Cache, ImConfig, Logger, Store } from '../ports';
+import type { Cache, ImConfig, Logger, Store, Timers } from '../ports';
 
 export interface SeqRange {
   /** First seq of the page (inclusive). */
@@ -31,6 +32,7 @@ export class HotHistory {
     private readonly messages: Store['messages'],
     private readonly config: ImConfig['history'],
     private readonly logger: Logger,
+    private readonly timers: Timers,
   ) {}
 
   /**
@@ -45,7 +47,7 @@ export class HotHistory {
   private flushNoted(): void {
     const batch = this.noted;
     this.noted = [];
-    this.remember(batch).catch(err => this.logger.warn('[egg-im-router] hot history not written (reads fall back to the database): %s', err.message));
+    timedRun(this.timers, 'historyFlush', () => this.remember(batch)).catch(err => this.logger.warn('[egg-im-router] hot history not written (reads fall back to the database): %s', err.message));
   }
 
   private key(conversationId: string): string {

@@ -1,3 +1,4 @@
+import { timedRun, type TimerObserver } from 'egg-im-metrics';
 import type { MessageStatus, MessageStatusResult, RecipientState, RecipientStatus } from 'egg-im-protocol';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
@@ -38,11 +39,13 @@ export class ReceiptRepository {
   private readonly failedQueue: BatchQueue<Receipt, void>;
   private readonly attemptedQueue: BatchQueue<Receipt, void>;
 
-  constructor(private readonly store: ImStore, batch: { maxBatch: number; lingerMs: number }) {
-    // A receipt the database refuses fails alone; the others of its batch are recorded.
-    this.deliveredQueue = new BatchQueue(items => runIsolatingFailures(items, some => this.write('delivered', some)), batch);
-    this.failedQueue = new BatchQueue(items => runIsolatingFailures(items, some => this.write('failed', some)), batch);
-    this.attemptedQueue = new BatchQueue(items => runIsolatingFailures(items, some => this.write('attempted', some)), batch);
+  constructor(private readonly store: ImStore, batch: { maxBatch: number; lingerMs: number }, timers: TimerObserver) {
+    // A receipt the database refuses fails alone; the others of its batch are recorded. Each flush is reported to `timers`.
+    const queue = (kind: ReceiptKind) => new BatchQueue<Receipt, void>(
+      items => timedRun(timers, 'receiptFlush', () => runIsolatingFailures(items, some => this.write(kind, some))), batch);
+    this.deliveredQueue = queue('delivered');
+    this.failedQueue = queue('failed');
+    this.attemptedQueue = queue('attempted');
   }
 
   delivered(receipt: Receipt): Promise<void> {
