@@ -165,7 +165,7 @@ export class SocketServer implements ImSockets {
    */
   start({ cache, users }: SocketServerCollaborators): void {
     const { app } = this;
-    this.presenceTracker = new Presence(cache, users, app.config.imConnection.presence, this.nodeId, app.coreLogger);
+    this.presenceTracker = new Presence(cache, users, app.config.imConnection.presence, this.nodeId, app.coreLogger, app.imMetrics?.timers);
     this.presenceTracker.start();
     this.nodeLink = cache.socketAdapter(cache.key('sio'));
     if (!this.nodeLink) {

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { noMessageObserver, noStoreObserver, type MessageObserver, type StoreObserver } from './observers';
+import { noMessageObserver, noStoreObserver, noTimerObserver, type MessageObserver, type StoreObserver, type TimerObserver } from './observers';
+import { timerMetrics } from './timerMetrics';
 import type { ImMetricsConfig, MetricsLogger } from './types';
 
 export type CacheMode = 'redis' | 'memory' | 'degraded';
@@ -28,6 +29,8 @@ export class ImMetrics {
   readonly enabled: boolean;
   readonly messages: MessageObserver;
   readonly store: StoreObserver;
+  /** What egg-im's timers (outbox and session sweepers, presence heartbeat, history and receipt flushes) report per run. */
+  readonly timers: TimerObserver;
   #sources: MetricSources = {};
 
   constructor(config: Pick<ImMetricsConfig, 'enabled'>, private readonly logger: MetricsLogger) {
@@ -35,11 +38,13 @@ export class ImMetrics {
     if (!this.enabled) {
       this.messages = noMessageObserver;
       this.store = noStoreObserver;
+      this.timers = noTimerObserver;
       return;
     }
     collectDefaultMetrics({ register: this.registry });
     this.messages = this.#messageMetrics();
     this.store = this.#storeMetrics();
+    this.timers = timerMetrics(this.registry);
     this.#gauges();
   }
 
