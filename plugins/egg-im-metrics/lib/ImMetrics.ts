@@ -1,10 +1,13 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { HotCounter, HotHistogram, type Series } from './hotMetrics';
 import { noMessageObserver, noStoreObserver, noTimerObserver, type MessageObserver, type StoreObserver, type TimerObserver } from './observers';
 import { timerMetrics } from './timerMetrics';
 import type { ImMetricsConfig, MetricsLogger } from './types';
 
 export type CacheMode = 'redis' | 'memory' | 'degraded';
 const CACHE_MODES: readonly CacheMode[] = [ 'redis', 'memory', 'degraded' ];
+/** Latency buckets, 1 ms to 10 s. */
+const SECONDS_BUCKETS = [ 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 ];
 
 /** Where the gauges are read, at scrape time (the other plugins' public APIs; each is optional). */
 export interface MetricSources {
@@ -59,57 +62,48 @@ export class ImMetrics {
   }
 
   #messageMetrics(): MessageObserver {
-    const registers = [ this.registry ];
-    const messages = new Counter({
-      name: 'egg_im_messages_total', help: 'Sends answered, by result (accepted, deduplicated, refused with its error code)',
-      labelNames: [ 'result', 'code' ] as const, registers,
-    });
-    const deliveries = new Counter({
-      name: 'egg_im_deliveries_total', help: 'Deliveries to a recipient\'s devices on this node, by outcome (delivered, retried, failed)',
-      labelNames: [ 'outcome' ] as const, registers,
-    });
-    const ackSeconds = new Histogram({
-      name: 'egg_im_send_ack_seconds', help: 'From a send\'s arrival to its answer with the stored message (accepted or deduplicated)',
-      buckets: [ 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 ], registers,
-    });
-    const deliverySeconds = new Histogram({
-      name: 'egg_im_delivery_seconds', help: 'From a delivery\'s first push on this node to a device\'s acknowledgement',
-      buckets: [ 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 ], registers,
-    });
-    // The series a dashboard needs exist from the start (rate() of a series that appears later misses its first increase).
-    const accepted = messages.labels({ result: 'accepted' });
-    const deduplicated = messages.labels({ result: 'deduplicated' });
-    const delivered = deliveries.labels({ outcome: 'delivered' });
-    const retried = deliveries.labels({ outcome: 'retried' });
-    const failed = deliveries.labels({ outcome: 'failed' });
-    for (const series of [ accepted, deduplicated, delivered, retried, failed ]) series.inc(0);
+    const { registry } = this;
+    const messages = new HotCounter('egg_im_messages_total',
+      'Sends answered, by result (accepted, deduplicated, refused with its error code)', registry);
+    const deliveries = new HotCounter('egg_im_deliveries_total',
+      'Deliveries to a recipient\'s devices on this node, by outcome (delivered, retried, failed)', registry);
+    const ackSeconds = new HotHistogram('egg_im_send_ack_seconds',
+      'From a send\'s arrival to its answer with the stored message (accepted or deduplicated)', SECONDS_BUCKETS, registry);
+    const deliverySeconds = new HotHistogram('egg_im_delivery_seconds',
+      'From a delivery\'s first push on this node to a device\'s acknowledgement', [ ...SECONDS_BUCKETS, 30, 60 ], registry);
+    // Every series but the refusals exists from the start (rate() of a series that appears later misses its first increase).
+    const accepted = messages.series({ result: 'accepted' });
+    const deduplicated = messages.series({ result: 'deduplicated' });
+    const refusedByCode = new Map<string, Series>();
+    const delivered = deliveries.series({ outcome: 'delivered' });
+    const retried = deliveries.series({ outcome: 'retried' });
+    const failed = deliveries.series({ outcome: 'failed' });
     return {
       answered(result, seconds) {
-        (result === 'accepted' ? accepted : deduplicated).inc();
+        (result === 'accepted' ? accepted : deduplicated).value++;
         ackSeconds.observe(seconds);
       },
       refused(code, count = 1) {
-        messages.inc({ result: 'refused', code }, count);
+        let series = refusedByCode.get(code);
+        // error codes are a fixed set (the protocol's)
+        if (!series) refusedByCode.set(code, series = messages.series({ result: 'refused', code }));
+        series.value += count;
       },
       delivered(seconds) {
-        delivered.inc();
+        delivered.value++;
         deliverySeconds.observe(seconds);
       },
-      retried: () => retried.inc(),
-      failed: () => failed.inc(),
+      retried: () => void retried.value++,
+      failed: () => void failed.value++,
     };
   }
 
   #storeMetrics(): StoreObserver {
-    const registers = [ this.registry ];
-    const size = new Histogram({
-      name: 'egg_im_store_batch_size', help: 'Messages per committed write batch (one transaction)',
-      buckets: [ 1, 2, 5, 10, 20, 50, 100, 200, 500 ], registers,
-    });
-    const seconds = new Histogram({
-      name: 'egg_im_store_commit_seconds', help: 'Time to write and commit one batch of messages, retries included',
-      buckets: [ 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 ], registers,
-    });
+    const { registry } = this;
+    const size = new HotHistogram('egg_im_store_batch_size', 'Messages per committed write batch (one transaction)',
+      [ 1, 2, 5, 10, 20, 50, 100, 200, 500 ], registry);
+    const seconds = new HotHistogram('egg_im_store_commit_seconds', 'Time to write and commit one batch of messages, retries included',
+      [ 0.0005, ...SECONDS_BUCKETS ], registry);
     return {
       batchCommitted(messages, took) {
         size.observe(messages);
