@@ -89,13 +89,8 @@ describe('examples/chat in a browser', function() {
 
   it('sign-up, finding each other, messages both ways with delivered and read marks, custom types, a group of three, catch-up and two tabs', async () => {
     const startedAt = Date.now();
-    const alice = await person();
-    const bob = await person();
-    const carol = await person(PHONE);
-
-    await signIn(alice.page, 'alice', 'Sign up');
-    await signIn(bob.page, 'bob', 'Sign up');
-    await signIn(carol.page, 'carol', 'Sign up');
+    const [ alice, bob, carol ] = await Promise.all([ person(), person(), person(PHONE) ]);
+    await Promise.all([ signIn(alice.page, 'alice', 'Sign up'), signIn(bob.page, 'bob', 'Sign up'), signIn(carol.page, 'carol', 'Sign up') ]);
 
     // A server error is shown in words: the name is taken.
     const intruder = await open(carol.context);
@@ -148,6 +143,10 @@ describe('examples/chat in a browser', function() {
     await conversationButton(bob.page, 'Weekend trip').click();
     assert.deepStrictEqual(await texts(bob.page), [ 'Who is in for Saturday?', 'Me!' ]);
     await markOf(alice.page, 'Who is in for Saturday?', 'read');
+    await bob.page.getByText('Send a location, a poll or a sticker').click();
+    await bob.page.getByRole('button', { name: 'Send sticker: party popper' }).click();
+    await carol.page.getByRole('img', { name: 'sticker: party popper' }).waitFor();
+    await alice.page.getByRole('img', { name: 'sticker: party popper' }).waitFor();
 
     // Bob closes his tab: Alice sees him last seen, writes twice; he logs in again later and catches up, in order.
     await conversationButton(alice.page, 'bob').click();

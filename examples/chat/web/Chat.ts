@@ -126,6 +126,7 @@ export class Chat {
       real.historyLoaded = real.historyLoaded || message.seq === 1;
       if (!real.historyLoaded) await this.#loadHistory(real);
       this.openId = real.id;
+      this.refreshPresence([ real.peerId! ]).catch(err => this.events.failed(err)); // visible now that they share a conversation
     }
     this.delivery.set(message.id, advance(this.delivery.get(message.id), 'sent'));
     this.#take(message);

@@ -75,6 +75,7 @@ async function enter(session: { token: string; userId: string; username: string 
   render('open');
   render('connection');
   listPresenceTimer = setInterval(() => refreshListPresence(), PRESENCE_LIST_MS);
+  presenceTimer = setInterval(() => refreshOpenPresence(), PRESENCE_OPEN_MS);
   refreshListPresence();
   input('search-input').focus();
 }
@@ -88,6 +89,12 @@ function leave(): void {
   byId('chat-view').hidden = true;
   byId('auth-view').hidden = false;
   input('auth-username').focus();
+}
+
+/** The open direct conversation's peer, more often than the list's. */
+function refreshOpenPresence(): void {
+  const peerId = chat?.open()?.peerId;
+  if (peerId && !chat!.openId!.startsWith('draft:')) chat!.refreshPresence([ peerId ]).catch(() => undefined); // the next round retries
 }
 
 function refreshListPresence(): void {
@@ -140,14 +147,10 @@ function renderOpen(chat: Chat): void {
   byId('conversation').hidden = !conversation;
   byId('empty-state').hidden = !!conversation;
   byId('chat-view').classList.toggle('reading', !!conversation);
-  clearInterval(presenceTimer);
   if (!conversation) return;
   byId('conversation-title').textContent = conversation.type === 'group' ? `👥 ${chat.title(conversation)}` : chat.title(conversation);
   byId('peer-presence').textContent = conversation.peerId ? presenceText(chat, conversation.peerId) : '';
   byId('add-member-form').hidden = conversation.type !== 'group';
-  if (conversation.peerId && !conversation.id.startsWith('draft:')) {
-    presenceTimer = setInterval(() => chat.refreshPresence([ conversation.peerId! ]).catch(() => undefined), PRESENCE_OPEN_MS);
-  }
   renderMessages(chat, conversation);
 }
 
