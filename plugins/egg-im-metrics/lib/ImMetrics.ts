@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { HotCounter, HotHistogram, type Series } from './hotMetrics';
 import { noMessageObserver, noStoreObserver, noTimerObserver, type MessageObserver, type StoreObserver, type TimerObserver } from './observers';
@@ -20,6 +21,8 @@ export interface MetricSources {
 
 /** Longest a scrape waits for the outbox count (the database may be down: the scrape still answers). */
 const OUTBOX_READ_TIMEOUT_MS = 1000;
+/** The outbox is counted at most this often, however often the metrics are scraped. */
+const OUTBOX_READ_EVERY_MS = 1000;
 
 /**
  * `app.imMetrics`: this process's Prometheus registry (prom-client) with egg-im's metrics and the default
@@ -117,6 +120,7 @@ export class ImMetrics {
     const registers = [ this.registry ];
     const sources = () => this.#sources;
     const { logger } = this;
+    let outboxReadAt = -Infinity;
     new Gauge({
       name: 'egg_im_connections', help: 'Open sockets', registers,
       collect() {
@@ -139,7 +143,8 @@ export class ImMetrics {
       aggregator: 'max', registers,
       async collect() {
         const read = sources().outboxPending;
-        if (!read) return;
+        if (!read || performance.now() - outboxReadAt < OUTBOX_READ_EVERY_MS) return;
+        outboxReadAt = performance.now();
         try {
           this.set(await withTimeout(read(), OUTBOX_READ_TIMEOUT_MS));
         } catch (err) {

@@ -48,11 +48,12 @@ export class WorkerScrapes {
   scrape(): Promise<Exposition> {
     const id = `${process.pid}-${++this.#next}`;
     return new Promise((resolve, reject) => {
-      const done = (result: { id: string } & Exposition) => {
+      const done = (result: { id: string; error?: string } & Exposition) => {
         if (result.id !== id) return;
         clearTimeout(timer);
         this.messenger.removeListener(RESULT, done);
-        resolve({ contentType: result.contentType, text: result.text });
+        if (result.error !== undefined) reject(new Error(`[egg-im-metrics] scrape ${id}: ${result.error}`));
+        else resolve({ contentType: result.contentType, text: result.text });
       };
       // The agent waits timeoutMs for the workers: a little longer here.
       const timer = setTimeout(() => {
@@ -70,6 +71,7 @@ export class AgentGatherer {
   /** The app workers' pids, as egg-cluster's master announces them (none under egg-mock: one app). */
   #workers: number[] = [];
   #next = 0;
+  #current?: Promise<Exposition>;
   readonly #pending = new Map<string, { parts: Map<number, MetricsJson>; complete: () => void }>();
 
   constructor(private readonly messenger: Messenger, private readonly timeoutMs: number, private readonly logger: MetricsLogger) {
@@ -83,13 +85,21 @@ export class AgentGatherer {
       if (pending.parts.size >= Math.max(1, this.#workers.length)) pending.complete();
     });
     // A scrape of a worker: the answer is broadcast (egg-mock's messenger cannot send to one pid), the asker picks it by id.
-    messenger.on(SCRAPE, ({ id }: { id: string }) => void this.gather(id).then(
+    messenger.on(SCRAPE, ({ id }: { id: string }) => void this.gather().then(
       exposition => this.messenger.sendToApp(RESULT, { id, ...exposition }),
-      err => this.logger.error(new Error(`[egg-im-metrics] scrape ${id} failed`, { cause: err }))));
+      (err: Error) => this.messenger.sendToApp(RESULT, { id, error: err.message })));
+  }
+
+  /** Every worker's metrics, merged. Scrapes that arrive while they are gathered share the answer (bounded work however often they come). */
+  gather(): Promise<Exposition> {
+    this.#current ??= this.#gather(`agent-${++this.#next}`).finally(() => {
+      this.#current = undefined;
+    });
+    return this.#current;
   }
 
   /** Asks every worker, waits for all of them (or `timeoutMs`), merges what came. */
-  async gather(id = `agent-${++this.#next}`): Promise<Exposition> {
+  async #gather(id: string): Promise<Exposition> {
     const parts = new Map<number, MetricsJson>();
     await new Promise<void>(resolve => {
       const timer = setTimeout(complete, this.timeoutMs);
