@@ -329,6 +329,34 @@ describe('egg-im-client', () => {
     });
   });
 
+  describe('a node draining', () => {
+    it('on server:draining: the call in flight is answered there, then it reconnects; a call made meanwhile waits for the new connection', async () => {
+      const { client } = await online('alice', { reconnection: { delayMs: 300, maxDelayMs: 300 } });
+      const errors: unknown[] = [];
+      client.on('error', (err) => errors.push(err));
+      const disconnects: Array<[string, boolean]> = [];
+      let second: Promise<unknown> | undefined;
+      client.on('disconnect', (reason, willReconnect) => {
+        disconnects.push([ reason, willReconnect ]);
+        second ??= client.send({ type: 'user', id: bob }, 'text', { text: 'while moving' });
+      });
+      const first = client.send({ type: 'user', id: bob }, 'text', { text: 'in flight' });
+      // Reaches the client before the ack of the send above: the client has a call in flight when told.
+      for (const socket of server.io.of('/').sockets.values()) socket.emit('server:draining', { deadlineMs: 5000 });
+
+      assert.deepEqual((await first).content, { text: 'in flight' });
+      await waitFor('the client to leave', () => disconnects.length === 1);
+      assert.deepEqual(disconnects, [ [ 'forced close', true ] ], 'closed from the client side, to reconnect');
+      assert.equal(client.connected, false);
+      assert.deepEqual((await second!).content, { text: 'while moving' });
+      assert.equal(server.handshakes.filter((h) => h.token === client.token).length, 2, 'reconnected once');
+      const sends = server.sendLog.filter((s) => s.userId === alice);
+      assert.equal(sends.length, 2, 'each call sent once: none needed a retry');
+      assert.notEqual(sends[0].clientMsgId, sends[1].clientMsgId);
+      assert.deepEqual(errors, []);
+    });
+  });
+
   describe('HTTP helpers', () => {
     it('reads history and conversations, and rejects with code, status and details', async () => {
       const client = await login('bob');
