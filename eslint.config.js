@@ -46,7 +46,7 @@ module.exports = tseslint.config(
       // compiled output (only present between prepack and postpack)
       'packages/*/index.js', 'packages/*/lib/**/*.js',
       'plugins/*/{app,agent}.js', 'plugins/*/{app,config,lib}/**/*.js',
-      'framework/*/{index,app,agent}.js', 'framework/*/{app,config,lib,client}/**/*.js',
+      'framework/*/{app,agent}.js', 'framework/*/{app,config,lib}/**/*.js',
       // built by the client package's `prepare` (esbuild, tsc)
       'packages/*/dist/**',
     ],
