@@ -107,6 +107,7 @@ describe('examples/chat in a browser', function() {
     const fromAlice = conversationButton(bob.page, 'alice');
     await fromAlice.locator('.unread[aria-label="1 unread"]').waitFor();
     await fromAlice.locator('.preview', { hasText: 'alice: Hi Bob, it is Alice' }).waitFor();
+    await bob.page.locator('#announce', { hasText: 'New message from alice: Hi Bob, it is Alice' }).waitFor({ state: 'attached' });
     await fromAlice.click();
     await bubble(bob.page, 'Hi Bob, it is Alice').waitFor();
     await markOf(alice.page, 'Hi Bob, it is Alice', 'read');

@@ -15,6 +15,8 @@ export interface Presence { online: boolean; lastSeenAt?: string }
 /** What the view is told to redraw. */
 export interface ChatEvents {
   changed(what: 'list' | 'open' | 'presence' | 'connection'): void;
+  /** A message from someone else arrived (for the screen reader's announcement); `group` names its group. */
+  arrived(message: ChatMessage, from: string, group?: string): void;
   failed(err: unknown): void;
   ended(reason: string): void;
 }
@@ -33,6 +35,8 @@ export class Chat {
   openId?: string;
   connected = false;
   #refreshList?: Promise<void>;
+  /** Name lookups run one after the other: each asks only for the ids still unknown. */
+  #naming: Promise<void> = Promise.resolve();
 
   private constructor(readonly client: ImClient<ChatTypes>, readonly username: string, private readonly events: ChatEvents) {}
 
@@ -48,7 +52,7 @@ export class Chat {
     const chat = new Chat(client, session.username, events);
     chat.usernames.set(session.userId, session.username);
     for (const summary of conversations) chat.#upsert(summary);
-    await chat.#learnNames();
+    await chat.#knowNames();
     chat.#listen();
     await client.connect();
     return chat;
@@ -189,6 +193,12 @@ export class Chat {
     });
     client.on('message', message => {
       this.#take(message);
+      if (message.senderId !== this.userId) {
+        this.#knowNames().then(() => {
+          const conversation = this.conversations.get(message.conversationId)!;
+          this.events.arrived(message, this.nameOf(message.senderId), conversation.type === 'group' ? this.title(conversation) : undefined);
+        }, err => this.events.failed(err));
+      }
       // Someone shown as away just wrote: ask again rather than wait for the next presence round.
       if (this.presence.get(message.senderId)?.online === false) this.refreshPresence([ message.senderId ]).catch(err => this.events.failed(err));
       if (message.conversationId === this.openId) this.markRead().catch(err => this.events.failed(err));
@@ -216,7 +226,7 @@ export class Chat {
     }
     if (message.senderId === this.userId) conversation.readSeq = Math.max(conversation.readSeq, message.seq);
     conversation.unread = Math.max(0, conversation.lastSeq - conversation.readSeq);
-    if (!this.usernames.has(message.senderId)) this.#learnNames().catch(err => this.events.failed(err));
+    if (!this.usernames.has(message.senderId)) this.#knowNames().catch(err => this.events.failed(err));
   }
 
   /** Delivery marks only move forward; a status covers the sender's earlier messages too (status is a cursor). */
@@ -242,7 +252,7 @@ export class Chat {
     conversation.historyLoaded = true;
     const ownLast = messages.filter(m => m.senderId === this.userId).pop();
     if (ownLast) this.#markUpTo(conversation.id, ownLast.seq, (await this.client.messageStatus(ownLast.id)).status);
-    await this.#learnNames();
+    await this.#knowNames();
     this.events.changed('open');
   }
 
@@ -251,7 +261,7 @@ export class Chat {
     if (this.#refreshList) return;
     this.#refreshList = this.client.conversations().then(({ conversations }) => {
       for (const summary of conversations) this.#upsert(summary);
-      return this.#learnNames();
+      return this.#knowNames();
     }).then(() => this.events.changed('list'), err => this.events.failed(err)).finally(() => {
       this.#refreshList = undefined;
     });
@@ -272,6 +282,12 @@ export class Chat {
     const conversation: Conversation = { lastSeq: 0, readSeq: 0, unread: 0, messages: new Map(), historyLoaded: false, ...fields };
     this.conversations.set(conversation.id, conversation);
     return conversation;
+  }
+
+  #knowNames(): Promise<void> {
+    const run = this.#naming.catch(() => undefined).then(() => this.#learnNames());
+    this.#naming = run;
+    return run;
   }
 
   /** Usernames of the peers and senders the page shows, 50 per request. */

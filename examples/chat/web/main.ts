@@ -62,6 +62,9 @@ async function signIn(action: string): Promise<void> {
 async function enter(session: { token: string; userId: string; username: string }): Promise<void> {
   chat = await Chat.start(session, {
     changed: what => render(what),
+    arrived: (message, from, group) => {
+      byId('announce').textContent = `New message from ${from}${group ? ` in ${group}` : ''}: ${preview(message)}`;
+    },
     failed: showError,
     ended: reason => {
       leave();

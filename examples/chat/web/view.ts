@@ -26,13 +26,28 @@ export function shortTime(iso: string): string {
   return Date.now() - date.getTime() < 20 * 3600_000 ? timeFormat.format(date) : dayFormat.format(date);
 }
 
-/** A message's content as the person should see it: each custom type rendered as itself. */
+/**
+ * A message's content as the person should see it: each custom type rendered as itself. The server checked the
+ * content against its type, but the page never trusts it further than that: what it cannot draw says so.
+ */
 export function renderContent(message: ChatMessage): HTMLElement {
+  try {
+    return drawContent(message);
+  } catch {
+    return el('p', { class: 'unknown' }, `(a ${message.type} message this page cannot show)`);
+  }
+}
+
+function drawContent(message: ChatMessage): HTMLElement {
   switch (message.type) {
     case 'text':
       return el('p', { class: 'text' }, message.content.text);
     case 'location': {
-      const { lat, lng, name } = message.content;
+      // class-validator's IsLatitude also takes numeric strings
+      const lat = Number(message.content.lat);
+      const lng = Number(message.content.lng);
+      const name = message.content.name;
+      if (!Number.isFinite(lat) || !Number.isFinite(lng)) throw new Error('not a point');
       const link = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lng}#map=16/${lat}/${lng}`;
       return el('div', { class: 'location', 'data-type': 'location' },
         el('span', { 'aria-hidden': 'true' }, '📍 '),
