@@ -67,4 +67,9 @@ describe('every published package declares what it imports and can be installed 
       });
     });
   }
+
+  it('egg-im maps its subpath egg-im/client', () => {
+    const exports = OURS.get('egg-im')!.exports;
+    assert(exports?.['.'] && exports['./client'], 'egg-im exports . and ./client');
+  });
 });
