@@ -32,9 +32,10 @@ export async function startNode(env: Record<string, string>, baseDir = path.join
     await waitFor(async () => {
       if (started.child.exitCode !== null) throw new Error(`node exited early:\n${started.output()}`);
       return (await getJson(`${url}/readyz`)).status === 200;
-    }, 60000, `node on port ${port} to be ready`);
+    }, 120000, `node on port ${port} to be ready`);
   } catch (err) {
-    started.child.kill('SIGKILL');
+    // The whole tree: egg's master, agent and worker would outlive cluster.js.
+    killTree(started.child.pid!);
     throw err;
   }
   return {
@@ -49,7 +50,7 @@ export async function startNode(env: Record<string, string>, baseDir = path.join
         else started.child.kill(signal);
       }
       await started.exited;
-      fs.rmSync(logDir, { recursive: true, force: true });
+      if (!process.env.TEST_KEEP_LOGS) fs.rmSync(logDir, { recursive: true, force: true });
     },
   };
 }

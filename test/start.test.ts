@@ -1,0 +1,67 @@
+import assert from 'node:assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { waitFor } from 'egg-im-testkit';
+import { freePort, getJson, start, type Started } from './support/process';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** The README's start: `npm start` is the production start of the demo, on the embedded default (no server). */
+describe('npm start, and workers without Redis', function() {
+  this.timeout(120000);
+  let dir: string;
+  const started: Started[] = [];
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'egg-im-start-'));
+  });
+
+  after(async () => {
+    for (const run of started) {
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The embedded default, with the SQLite file and the logs in the test's folder. */
+  const embedded = (name: string) => ({
+    ...process.env,
+    IM_DATABASE_URL: `sqlite:${path.join(dir, `${name}.sqlite`)}`,
+    IM_REDIS_URL: '',
+    IM_LOG_DIR: path.join(dir, `${name}-logs`),
+    WORKERS: '',
+    EGG_SERVER_ENV: '',
+    NODE_ENV: '',
+  });
+
+  it('npm start: production mode, one worker, SQLite and the in-memory cache; SIGTERM stops it', async () => {
+    const port = await freePort();
+    const run = start('npm', [ 'start' ], { cwd: ROOT, env: { ...embedded('npm'), PORT: String(port) } });
+    started.push(run);
+    await waitFor(() => /\[master\] egg-im started on http:/.test(run.output()), 90000, 'npm start to start')
+      .catch(err => { throw new Error(`${err.message}\n${run.output()}`); });
+    const { status, body } = await getJson(`http://127.0.0.1:${port}/readyz`);
+    assert.equal(status, 200);
+    assert.equal(body.checks.store.driver, 'better-sqlite3');
+    assert.equal(body.checks.cache.mode, 'memory');
+    assert.match(run.output(), /"env":"prod"/);
+    assert.match(run.output(), /app_worker#1:\d+ started/);
+    assert.doesNotMatch(run.output(), /app_worker#2/);
+    run.child.kill('SIGTERM');
+    await run.exited;
+    await assert.rejects(getJson(`http://127.0.0.1:${port}/readyz`), 'nothing listens after the stop');
+  });
+
+  it('two workers without Redis refuse to start, saying what to set', async () => {
+    const port = await freePort();
+    const run = start(process.execPath, [ 'scripts/cluster.js', '--baseDir', 'test/fixtures/apps/node', '--workers', '2', '--port', String(port) ], {
+      cwd: ROOT,
+      env: embedded('workers'),
+    });
+    started.push(run);
+    const { code } = await run.exited;
+    assert.equal(code, 1, run.output());
+    assert.match(run.output(), /\[egg-im\] 2 workers share no cache: set IM_REDIS_URL \(or imCache\.client\.url\), or start one worker \(--workers 1\)/);
+  });
+});
