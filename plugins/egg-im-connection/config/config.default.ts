@@ -63,6 +63,13 @@ export default () => {
        */
       visibleTo: 'contacts',
     },
+    directory: {
+      /**
+       * GET /im/users: a signed-in user finds others by username prefix or by id ({ userId, username }, at most 50
+       * per request). Turn off when the host application lists its users itself; the route is then NOT_FOUND.
+       */
+      enabled: true,
+    },
     auth: {
       /** POST /im/auth/register; turn off when users come from the host application. */
       registration: true,

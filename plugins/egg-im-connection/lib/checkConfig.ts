@@ -35,4 +35,6 @@ export function checkConfig(config: EggAppConfig['imConnection']): void {
   const visibleTo: unknown = config.presence?.visibleTo;
   assert(visibleTo === 'contacts' || visibleTo === 'everyone',
     `[egg-im-connection] config.imConnection.presence.visibleTo must be 'contacts' or 'everyone', got ${JSON.stringify(visibleTo)}`);
+  const directory: unknown = config.directory?.enabled;
+  assert(typeof directory === 'boolean', `[egg-im-connection] config.imConnection.directory.enabled must be true or false, got ${JSON.stringify(directory)}`);
 }

@@ -21,6 +21,8 @@ describe('egg-im-connection: config checked at start', () => {
       /\[egg-im-connection\] config\.imConnection\.socket\.maxPerUser must be a positive integer, got 0/ ],
     [ 'an unknown presence scope', { presence: { visibleTo: 'friends' } },
       /\[egg-im-connection\] config\.imConnection\.presence\.visibleTo must be 'contacts' or 'everyone', got "friends"/ ],
+    [ 'a directory switch that is not a boolean', { directory: { enabled: 'no' } },
+      /\[egg-im-connection\] config\.imConnection\.directory\.enabled must be true or false, got "no"/ ],
     [ 'a confirmation settle time of 0', { nodes: { confirmAfterMs: 0 } },
       /\[egg-im-connection\] config\.imConnection\.nodes\.confirmAfterMs must be a positive integer, got 0/ ],
     [ 'an HTTP prefix with a trailing slash', { http: { prefix: '/im/' } },

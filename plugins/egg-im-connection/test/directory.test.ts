@@ -75,3 +75,23 @@ describe('egg-im-connection: the user directory', () => {
     }
   });
 });
+
+describe('egg-im-connection: the user directory turned off (directory.enabled: false)', () => {
+  let fx: Fixture;
+  before(async () => {
+    fx = await startFixture('directory-off');
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  it('answers GET users as an unknown path: NOT_FOUND, with or without a session', async () => {
+    const viewer = await registerAndLogin(fx.app, 'viewer');
+    fx.secrets.add(viewer.token).add(viewer.password);
+    const signedIn = await fx.app.httpRequest().get(`/im/users?username=${viewer.username}`).set('Authorization', `Bearer ${viewer.token}`).expect(404);
+    assert.strictEqual(signedIn.body.error.code, 'NOT_FOUND');
+    const anonymous = await fx.app.httpRequest().get(`/im/users?username=${viewer.username}`).expect(404);
+    assert.deepStrictEqual(anonymous.body, signedIn.body);
+    await fx.app.httpRequest().get(`/im/users/${viewer.userId}/presence`).set('Authorization', `Bearer ${viewer.token}`).expect(200);
+  });
+});

@@ -68,6 +68,8 @@ declare module 'egg' {
         /** Who may read a user's presence: users sharing a conversation with them (and themselves), or everyone. */
         visibleTo: 'contacts' | 'everyone';
       };
+      /** The user directory, GET users under the prefix (off: NOT_FOUND, like any unknown path). */
+      directory: { enabled: boolean };
       auth: {
         registration: boolean;
         minPasswordLength: number;

@@ -28,8 +28,10 @@ function checkLimit(value: string | undefined): number {
  * `?username=<prefix>&limit=` lists the users whose username starts with it (byte for byte, the exact name
  * first, at most `limit`); `?id=<id>&id=…` names up to 50 users by id, in the order given, unknown ids left
  * out. Each user is `{ userId, username }`: nothing else (presence has its own route and its own scope).
+ * Not mounted with `imConnection.directory.enabled: false`.
  */
 export function directoryRoutes(app: Application): void {
+  if (!app.config.imConnection.directory.enabled) return;
   const { prefix, requireSession } = app.imSessions;
 
   app.router.get('imUserDirectory', `${prefix}/users`, requireSession, async ctx => {
