@@ -44,9 +44,10 @@ export async function serveMetrics(config: Pick<ImMetricsConfig, 'path' | 'token
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: Error) => reject(new Error(`[egg-im-metrics] cannot serve the metrics on ${config.host}:${config.port} (imMetrics.port): ${err.message}`, { cause: err }));
+    server.once('error', fail);
     server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     });
   });

@@ -1,4 +1,6 @@
 import assert from 'node:assert';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import mm, { type MockApplication } from 'egg-mock';
 import {
   createTestDatabase, dropTestDatabase, freeTcpPort, listen, registerAndLogin, request, TEST_REDIS_URL, uniqueName, waitFor,
@@ -178,6 +180,19 @@ describe('egg-im-metrics: exposure', () => {
       await app.close();
     }
     await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'closed with the app');
+  });
+
+  it('on a port that is taken: the app does not start, and says why', async () => {
+    const taken = http.createServer();
+    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve));
+    mm(process.env, 'METRICS_TEST_PORT', String((taken.address() as AddressInfo).port));
+    const app = mm.app({ baseDir: 'apps/own-port', cache: false });
+    try {
+      await assert.rejects(app.ready(), /\[egg-im-metrics\] cannot serve the metrics on 127\.0\.0\.1:\d+ \(imMetrics\.port\): .*EADDRINUSE/);
+    } finally {
+      await app.close();
+      taken.close();
+    }
   });
 });
 
