@@ -72,7 +72,7 @@ describe('examples/chat in a browser', function() {
   }
 
   function bubble(page: Page, text: string): Locator {
-    return page.locator('#messages li.message', { hasText: text });
+    return page.locator('#messages li.message', { has: page.getByText(text, { exact: true }) });
   }
 
   async function markOf(page: Page, text: string, status: 'sent' | 'delivered' | 'read'): Promise<void> {
@@ -148,6 +148,11 @@ describe('examples/chat in a browser', function() {
     await bob.page.getByRole('button', { name: 'Send sticker: party popper' }).click();
     await carol.page.getByRole('img', { name: 'sticker: party popper' }).waitFor();
     await alice.page.getByRole('img', { name: 'sticker: party popper' }).waitFor();
+    // Carol's phone, for the README and the docs.
+    await carol.page.getByRole('button', { name: 'Back' }).click();
+    await carol.page.screenshot({ path: path.join(SCREENSHOT_DIR, 'chat-phone-list.png') });
+    await conversationButton(carol.page, 'Weekend trip').click();
+    await carol.page.screenshot({ path: path.join(SCREENSHOT_DIR, 'chat-phone.png') });
 
     // Bob closes his tab: Alice sees him last seen, writes twice; he logs in again later and catches up, in order.
     await conversationButton(alice.page, 'bob').click();
@@ -165,6 +170,22 @@ describe('examples/chat in a browser', function() {
     assert.deepStrictEqual(seen.slice(-4), [ 'Hi Bob, it is Alice', 'Hello Alice!', 'Are you there?', 'Call me when you are back' ]);
     await markOf(alice.page, 'Call me when you are back', 'read');
 
+    // A long conversation (60 more messages from Carol, over the API): the newest 50 first, older ones on request.
+    const login = await chat.app.httpRequest().post('/im/auth/login').send({ username: 'carol', password: 'carol-password' }).expect(200);
+    const { conversations } = (await chat.app.httpRequest().get('/im/conversations').set('Authorization', `Bearer ${login.body.token}`).expect(200)).body;
+    const trip = conversations.find((c: { name?: string }) => c.name === 'Weekend trip');
+    const messages = Array.from({ length: 60 }, (_, i) => ({ to: { type: 'group', id: trip.groupId }, type: 'text', content: { text: `Plan item ${i + 1}` }, clientMsgId: `plan-${i}` }));
+    await chat.app.httpRequest().post('/im/messages/batch').set('Authorization', `Bearer ${login.body.token}`).send({ messages }).expect(200);
+    await conversationButton(back, 'Weekend trip').click();
+    await bubble(back, 'Plan item 60').waitFor();
+    assert.equal(await bubble(back, 'Who is in for Saturday?').count(), 0, 'older than the newest 50');
+    await back.getByRole('button', { name: 'Show older messages' }).click();
+    await bubble(back, 'Who is in for Saturday?').waitFor();
+    const all = await texts(back);
+    assert.deepStrictEqual([ all[0], all[1], all.length ], [ 'Who is in for Saturday?', 'Me!', 62 ]);
+    assert.equal(await back.getByRole('button', { name: 'Show older messages' }).isVisible(), false);
+    await conversationButton(back, 'alice').click();
+
     // Two tabs of Bob at once (two devices): what one sends, the other shows as his own.
     const secondTab = await open(bob.context);
     await signIn(secondTab, 'bob', 'Log in');
@@ -172,15 +193,14 @@ describe('examples/chat in a browser', function() {
     await say(secondTab, 'Back now, from my other tab');
     await bubble(back, 'Back now, from my other tab').locator('.sender', { hasText: 'You' }).waitFor();
     await bubble(alice.page, 'Back now, from my other tab').waitFor();
+    await secondTab.getByRole('button', { name: 'Log out' }).click();
+    await secondTab.getByRole('button', { name: 'Log in' }).waitFor();
+    assert.equal(await secondTab.getByRole('alert').isVisible(), false, 'a deliberate logout is no error');
 
     // Pictures for the README and the docs, from this very run.
     await alice.page.getByText('Send a location, a poll or a sticker').click(); // folds the forms away again
     await alice.page.locator('#peer-presence', { hasText: 'online' }).waitFor();
     await alice.page.screenshot({ path: path.join(SCREENSHOT_DIR, 'chat-desktop.png') });
-    await carol.page.getByRole('button', { name: 'Back' }).click();
-    await carol.page.screenshot({ path: path.join(SCREENSHOT_DIR, 'chat-phone-list.png') });
-    await conversationButton(carol.page, 'Weekend trip').click();
-    await carol.page.screenshot({ path: path.join(SCREENSHOT_DIR, 'chat-phone.png') });
 
     assert.deepStrictEqual(pageErrors, [], 'no script errors on the page');
     console.log(`      (browser run: ${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);

@@ -8,6 +8,8 @@ export interface Conversation extends Omit<ConversationSummary, 'conversationId'
   /** Loaded or received messages by seq. */
   messages: Map<number, ChatMessage>;
   historyLoaded: boolean;
+  /** Older messages than those loaded exist (history read backwards). */
+  hasOlder: boolean;
 }
 
 export interface Presence { online: boolean; lastSeenAt?: string }
@@ -35,6 +37,7 @@ export class Chat {
   openId?: string;
   connected = false;
   #refreshList?: Promise<void>;
+  #loggingOut = false;
   /** Name lookups run one after the other: each asks only for the ids still unknown. */
   #naming: Promise<void> = Promise.resolve();
 
@@ -177,7 +180,9 @@ export class Chat {
     this.events.changed('presence');
   }
 
+  /** Ends the session on the server (its sockets are told `session:expired`: not news to this page). */
   async logout(): Promise<void> {
+    this.#loggingOut = true;
     await this.client.logout();
   }
 
@@ -205,7 +210,9 @@ export class Chat {
       this.events.changed(message.conversationId === this.openId ? 'open' : 'list');
     });
     client.on('status', event => this.#onStatus(event).catch(err => this.events.failed(err)));
-    client.on('sessionExpired', () => this.events.ended('Your session ended. Please log in again.'));
+    client.on('sessionExpired', () => {
+      if (!this.#loggingOut) this.events.ended('Your session ended. Please log in again.');
+    });
     client.on('error', err => this.events.failed(err));
   }
 
@@ -246,10 +253,23 @@ export class Chat {
     this.events.changed('open');
   }
 
+  /** The page of messages before the oldest one shown. */
+  async loadOlder(): Promise<void> {
+    const conversation = this.open();
+    if (!conversation?.hasOlder) return;
+    const oldest = Math.min(...conversation.messages.keys());
+    const { messages, hasMore } = await this.client.history(conversation.id, { beforeSeq: oldest, limit: HISTORY_PAGE });
+    for (const message of messages) if (!conversation.messages.has(message.seq)) conversation.messages.set(message.seq, message);
+    conversation.hasOlder = hasMore;
+    await this.#knowNames();
+    this.events.changed('open');
+  }
+
   async #loadHistory(conversation: Conversation): Promise<void> {
-    const { messages } = await this.client.history(conversation.id, { limit: HISTORY_PAGE });
+    const { messages, hasMore } = await this.client.history(conversation.id, { limit: HISTORY_PAGE });
     for (const message of messages) if (!conversation.messages.has(message.seq)) conversation.messages.set(message.seq, message);
     conversation.historyLoaded = true;
+    conversation.hasOlder = hasMore;
     const ownLast = messages.filter(m => m.senderId === this.userId).pop();
     if (ownLast) this.#markUpTo(conversation.id, ownLast.seq, (await this.client.messageStatus(ownLast.id)).status);
     await this.#knowNames();
@@ -279,7 +299,7 @@ export class Chat {
   }
 
   #add(fields: Partial<Conversation> & Pick<Conversation, 'id' | 'type'>): Conversation {
-    const conversation: Conversation = { lastSeq: 0, readSeq: 0, unread: 0, messages: new Map(), historyLoaded: false, ...fields };
+    const conversation: Conversation = { lastSeq: 0, readSeq: 0, unread: 0, messages: new Map(), historyLoaded: false, hasOlder: false, ...fields };
     this.conversations.set(conversation.id, conversation);
     return conversation;
   }

@@ -154,6 +154,7 @@ function renderOpen(chat: Chat): void {
   byId('conversation-title').textContent = conversation.type === 'group' ? `👥 ${chat.title(conversation)}` : chat.title(conversation);
   byId('peer-presence').textContent = conversation.peerId ? presenceText(chat, conversation.peerId) : '';
   byId('add-member-form').hidden = conversation.type !== 'group';
+  byId('older').hidden = !conversation.hasOlder;
   renderMessages(chat, conversation);
 }
 
@@ -262,6 +263,7 @@ function wire(): void {
   }
 
   byId('back').addEventListener('click', () => chat?.close());
+  byId('older').addEventListener('click', event => act(event.currentTarget as HTMLElement, () => chat!.loadOlder()));
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') chat?.markRead().catch(showError);
   });
