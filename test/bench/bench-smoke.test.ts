@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { assertWellFormed } from './lib/wellFormed';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DOCS = path.join(ROOT, 'docs/benchmarks.md');
@@ -84,6 +85,36 @@ describe('the benchmark, --quick (npm run bench -- --quick)', function() {
     // ratios and targets
     for (const key of [ 'connections', 'steady', 'saturation', 'group', 'twoNodes' ]) assert(report.ratios[key], `ratios.${key}`);
     assert(report.targets.length >= 8);
+    // The per-second timeline of each traffic window: latencies by send second, the egg-im server's second beside them.
+    for (const [ label, r ] of Object.entries<any>({ 'eggIm.steady': eggIm.steady, 'eggIm.group': eggIm.group, 'eggIm.twoNodes': eggIm.twoNodes,
+      'bare.steady': bare.steady, 'eggIm.saturation.steps[0]': eggIm.saturation.steps[0] })) {
+      const { rows } = r.perSecond;
+      assert(rows.length >= 2, `${label}.perSecond: ${rows.length} seconds`);
+      if (r.e2eMs) assert.equal(rows.reduce((n: number, row: any) => n + row.deliveries, 0), r.e2eMs.count, `${label}: every delivery in a send second`);
+      for (const row of rows) for (const key of [ 't', 'deliveries', 'slowestMs', 'p99Ms' ]) assert.equal(typeof row[key], 'number', `${label}.perSecond ${key}`);
+      if (label.startsWith('bare')) continue;
+      const measured = rows.filter((row: any) => row.server);
+      assert(measured.length >= rows.length - 1, `${label}: the server's seconds (${measured.length} of ${rows.length})`);
+      for (const { server } of measured) {
+        for (const key of [ 'loopMaxMs', 'loopP99Ms', 'batches', 'batchMean', 'commitMeanMs', 'redisRttMs', 'mysqlRttMs' ]) assert.equal(typeof server[key], 'number', `${label} ${key}`);
+        for (const kind of [ 'minor', 'major' ]) assert.equal(typeof server.gc[kind].totalMs, 'number');
+        assert(server.mysqlRttMs > 0 && server.redisRttMs > 0, `${label}: round trips measured`);
+      }
+    }
+    const steadySeconds = eggIm.steady.perSecond.rows.filter((row: any) => row.server);
+    assert(steadySeconds.some((row: any) => row.server.batches > 0 && row.server.batchMean >= 1 && row.server.commitMeanMs > 0), 'write batches seen');
+    assert(steadySeconds.some((row: any) => row.server.timers.historyFlush?.runs > 0 && row.server.timers.receiptFlush?.runs > 0), 'the flushes seen');
+    assert.equal(eggIm.steady.e2eCurve.length, 38);
+    // The pictures: well-formed SVG beside the report, linked from it.
+    const pictures = fs.readdirSync(path.join(out, 'benchmarks')).sort();
+    assert.deepStrictEqual(pictures, [ 'group', 'steady', 'two-nodes' ].flatMap(w => [ `latency-${w}.svg`, `timeline-${w}.svg` ]).sort());
+    for (const file of pictures) {
+      assertWellFormed(fs.readFileSync(path.join(out, 'benchmarks', file), 'utf8'));
+      assert(markdown.includes(`](benchmarks/${file})`), `benchmarks.md shows ${file}`);
+    }
+    assert(markdown.includes('### What the timelines show'));
+    // Progress as it goes: elapsed / expected time, the step, the time left of a sending window.
+    assert.match(output, /\[bench \d+(m\d\ds|s) \/ ~\d+(m\d\ds|s|m)\] step \d+\/11 egg-im one-to-one steady \(~\d+ s\): egg-im steady: sending 2 s \(1 s left\)/);
     for (const heading of [ '## Machine and versions', '## Targets', '## 1. Connections', '## 2. One-to-one, steady', '## 3. One-to-one, saturation',
       '## 4. Group', '## 5. History', '## 6. Two nodes' ]) {
       assert(markdown.includes(heading), `benchmarks.md lacks "${heading}"`);

@@ -19,11 +19,13 @@ import { ROOT, startBareRelay, startEggNode, stopAll, readLogProblems, type EggN
 import { CpuWindow, cpuSeconds, machineInfo, pidsByName, rssBytes, type CpuReading } from './lib/proc';
 import { formatSummary, summarizeProfile, type ProfileSummary } from './lib/profile';
 import type { ClientSpec, ClientStats, ConnectResult, HttpResult, Route, TrafficResult } from './lib/protocol';
+import { figures } from './lib/figures';
 import { renderMarkdown } from './lib/report';
+import { perSecond } from './lib/timeline';
 import {
   MYSQL_URL, REDIS_URL, ServiceCounters, countStored, createDatabase, directConversationId, dropDatabase, dropRedisPrefix, mysqlInfo, redisInfo, seedHistory, uniqueName,
 } from './lib/services';
-import { USAGE, parseSettings, type Settings } from './lib/settings';
+import { USAGE, parseSettings, plannedSteps, type Settings } from './lib/settings';
 
 type Target = 'bare' | 'eggIm';
 interface User { index: number; userId: string; token?: string }
@@ -52,11 +54,27 @@ class Bench {
   private windows: Array<{ name: string; from: number; to?: number }> = [];
   private profileWindows: Record<string, { node: string; workerPid: number; fromUs: number; toUs: number }> = {};
 
-  constructor(readonly settings: Settings) {}
+  /** The run's steps with their expected seconds, for the progress lines; `stage` is the current one. */
+  private readonly plan: Array<{ name: string; seconds: number }>;
+  private readonly expectedS: number;
+  private stage = '';
 
+  constructor(readonly settings: Settings) {
+    this.plan = plannedSteps(settings);
+    this.expectedS = (settings.quick ? 2 : 5) + sum(this.plan.map(p => p.seconds));
+  }
+
+  /** A progress line: elapsed / expected time, the step, the message. */
   log(message: string): void {
-    const s = Math.round((Date.now() - this.startedAt) / 1000);
-    console.log(`[bench ${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s] ${message}`);
+    const elapsed = (Date.now() - this.startedAt) / 1000;
+    const expected = this.expectedS >= 300 ? `${Math.round(this.expectedS / 60)}m` : duration(this.expectedS);
+    console.log(`[bench ${duration(elapsed)} / ~${expected}] ${this.stage ? `${this.stage}: ` : ''}${message}`);
+  }
+
+  /** Enters a step of the plan (see plannedSteps): later lines name it. */
+  step(name: string): void {
+    const index = this.plan.findIndex(p => p.name === name);
+    this.stage = `step ${index + 1}/${this.plan.length} ${name} (~${this.plan[index]?.seconds ?? '?'} s)`;
   }
 
   has(scenario: number): boolean {
@@ -147,8 +165,14 @@ class Bench {
   }
 
   /** Runs `fn` while printing the load generators' progress and the server's CPU every few seconds. */
-  async ticker<T>(label: string, serverPids: number[], fn: () => Promise<T>): Promise<T> {
+  async ticker<T>(label: string, serverPids: number[], fn: () => Promise<T>, sendingS?: number): Promise<T> {
     const every = this.settings.quick ? 1000 : 3000;
+    const started = Date.now();
+    const phase = () => {
+      if (sendingS === undefined) return '';
+      const left = Math.ceil(sendingS - (Date.now() - started) / 1000);
+      return left > 0 ? `sending ${sendingS} s (${left} s left) · ` : 'draining · ';
+    };
     let last = { at: Date.now(), cpu: sumCpu(serverPids) };
     const timer = setInterval(() => {
       const now = { at: Date.now(), cpu: sumCpu(serverPids) };
@@ -158,7 +182,7 @@ class Bench {
       const done = p.reduce((a, b) => a + b!.done, 0);
       const total = p.reduce((a, b) => a + b!.total, 0);
       const failed = p.reduce((a, b) => a + (b!.failed ?? 0), 0);
-      this.log(`  ${label}: ${p.length ? `${done.toLocaleString('en')}/${total.toLocaleString('en')}${failed ? ` (${failed} failed)` : ''} · ` : ''}server CPU ${cpu} %`);
+      this.log(`${label}: ${phase()}${p.length ? `${done.toLocaleString('en')}/${total.toLocaleString('en')}${failed ? ` (${failed} failed)` : ''} · ` : ''}server CPU ${cpu} %`);
     }, every);
     for (const lg of this.loadgens) lg.lastProgress = undefined;
     try {
@@ -207,6 +231,15 @@ class Bench {
     return res.json();
   }
 
+  /** The node's per-second timeline (GET /bench/timeline) of the epoch seconds from..to, once it has sampled the last one. */
+  async serverTimeline(node: EggNode, from: number, to: number): Promise<any[]> {
+    const wait = (to + 1) * 1000 + 100 - Date.now();
+    if (wait > 0) await sleep(wait);
+    const res = await fetch(`${node.url}/bench/timeline?from=${from}&to=${to}`, { headers: { 'x-bench-key': this.benchKey }, signal: AbortSignal.timeout(30000) });
+    if (res.status !== 200) throw new Error(`GET /bench/timeline answered ${res.status}`);
+    return (await res.json()).seconds;
+  }
+
   async bareStats(url: string, gc: boolean): Promise<any> {
     const res = await fetch(`${url}/stats${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(30000) });
     return res.json();
@@ -218,7 +251,7 @@ class Bench {
 
   /** Runs traffic on every load generator that has routes; CPU and server stats are read when sending ends. */
   async traffic(label: string, tag: string, routesOf: (k: number) => Route[], rate: number, seconds: number, drainS: number,
-    server: { pids: Record<string, number[]>; stats?: () => Promise<any>; checkStore?: boolean; classify?: (route: Route) => string }): Promise<any> {
+    server: { pids: Record<string, number[]>; stats?: () => Promise<any>; checkStore?: boolean; classify?: (route: Route) => string; node?: EggNode }): Promise<any> {
     const routes = this.loadgens.map((_, k) => routesOf(k));
     const routeCount = sum(routes.map(r => r.length));
     if (routeCount === 0) throw new Error(`${label}: no routes`);
@@ -241,7 +274,7 @@ class Bench {
         tag, routes: routes[k], rate: (rate * routes[k].length) / routeCount, durationMs: seconds * 1000, drainMs: drainS * 1000,
         ackTimeoutMs: this.settings.ackTimeoutMs,
       })
-      : Promise.resolve(undefined)))));
+      : Promise.resolve(undefined)))), seconds);
     clearTimeout(atEnd);
     cpuReading ??= cpu.stop();
     counters ??= ServiceCounters.diff(countersBefore, await this.counters!.read());
@@ -250,6 +283,8 @@ class Bench {
     for (const r of done) for (const [ k, v ] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
     const sendSeconds = Math.max(...done.map(r => r.sendSeconds));
     const e2e = Histogram.from(mergeHist(done.map(r => r.e2e)));
+    const [ fromSecond, toSecond ] = [ Math.floor(startedAt / 1000), Math.floor((startedAt + sendSeconds * 1000) / 1000) ];
+    const serverSeconds = server.node ? await this.serverTimeline(server.node, fromSecond, toSecond) : [];
     const ack = Histogram.from(mergeHist(done.map(r => r.ack)));
     const sent = sum(done.map(r => r.sent));
     const received = sum(done.map(r => r.received));
@@ -305,6 +340,10 @@ class Bench {
       deliveredUnacked: sum(done.map(r => r.deliveredUnacked)),
       drainSeconds: round(Math.max(...done.map(r => r.drainSeconds)), 2),
       e2eMs: e2e.summary(),
+      // By percentile, the tail spread out (50 %, then q = 1 - 10^-n for n from 0.4 to 4 by 0.1), for the report's curves.
+      e2eCurve: [ 0.5, ...Array.from({ length: 37 }, (_, i) => 1 - 10 ** -(0.4 + i / 10)) ].map(q => [ round(q, 6), round(e2e.percentile(q), 2) ]),
+      // Per second of sending: the latencies of the messages sent in it, and what the egg-im server did in it.
+      perSecond: perSecond(fromSecond, toSecond, done.map(r => r.bySendSecond), serverSeconds),
       e2eOver100MsPct: e2e.count ? round((100 * e2e.countAbove(100)) / e2e.count, 2) : 0,
       e2eOver240MsPct: e2e.count ? round((100 * e2e.countAbove(240)) / e2e.count, 2) : 0,
       ackMs: ack.summary(),
@@ -380,14 +419,14 @@ class Bench {
    * the latency-bound rate (the target's definition) and the throughput ceiling are found.
    */
   async saturation(target: Target, routesOf: (k: number) => Route[], pids: Record<string, number[]>, quiesce: () => Promise<void>,
-    stats?: () => Promise<any>): Promise<any> {
+    stats?: () => Promise<any>, node?: EggNode): Promise<any> {
     const { startRate, factor, stepS, maxSteps, refine, p99LimitMs } = this.settings.saturation;
     const steps: any[] = [];
     const best = { sustained: 0, keptUp: 0 };
     const worst = { sustained: Infinity, keptUp: Infinity };
     const step = async (rate: number) => {
       const r = await this.traffic(`${target} saturation ${rate}/s`, `s${rate}-${this.runId}`, routesOf, rate, stepS, Math.min(this.settings.drainS, 10),
-        { pids, stats, checkStore: target === 'eggIm' });
+        { pids, stats, checkStore: target === 'eggIm', node });
       const offered = r.sendRate >= 0.95 * rate;
       const clean = r.lost === 0 && r.ackTimeouts === 0 && Object.keys(r.errors).length === 0;
       const keptUp = offered && clean && r.deliveries >= r.expectedDeliveries && r.drainSeconds <= Math.max(2, stepS / 5);
@@ -401,7 +440,7 @@ class Bench {
       else worst.keptUp = Math.min(worst.keptUp, rate);
       steps.push({ rate, sustained, keptUp, why, sendRate: r.sendRate, deliveriesPerS: r.deliveriesPerS, e2eMs: r.e2eMs, e2eOver100MsPct: r.e2eOver100MsPct,
         ackMs: r.ackMs, lost: r.lost, ackTimeouts: r.ackTimeouts, errors: r.errors, drainSeconds: r.drainSeconds, cpu: r.cpu,
-        serverEventLoop: r.serverEventLoop, serverGc: r.serverGc, loadGenLoopDelayP99Ms: r.loadGenLoopDelayP99Ms });
+        serverEventLoop: r.serverEventLoop, serverGc: r.serverGc, loadGenLoopDelayP99Ms: r.loadGenLoopDelayP99Ms, perSecond: r.perSecond });
       this.log(`${target} saturation ${rate}/s: p50 ${r.e2eMs.p50} ms, p99 ${r.e2eMs.p99} ms, sent ${r.sendRate}/s, delivered ${r.deliveriesPerS}/s, lost ${r.lost} → ` +
         `${sustained ? 'sustained' : keptUp ? `kept up, not sustained (${why})` : `fell behind (${why})`}`);
       await quiesce();
@@ -441,20 +480,24 @@ class Bench {
       return { rss: rssBytes(relay.pid) ?? s.memory.rss, heap: s.memory.heapUsed, external: s.memory.external };
     };
     try {
+      this.step('bare relay connections');
       this.report.bare.connections = await this.connections('bare', users, () => relay.url, memory, pids,
         this.has(1) ? settings.bareHoldS : 0, this.has(1));
       await sleep(1000);
       if (this.has(2) || this.has(6)) {
+        this.step('bare relay one-to-one steady');
         this.log(`bare: one-to-one steady, ${settings.steadyRate} msg/s for ${settings.steadyS} s`);
         this.report.bare.steady = await this.traffic('bare steady', `st-${this.runId}`, k => this.pairRoutes(k, users), settings.steadyRate,
           settings.steadyS, settings.drainS, { pids });
         this.logSteady('bare', this.report.bare.steady);
       }
       if (this.has(3)) {
+        this.step('bare relay saturation');
         this.log('bare: one-to-one saturation');
         this.report.bare.saturation = await this.saturation('bare', k => this.pairRoutes(k, users), pids, () => sleep(1000));
       }
       if (this.has(4)) {
+        this.step('bare relay group');
         const members = Array.from({ length: settings.group.members }, (_, i) => i);
         const joined = await this.loadgens[0].call('join', { indexes: members, groupId: 'bench' });
         this.log(`bare: group of ${joined.joined} members, ${settings.group.rate} msg/s for ${settings.group.seconds} s`);
@@ -563,6 +606,7 @@ class Bench {
 
   async runEggIm(): Promise<void> {
     const { settings } = this;
+    this.step('egg-im start and users');
     this.log('== egg-im (test/bench/app on the framework, production mode, MySQL + Redis) ==');
     this.database = uniqueName('db');
     this.databaseUrl = await createDatabase(this.database);
@@ -577,6 +621,7 @@ class Bench {
     };
     const needsSockets = [ 1, 2, 3, 4, 6 ].some(s => this.has(s));
     if (needsSockets) {
+      this.step('egg-im connections');
       await this.markWindow('connections', node1, 'from');
       const result = await this.connections('eggIm', users, () => node1.url, memory, pids1, settings.holdS, this.has(1));
       await this.markWindow('connections', node1, 'to');
@@ -584,18 +629,20 @@ class Bench {
       await this.quiesce([ node1 ]);
     }
     if (this.has(2)) {
+      this.step('egg-im one-to-one steady');
       this.log(`egg-im: one-to-one steady, ${settings.steadyRate} msg/s for ${settings.steadyS} s`);
       await this.markWindow('steady', node1, 'from');
       this.report.eggIm.steady = await this.traffic('egg-im steady', `st-${this.runId}`, k => this.pairRoutes(k, users), settings.steadyRate,
-        settings.steadyS, settings.drainS, { pids: pids1, stats: stats1, checkStore: true });
+        settings.steadyS, settings.drainS, { pids: pids1, stats: stats1, checkStore: true, node: node1 });
       await this.markWindow('steady', node1, 'to');
       this.logSteady('egg-im', this.report.eggIm.steady);
       await this.quiesce([ node1 ]);
     }
     if (this.has(3)) {
+      this.step('egg-im saturation');
       this.log('egg-im: one-to-one saturation');
       await this.markWindow('saturation', node1, 'from');
-      this.report.eggIm.saturation = await this.saturation('eggIm', k => this.pairRoutes(k, users), pids1, () => this.quiesce([ node1 ]), stats1);
+      this.report.eggIm.saturation = await this.saturation('eggIm', k => this.pairRoutes(k, users), pids1, () => this.quiesce([ node1 ]), stats1, node1);
       await this.markWindow('saturation', node1, 'to');
     }
     if (this.has(4)) await this.groupScenario(node1, users, pids1, stats1);
@@ -604,6 +651,7 @@ class Bench {
   }
 
   async groupScenario(node: EggNode, users: User[], pids: Record<string, number[]>, stats: () => Promise<any>): Promise<void> {
+    this.step('egg-im group');
     const { group, drainS } = this.settings;
     const members = Array.from({ length: group.members }, (_, i) => i);
     const res = await fetch(`${node.url}/im/groups`, {
@@ -616,7 +664,7 @@ class Bench {
     this.log(`egg-im: group ${groupId} of ${members.length} members, ${group.rate} msg/s for ${group.seconds} s`);
     await this.markWindow('group', node, 'from');
     this.report.eggIm.group = await this.traffic('egg-im group', `g-${this.runId}`, k => (k === 0 ? this.groupRoutes(members, groupId) : []),
-      group.rate, group.seconds, drainS, { pids, stats, checkStore: true });
+      group.rate, group.seconds, drainS, { pids, stats, checkStore: true, node });
     await this.markWindow('group', node, 'to');
     this.report.eggIm.group.members = members.length;
     this.logGroup('egg-im', this.report.eggIm.group);
@@ -624,6 +672,7 @@ class Bench {
   }
 
   async historyScenario(node: EggNode, users: User[]): Promise<void> {
+    this.step('egg-im history');
     const { history } = this.settings;
     const n = users.length;
     const pairs: Array<[string, string]> = Array.from({ length: history.conversations }, (_, c) => [ users[c % n].userId, users[(c + 2) % n].userId ]);
@@ -717,6 +766,7 @@ class Bench {
   }
 
   async twoNodes(node1: EggNode, users: User[], connected: boolean): Promise<void> {
+    this.step('egg-im two nodes');
     const { settings } = this;
     const node2 = await this.startNode('node2');
     // Pair p: p % 4 = 0 both on node 1, 1 both on node 2, 2 and 3 split (half the pairs cross nodes).
@@ -758,7 +808,7 @@ class Bench {
     const pids = { 'egg-im worker 1': [ node1.workerPid ], 'egg-im worker 2': [ node2.workerPid ] };
     await Promise.all([ this.markWindow('twoNodes-1', node1, 'from'), this.markWindow('twoNodes-2', node2, 'from') ]);
     const result = await this.traffic('egg-im two nodes', `tn-${this.runId}`, k => this.pairRoutes(k, users), settings.twoNodes.rate,
-      settings.twoNodes.seconds, settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify });
+      settings.twoNodes.seconds, settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1 });
     await Promise.all([ this.markWindow('twoNodes-1', node1, 'to'), this.markWindow('twoNodes-2', node2, 'to') ]);
     const pairs = Math.floor(users.length / 2);
     const crossing = Array.from({ length: pairs }, (_, p) => p % 4 >= 2).filter(Boolean).length;
@@ -773,7 +823,7 @@ class Bench {
       this.log(`egg-im two nodes at the rate one node sustained: ${sustained} msg/s for ${seconds} s`);
       this.scenario('twoNodes at the sustained rate', 'start');
       const again = await this.traffic('egg-im two nodes (sustained rate)', `tn2-${this.runId}`, k => this.pairRoutes(k, users), sustained, seconds,
-        settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify });
+        settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1 });
       this.scenario('twoNodes at the sustained rate', 'end');
       this.report.eggIm.twoNodesAtSustainedRate = { ...again, socketsPerNode: sockets, pairs, crossingPairs: crossing };
       this.logSteady('egg-im two nodes (sustained rate)', again);
@@ -904,14 +954,19 @@ class Bench {
   }
 
   write(): void {
+    this.stage = '';
     this.report.meta.durationSeconds = Math.round((Date.now() - this.startedAt) / 1000);
     const outDir = this.outDir;
     const docs = path.join(ROOT, 'docs');
     if (this.settings.quick && path.resolve(outDir) === docs) throw new Error('a --quick run never writes docs/benchmarks.md: give another --out');
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, 'benchmarks.json'), `${JSON.stringify(this.report, null, 2)}\n`);
+    const pictures = path.join(outDir, 'benchmarks');
+    fs.mkdirSync(pictures, { recursive: true });
+    const written = figures(this.report);
+    for (const figure of written) fs.writeFileSync(path.join(pictures, figure.file), figure.svg);
     fs.writeFileSync(path.join(outDir, 'benchmarks.md'), renderMarkdown(this.report));
-    this.log(`report: ${path.join(outDir, 'benchmarks.md')} and benchmarks.json`);
+    this.log(`report: ${path.join(outDir, 'benchmarks.md')}, benchmarks.json and ${written.length} charts in ${pictures}`);
   }
 }
 
@@ -938,6 +993,12 @@ function lostNote(r: any): string {
   if (!r.lost) return '';
   return `acknowledged but not pushed within ${r.drainSeconds} s after sending stopped; ${r.lostButStored ?? '?'} of the ${r.lostChecked} checked are stored ` +
     'in the database (a later retry, reconnect or sync delivers those), the rest are missing';
+}
+
+/** 3m12s, 45s. */
+function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
 function sum(values: number[]): number {

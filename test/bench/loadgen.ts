@@ -21,6 +21,8 @@ interface Phase {
   tag: string;
   startedAt: number;
   timeline: Array<[number, number, number]>;
+  /** End-to-end latency by the wall-clock second (epoch) the message was sent in: what a stall in that second did. */
+  bySendSecond: Map<number, Histogram>;
   e2e: Histogram;
   received: Set<string>;
   duplicates: number;
@@ -59,6 +61,10 @@ function onMessage(client: Client, message: any): void {
   const now = performance.now();
   const ms = now - content.t;
   current.e2e.record(ms);
+  const sentIn = Math.floor((performance.timeOrigin + content.t) / 1000);
+  let ofSecond = current.bySendSecond.get(sentIn);
+  if (!ofSecond) current.bySendSecond.set(sentIn, ofSecond = new Histogram());
+  ofSecond.record(ms);
   const second = Math.max(0, Math.floor((now - current.startedAt) / 1000));
   const slot = current.timeline[second] ??= [ 0, 0, 0 ];
   slot[0]++;
@@ -162,7 +168,7 @@ async function join({ indexes, groupId }: { indexes: number[]; groupId: string }
 async function traffic(args: TrafficArgs): Promise<TrafficResult> {
   const { tag, routes, rate, durationMs, drainMs, ackTimeoutMs } = args;
   const current: Phase = {
-    tag, startedAt: performance.now(), timeline: [], e2e: new Histogram(), received: new Set(), duplicates: 0, outOfOrder: 0, lastSeq: new Map(),
+    tag, startedAt: performance.now(), timeline: [], bySendSecond: new Map(), e2e: new Histogram(), received: new Set(), duplicates: 0, outOfOrder: 0, lastSeq: new Map(),
   };
   phase = current;
   loopDelay.reset();
@@ -261,6 +267,7 @@ async function traffic(args: TrafficArgs): Promise<TrafficResult> {
     undelivered: [ ...undelivered ].map(([ clientMsgId, sender ]) => [ sender, clientMsgId ]),
     lostByRoute: [ ...lostRoutes ],
     timeline: Array.from({ length: current.timeline.length }, (_, i) => current.timeline[i] ?? [ 0, 0, 0 ]),
+    bySendSecond: [ ...current.bySendSecond ].map(([ second, h ]) => [ second, h.toJSON() ]),
     sendSeconds, drainSeconds, e2e: current.e2e.toJSON(), ack: ack.toJSON(), loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     loopDelayMaxMs: loopDelay.max / 1e6, gcMaxMs,
   };

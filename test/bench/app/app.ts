@@ -1,9 +1,11 @@
-import { PerformanceObserver, constants, monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Application, Context, IBoot } from 'egg';
 import { hashPassword } from 'egg-im-connection/lib/auth/passwords';
 import { historyTimes } from './app/middleware/benchTimer';
+import { GcPauses } from './lib/GcPauses';
+import { Timeline } from './lib/Timeline';
 
 /**
  * Bench-only routes, answered only when the request carries the run's key (env IM_BENCH_KEY) in
@@ -14,21 +16,15 @@ import { historyTimes } from './app/middleware/benchTimer';
  * - GET /bench/stats[?gc=1][&reset=1]: pid, memory (after a full GC with gc=1), sockets, deliveries in flight,
  *   event-loop delay and utilization since the last reset, server-side history page times, and the process's
  *   monotonic clock (to cut a --cpu-prof profile to a scenario's window).
+ * - GET /bench/timeline?from=<epoch s>&to=<epoch s>: the per-second timeline of those seconds (lib/Timeline.ts):
+ *   event-loop delay, GC pauses, write batches and commit times, egg-im's timer runs, Redis and MySQL round trips.
  */
 export default class BenchBoot implements IBoot {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private utilization: EventLoopUtilization = performance.eventLoopUtilization();
-  /** Garbage-collection pauses since the last reset: young-generation (scavenge) and the rest (mark-compact…). */
-  private gc = emptyGcStats();
-  private readonly gcObserver = new PerformanceObserver(list => {
-    for (const entry of list.getEntries()) {
-      const kind = ((entry as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'minor' : 'major';
-      const stats = this.gc[kind];
-      stats.count++;
-      stats.totalMs += entry.duration;
-      stats.maxMs = Math.max(stats.maxMs, entry.duration);
-    }
-  });
+  /** Garbage-collection pauses since the last reset. */
+  private readonly gc = new GcPauses();
+  private timeline?: Timeline;
 
   constructor(private readonly app: Application) {}
 
@@ -48,7 +44,7 @@ export default class BenchBoot implements IBoot {
       await next();
     };
     this.loopDelay.enable();
-    this.gcObserver.observe({ entryTypes: [ 'gc' ] });
+    this.gc.start();
 
     app.router.post('benchUsers', '/bench/users', guard, async ctx => {
       const { prefix, from, count } = ctx.request.body as { prefix: string; from: number; count: number };
@@ -67,6 +63,16 @@ export default class BenchBoot implements IBoot {
       ctx.body = { users };
     });
 
+    app.router.get('benchTimeline', '/bench/timeline', guard, async ctx => {
+      const [ from, to ] = [ Number(ctx.query.from), Number(ctx.query.to) ];
+      if (!Number.isInteger(from) || !Number.isInteger(to) || to < from) {
+        ctx.status = 400;
+        ctx.body = { ok: false, error: { code: 'VALIDATION_FAILED', message: 'from and to: epoch seconds, from <= to', details: {} } };
+        return;
+      }
+      ctx.body = { seconds: this.timeline?.between(from, to) ?? [] };
+    });
+
     app.router.get('benchStats', '/bench/stats', guard, async ctx => {
       if (ctx.query.gc) collectGarbage();
       const now = performance.eventLoopUtilization();
@@ -83,7 +89,7 @@ export default class BenchBoot implements IBoot {
           delayP99Ms: this.loopDelay.percentile(99) / 1e6,
           delayMaxMs: this.loopDelay.max / 1e6,
         },
-        gc: roundGcStats(this.gc),
+        gc: this.gc.take(Boolean(ctx.query.reset)),
         history: historyTimes.toJSON(),
         // What this egg-im build has of a message-page cache (config.im.history), if anything.
         historyConfig: (app.config.im as any).history ?? null,
@@ -91,14 +97,20 @@ export default class BenchBoot implements IBoot {
       if (ctx.query.reset) {
         this.loopDelay.reset();
         this.utilization = now;
-        this.gc = emptyGcStats();
         historyTimes.reset();
       }
     });
   }
 
+  async didReady() {
+    const { app } = this;
+    this.timeline = new Timeline(app.imMetrics.registry, () => app.imCache.degraded);
+    await this.timeline.start();
+  }
+
   async beforeClose() {
-    this.gcObserver.disconnect();
+    await this.timeline?.stop();
+    this.gc.stop();
   }
 }
 
@@ -128,16 +140,6 @@ function registerBenchHooks(app: Application, variant: string): void {
     offline += info.offline.length;
   });
   app.beforeClose(() => app.coreLogger.info('[egg-im-bench] afterSend saw %d offline recipients', offline));
-}
-
-function emptyGcStats() {
-  return { minor: { count: 0, totalMs: 0, maxMs: 0 }, major: { count: 0, totalMs: 0, maxMs: 0 } };
-}
-
-function roundGcStats(stats: ReturnType<typeof emptyGcStats>) {
-  const round = (v: number) => Math.round(v * 10) / 10;
-  const one = (s: { count: number; totalMs: number; maxMs: number }) => ({ count: s.count, totalMs: round(s.totalMs), maxMs: round(s.maxMs) });
-  return { minor: one(stats.minor), major: one(stats.major) };
 }
 
 let gc: (() => void) | undefined;

@@ -66,6 +66,8 @@ export interface TrafficResult {
   lostByRoute: Array<[number, number]>;
   /** Per second since sending started (by receive time): [deliveries, slowest ms, deliveries slower than 1 s]. */
   timeline: Array<[number, number, number]>;
+  /** End-to-end latency of the messages sent in each wall-clock second (epoch seconds), to line up with the server's timeline. */
+  bySendSecond: Array<[number, HistogramData]>;
   sendSeconds: number;
   drainSeconds: number;
   e2e: HistogramData;

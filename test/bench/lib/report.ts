@@ -1,4 +1,6 @@
 /** docs/benchmarks.md from the benchmark's JSON report. */
+import { figuresSection } from './figures';
+
 
 const n = (v: unknown, digits = 1): string => {
   if (v === undefined || v === null || (typeof v === 'number' && !Number.isFinite(v))) return '–';
@@ -232,6 +234,8 @@ export function renderMarkdown(report: any): string {
       if (r?.lostBy && Object.keys(r.lostBy).length) p(`Messages not pushed by the end of the drain at ${label}, by route: \`${JSON.stringify(r.lostBy)}\`.`);
     }
   }
+
+  out.push(...figuresSection(report));
 
   if (profiles && Object.keys(profiles).length) {
     p('## CPU profiles (--cpu-prof)');

@@ -130,3 +130,36 @@ export function parseSettings(argv: string[]): Settings | 'help' {
   settings.history.pages = Math.min(settings.history.pages, settings.history.conversations);
   return settings;
 }
+
+/** The scenarios' names, by number. */
+export const SCENARIOS: Record<number, string> = { 1: 'connections', 2: 'one-to-one steady', 3: 'saturation', 4: 'group', 5: 'history', 6: 'two nodes' };
+
+/**
+ * The run's steps (target and scenario) in order, each with its expected seconds: the traffic windows' lengths from
+ * the settings plus the typical setup, drain and settling measured on a 2-core machine (an estimate for the progress lines).
+ */
+export function plannedSteps(s: Settings): Array<{ name: string; seconds: number }> {
+  const connect = s.clients / 1100 + 3;
+  const window = (seconds: number) => seconds + (s.quick ? 1.5 : 5);
+  const saturation = (Math.min(s.saturation.maxSteps, 6) + (s.saturation.refine ? 1 : 0)) * window(s.saturation.stepS);
+  const { history: h } = s;
+  const sockets = [ 1, 2, 3, 4, 6 ].some(n => s.scenarios.includes(n));
+  const steps: Array<{ name: string; seconds: number }> = [];
+  if (s.bare && sockets) {
+    steps.push({ name: 'bare relay connections', seconds: connect / 2 + (s.scenarios.includes(1) ? s.bareHoldS : 0) });
+    if (s.scenarios.includes(2) || s.scenarios.includes(6)) steps.push({ name: 'bare relay one-to-one steady', seconds: window(s.steadyS) });
+    if (s.scenarios.includes(3)) steps.push({ name: 'bare relay saturation', seconds: saturation });
+    if (s.scenarios.includes(4)) steps.push({ name: 'bare relay group', seconds: window(s.group.seconds) });
+  }
+  steps.push({ name: 'egg-im start and users', seconds: 15 + s.clients / 2000 });
+  if (sockets) steps.push({ name: 'egg-im connections', seconds: connect + (s.scenarios.includes(1) ? s.holdS : 0) });
+  const egg: Record<number, number> = {
+    2: window(s.steadyS),
+    3: saturation,
+    4: window(s.group.seconds),
+    5: (h.conversations * h.perConversation) / 80000 + (3 * h.pages) / h.rate + (s.quick ? 2 : 10),
+    6: 15 + connect / 2 + window(s.twoNodes.seconds),
+  };
+  for (const n of [ 2, 3, 4, 5, 6 ]) if (s.scenarios.includes(n)) steps.push({ name: `egg-im ${SCENARIOS[n]}`, seconds: egg[n] });
+  return steps.map(step => ({ ...step, seconds: Math.round(step.seconds) }));
+}
