@@ -87,7 +87,7 @@ describe('examples/chat in a browser', function() {
     return page.locator('#messages li.message .text').allTextContents();
   }
 
-  it('sign-up, finding each other, messages both ways with delivered and read marks, custom types, a group of three, catch-up and two tabs', async () => {
+  it('sign-up and errors in words, finding each other, messages both ways with delivered and read marks, presence, custom types, a group of three, older pages, catch-up and two tabs', async () => {
     const startedAt = Date.now();
     const [ alice, bob, carol ] = await Promise.all([ person(), person(), person(PHONE) ]);
     await Promise.all([ signIn(alice.page, 'alice', 'Sign up'), signIn(bob.page, 'bob', 'Sign up'), signIn(carol.page, 'carol', 'Sign up') ]);
@@ -98,6 +98,12 @@ describe('examples/chat in a browser', function() {
     await intruder.getByLabel('Password', { exact: true }).fill('whatever-password');
     await intruder.getByRole('button', { name: 'Sign up' }).click();
     await intruder.getByRole('alert').filter({ hasText: 'this username is already taken' }).waitFor();
+    // Keyboard only: Tab to the password, Enter logs in; a wrong password is said as such.
+    await intruder.getByLabel('Username', { exact: true }).focus();
+    await intruder.keyboard.press('Tab');
+    await intruder.keyboard.type('not-her-password');
+    await intruder.keyboard.press('Enter');
+    await intruder.getByRole('alert').filter({ hasText: 'wrong username or password' }).waitFor();
     await intruder.close();
 
     // Alice finds Bob and writes; Bob is online, so it is delivered, and read once he opens it.

@@ -138,7 +138,10 @@ function renderList(chat: Chat): void {
       presence ? el('span', { class: `dot ${presence.online ? 'online' : 'offline'}`, title: presenceText(chat, conversation.peerId!) }, presence.online ? ' · online' : '') : null,
       el('span', { class: 'preview' }, last ? `${who}: ${preview(last)}` : 'No messages yet'),
       conversation.unread > 0 ? el('span', { class: 'unread', 'aria-label': `${conversation.unread} unread` }, String(conversation.unread)) : null);
-    button.addEventListener('click', () => act(null, () => chat.select(conversation.id)));
+    button.addEventListener('click', () => act(null, async () => {
+      await chat.select(conversation.id);
+      input('composer-text').focus(); // on a phone the list is hidden now: the focus goes where one writes
+    }));
     return el('li', {}, button);
   });
   list.replaceChildren(...items);
@@ -262,7 +265,10 @@ function wire(): void {
     stickers.append(button);
   }
 
-  byId('back').addEventListener('click', () => chat?.close());
+  byId('back').addEventListener('click', () => {
+    chat?.close();
+    input('search-input').focus();
+  });
   byId('older').addEventListener('click', event => act(event.currentTarget as HTMLElement, () => chat!.loadOlder()));
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') chat?.markRead().catch(showError);
