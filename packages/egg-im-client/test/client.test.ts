@@ -335,7 +335,7 @@ describe('egg-im-client', () => {
       const errors: unknown[] = [];
       client.on('error', (err) => errors.push(err));
       const disconnects: Array<[string, boolean]> = [];
-      let second: Promise<unknown> | undefined;
+      let second: Promise<TypedMessage<AppTypes>> | undefined;
       client.on('disconnect', (reason, willReconnect) => {
         disconnects.push([ reason, willReconnect ]);
         second ??= client.send({ type: 'user', id: bob }, 'text', { text: 'while moving' });
