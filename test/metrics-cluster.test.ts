@@ -39,7 +39,8 @@ describe('metrics of an egg-cluster app (2 workers): every scrape covers both', 
       cwd: ROOT,
       env: { ...process.env, IM_DATABASE_URL: database.url, IM_REDIS_URL: TEST_REDIS_URL, IM_LOG_DIR: logDir, IM_REDIS_PREFIX: prefix },
     });
-    await waitFor(() => /\[master\] egg-im started on http:/.test(server.output()), 60000, 'every worker to be up');
+    await waitFor(() => /\[master\] egg-im started on http:/.test(server.output()), 90000, 'every worker to be up')
+      .catch(err => { throw new Error(`${err.message}\n${server.output().slice(-3000)}`); });
   });
 
   after(async () => {
