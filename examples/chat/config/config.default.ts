@@ -6,6 +6,8 @@ export default (appInfo: EggAppInfo) => {
   // Sign cookies of the host app's own pages; set EGG_KEYS in production.
   config.keys = process.env.EGG_KEYS || `${appInfo.name}_local_development_key`;
   config.cluster = { listen: { port: Number(process.env.PORT) || 7001 } };
+  // `npm run dev` restarts the app (and so rebuilds the web page) when the page's sources change too.
+  config.development = { watchDirs: [ 'web', 'lib' ] };
 
   // Custom message types by config: validated with class-validator, stored and delivered as sent.
   config.im = {
