@@ -71,12 +71,15 @@ describe('published with lerna to a registry, installed by name into a new app',
     assert(installed['node_modules/egg'] && !installed['node_modules/egg'].dev, 'egg is installed as egg-im\'s peer');
   });
 
-  it('maps only files it ships (exports)', () => {
+  it('maps only files it ships (exports), and egg-im/client loads as an ES module and as CommonJS', () => {
     for (const { manifest } of PUBLISHED) {
       const dir = path.join(app, 'node_modules', manifest.name);
       const installed = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
       for (const target of exportTargets(installed.exports)) assert(fs.existsSync(path.join(dir, target)), `${manifest.name} ships ${target}`);
     }
+    const load = (type: string, code: string) => execFileSync(process.execPath, [ `--input-type=${type}`, '-e', code ], { cwd: app, env: USER_ENV, encoding: 'utf8', timeout: 30000 });
+    assert.equal(load('module', "import { ImClient } from 'egg-im/client'; process.stdout.write(typeof ImClient)"), 'function', 'an ES module imports egg-im/client');
+    assert.equal(load('commonjs', "process.stdout.write(typeof require('egg-im/client').ImClient)"), 'function', 'CommonJS requires egg-im/client');
   });
 
   it('ships typings that import only the packages each declares', () => {
