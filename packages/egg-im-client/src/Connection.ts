@@ -142,6 +142,9 @@ export class Connection {
     socket.on('session:expired', (event) => this.#expire(event ?? {}));
     socket.on('server:draining', () => {
       this.#moving = true;
+      // Until the balancer has taken the draining node out, a reconnect may reach it and be refused: retried at the
+      // first delay each time (not backing off to maxDelayMs), so the client is back as soon as the balancer knows.
+      socket.io.reconnectionDelayMax(reconnection.delayMs);
       this.#moveWhenIdle(socket);
     });
     this.#socket = socket;
@@ -165,6 +168,7 @@ export class Connection {
 
   #onConnect(): void {
     this.#moving = false;
+    this.#socket?.io.reconnectionDelayMax(this.#options.reconnection.maxDelayMs);
     const opening = this.#opening;
     this.#opening = undefined;
     opening?.resolve();
