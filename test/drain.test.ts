@@ -74,11 +74,19 @@ describe('a node stopped under load (SIGTERM) drains: clients move without an er
     }
     const errors: string[] = [];
     const moved = new Set<number>();
+    const leftAt = new Map<number, number>();
+    const reconnectMs: number[] = [];
     const received: Array<Map<string, number>> = clients.map(() => new Map());
     const seqsReceived: Array<Map<string, number[]>> = clients.map(() => new Map());
     clients.forEach((client, i) => {
       client.on('error', err => errors.push(`client ${i}: ${err.code} ${err.message}`));
-      client.on('disconnect', () => moved.add(i));
+      client.on('disconnect', () => {
+        moved.add(i);
+        leftAt.set(i, Date.now());
+      });
+      client.on('connect', () => {
+        if (leftAt.has(i)) reconnectMs.push(Date.now() - leftAt.get(i)!);
+      });
       client.on('message', (message: TypedMessage<BuiltinMessageTypes>) => {
         if (received[i].has(message.id)) errors.push(`client ${i}: message ${message.id} delivered twice`);
         received[i].set(message.id, Date.now());
@@ -167,7 +175,7 @@ describe('a node stopped under load (SIGTERM) drains: clients move without an er
       `${expected} messages acknowledged (${aroundStop} sent within 3 s of the SIGTERM), 0 send errors, 0 lost, ` +
       `delivery p50 ${latencies[Math.floor(latencies.length / 2)]} ms, p99 ${latencies[Math.floor(latencies.length * 0.99)]} ms, ` +
       `slowest ${slowest} ms (before the SIGTERM: p50 ${before[Math.floor(before.length / 2)]} ms, slowest ${before[before.length - 1]} ms); ` +
-      `node A drained in ${drained[1]} ms`;
+      `node A drained in ${drained[1]} ms; its clients back on node B within ${Math.max(...reconnectMs)} ms (${reconnectMs.length})`;
     console.log(`      ${report}`);
     assert.ok(slowest < 10000, report);
   });
