@@ -176,11 +176,18 @@ describe('examples/chat in a browser', function() {
     assert.deepStrictEqual(seen.slice(-4), [ 'Hi Bob, it is Alice', 'Hello Alice!', 'Are you there?', 'Call me when you are back' ]);
     await markOf(alice.page, 'Call me when you are back', 'read');
 
-    // A long conversation (60 more messages from Carol, over the API): the newest 50 first, older ones on request.
+    // A long conversation (62 more messages from Carol, over the API): the newest 50 first, older ones on request.
+    // Two of them as a hostile sender may write them: markup as text, and coordinates as numeric strings.
     const login = await chat.app.httpRequest().post('/im/auth/login').send({ username: 'carol', password: 'carol-password' }).expect(200);
     const { conversations } = (await chat.app.httpRequest().get('/im/conversations').set('Authorization', `Bearer ${login.body.token}`).expect(200)).body;
     const trip = conversations.find((c: { name?: string }) => c.name === 'Weekend trip');
-    const messages = Array.from({ length: 60 }, (_, i) => ({ to: { type: 'group', id: trip.groupId }, type: 'text', content: { text: `Plan item ${i + 1}` }, clientMsgId: `plan-${i}` }));
+    const to = { type: 'group', id: trip.groupId };
+    const markup = '<img src=x onerror="document.title=1">';
+    const messages = [
+      { to, type: 'location', content: { lat: '45.5', lng: '-73.6', name: 'String coords' }, clientMsgId: 'odd-location' },
+      { to, type: 'text', content: { text: markup }, clientMsgId: 'markup' },
+      ...Array.from({ length: 60 }, (_, i) => ({ to, type: 'text', content: { text: `Plan item ${i + 1}` }, clientMsgId: `plan-${i}` })),
+    ];
     await chat.app.httpRequest().post('/im/messages/batch').set('Authorization', `Bearer ${login.body.token}`).send({ messages }).expect(200);
     await conversationButton(back, 'Weekend trip').click();
     await bubble(back, 'Plan item 60').waitFor();
@@ -188,7 +195,9 @@ describe('examples/chat in a browser', function() {
     await back.getByRole('button', { name: 'Show older messages' }).click();
     await bubble(back, 'Who is in for Saturday?').waitFor();
     const all = await texts(back);
-    assert.deepStrictEqual([ all[0], all[1], all.length ], [ 'Who is in for Saturday?', 'Me!', 62 ]);
+    assert.deepStrictEqual([ all[0], all[1], all[2], all.length ], [ 'Who is in for Saturday?', 'Me!', markup, 63 ]);
+    assert.equal(await bubble(back, markup).locator('img').count(), 0, 'text is never markup');
+    await back.locator('#messages .location').getByRole('link', { name: 'String coords' }).waitFor();
     assert.equal(await back.getByRole('button', { name: 'Show older messages' }).isVisible(), false);
     await conversationButton(back, 'alice').click();
 
