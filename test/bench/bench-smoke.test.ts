@@ -92,6 +92,7 @@ describe('the benchmark, --quick (npm run bench -- --quick)', function() {
       assert(rows.length >= 2, `${label}.perSecond: ${rows.length} seconds`);
       if (r.e2eMs) assert.equal(rows.reduce((n: number, row: any) => n + row.deliveries, 0), r.e2eMs.count, `${label}: every delivery in a send second`);
       for (const row of rows) for (const key of [ 't', 'deliveries', 'slowestMs', 'p99Ms' ]) assert.equal(typeof row[key], 'number', `${label}.perSecond ${key}`);
+      assert(rows.some((row: any) => typeof row.loadGen?.loopMaxMs === 'number'), `${label}: the load generators' own seconds`);
       if (label.startsWith('bare')) continue;
       const measured = rows.filter((row: any) => row.server);
       assert(measured.length >= rows.length - 1, `${label}: the server's seconds (${measured.length} of ${rows.length})`);

@@ -343,7 +343,7 @@ class Bench {
       // By percentile, the tail spread out (50 %, then q = 1 - 10^-n for n from 0.4 to 4 by 0.1), for the report's curves.
       e2eCurve: [ 0.5, ...Array.from({ length: 37 }, (_, i) => 1 - 10 ** -(0.4 + i / 10)) ].map(q => [ round(q, 6), round(e2e.percentile(q), 2) ]),
       // Per second of sending: the latencies of the messages sent in it, and what the egg-im server did in it.
-      perSecond: perSecond(fromSecond, toSecond, done.map(r => r.bySendSecond), serverSeconds),
+      perSecond: perSecond(fromSecond, toSecond, done.map(r => r.bySendSecond), serverSeconds, done.map(r => r.ownStalls)),
       e2eOver100MsPct: e2e.count ? round((100 * e2e.countAbove(100)) / e2e.count, 2) : 0,
       e2eOver240MsPct: e2e.count ? round((100 * e2e.countAbove(240)) / e2e.count, 2) : 0,
       ackMs: ack.summary(),

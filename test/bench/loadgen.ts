@@ -23,6 +23,8 @@ interface Phase {
   timeline: Array<[number, number, number]>;
   /** End-to-end latency by the wall-clock second (epoch) the message was sent in: what a stall in that second did. */
   bySendSecond: Map<number, Histogram>;
+  /** This process's own longest loop delay and GC pause time per wall-clock second: its stalls delay the receipts it times. */
+  ownStalls: Map<number, [number, number]>;
   e2e: Histogram;
   received: Set<string>;
   duplicates: number;
@@ -41,8 +43,29 @@ const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 /** This process's longest garbage-collection pause since the phase began: a pause here delays receipts too. */
 let gcMaxMs = 0;
+const secondLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+secondLoopDelay.enable();
+const ownStall = (second: number) => {
+  let slot = phase?.ownStalls.get(second);
+  if (!slot && phase) phase.ownStalls.set(second, slot = [ 0, 0 ]);
+  return slot;
+};
+/** While a phase runs: the loop delay of each wall-clock second, read on the second's boundary. */
+let secondTimer: NodeJS.Timeout | undefined;
+function sampleSeconds(): void {
+  secondTimer = setTimeout(() => {
+    const slot = ownStall(Math.floor(Date.now() / 1000) - 1);
+    if (slot) slot[0] = Math.max(slot[0], Math.round(secondLoopDelay.max / 1e5) / 10);
+    secondLoopDelay.reset();
+    if (phase) sampleSeconds();
+  }, 1000 - (Date.now() % 1000) + 2);
+}
 new PerformanceObserver(list => {
-  for (const entry of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, entry.duration);
+  for (const entry of list.getEntries()) {
+    gcMaxMs = Math.max(gcMaxMs, entry.duration);
+    const slot = ownStall(Math.floor((performance.timeOrigin + entry.startTime) / 1000));
+    if (slot) slot[1] = Math.round((slot[1] + entry.duration) * 10) / 10;
+  }
 }).observe({ entryTypes: [ 'gc' ] });
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
@@ -168,9 +191,12 @@ async function join({ indexes, groupId }: { indexes: number[]; groupId: string }
 async function traffic(args: TrafficArgs): Promise<TrafficResult> {
   const { tag, routes, rate, durationMs, drainMs, ackTimeoutMs } = args;
   const current: Phase = {
-    tag, startedAt: performance.now(), timeline: [], bySendSecond: new Map(), e2e: new Histogram(), received: new Set(), duplicates: 0, outOfOrder: 0, lastSeq: new Map(),
+    tag, startedAt: performance.now(), timeline: [], bySendSecond: new Map(), ownStalls: new Map(), e2e: new Histogram(), received: new Set(), duplicates: 0, outOfOrder: 0, lastSeq: new Map(),
   };
   phase = current;
+  secondLoopDelay.reset();
+  clearTimeout(secondTimer);
+  sampleSeconds();
   loopDelay.reset();
   gcMaxMs = 0;
   const ack = new Histogram();
@@ -247,6 +273,7 @@ async function traffic(args: TrafficArgs): Promise<TrafficResult> {
   while (performance.now() - drainStarted < drainMs && !complete()) await sleep(100);
   const drainSeconds = (performance.now() - drainStarted) / 1000;
   phase = undefined;
+  clearTimeout(secondTimer);
 
   let lost = 0;
   const lostRoutes = new Map<number, number>();
@@ -268,6 +295,7 @@ async function traffic(args: TrafficArgs): Promise<TrafficResult> {
     lostByRoute: [ ...lostRoutes ],
     timeline: Array.from({ length: current.timeline.length }, (_, i) => current.timeline[i] ?? [ 0, 0, 0 ]),
     bySendSecond: [ ...current.bySendSecond ].map(([ second, h ]) => [ second, h.toJSON() ]),
+    ownStalls: [ ...current.ownStalls ].map(([ second, [ loopMaxMs, gcMs ] ]) => [ second, loopMaxMs, gcMs ]),
     sendSeconds, drainSeconds, e2e: current.e2e.toJSON(), ack: ack.toJSON(), loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     loopDelayMaxMs: loopDelay.max / 1e6, gcMaxMs,
   };

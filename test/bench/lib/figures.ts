@@ -38,7 +38,10 @@ function timeline(label: string, w: { eggIm: any; bare?: any }): string | undefi
       ...(w.bare?.perSecond ? [ { name: 'bare relay slowest', kind: 'line' as const, color: BARE,
         values: (w.bare.perSecond as PerSecond).rows.slice(0, rows.length).map(r => (r.deliveries ? r.slowestMs : undefined)) } ] : []),
     ] },
-    { label: 'loop delay (ms)', series: [ { name: 'max', kind: 'bar', color: '#9467bd', values: values(r => r.server?.loopMaxMs) } ] },
+    { label: 'loop delay (ms)', series: [
+      { name: 'egg-im max', kind: 'bar', color: '#9467bd', values: values(r => r.server?.loopMaxMs) },
+      { name: 'load generators max', kind: 'line', color: '#bcbd22', values: values(r => r.loadGen?.loopMaxMs) },
+    ] },
     { label: 'GC pauses (ms)', series: [
       { name: 'total', kind: 'bar', color: '#8c564b', values: values(r => (r.server ? gcTotalMs(r.server) : undefined)) },
       { name: 'major, longest', kind: 'line', color: '#d62728', values: values(r => r.server?.gc.major.maxMs) },

@@ -13,6 +13,8 @@ export interface SecondRow {
   slowestMs: number;
   p99Ms: number;
   server?: ServerSecond;
+  /** The load generators' own stalls in this second (the worst of them): they delay the receipts they time. */
+  loadGen?: { loopMaxMs: number; gcMs: number };
 }
 
 export interface PerSecond {
@@ -22,7 +24,8 @@ export interface PerSecond {
 }
 
 /** Seconds from..to (epoch, inclusive): the load generators' histograms by send second merged, with the server's second. */
-export function perSecond(from: number, to: number, bySendSecond: Array<Array<[number, HistogramData]>>, server: ServerSecond[] = []): PerSecond {
+export function perSecond(from: number, to: number, bySendSecond: Array<Array<[number, HistogramData]>>, server: ServerSecond[] = [],
+  ownStalls: Array<Array<[number, number, number]>> = []): PerSecond {
   const merged = new Map<number, Histogram>();
   for (const list of bySendSecond) {
     for (const [ second, data ] of list) {
@@ -32,11 +35,17 @@ export function perSecond(from: number, to: number, bySendSecond: Array<Array<[n
     }
   }
   const bySecond = new Map(server.map(s => [ s.t, s ]));
+  const loadGens = new Map<number, { loopMaxMs: number; gcMs: number }>();
+  for (const [ second, loopMaxMs, gcMs ] of ownStalls.flat()) {
+    const worst = loadGens.get(second) ?? { loopMaxMs: 0, gcMs: 0 };
+    loadGens.set(second, { loopMaxMs: Math.max(worst.loopMaxMs, loopMaxMs), gcMs: Math.max(worst.gcMs, gcMs) });
+  }
   const rows: SecondRow[] = [];
   for (let second = from; second <= to; second++) {
     const h = merged.get(second);
     rows.push({
       t: second - from, deliveries: h?.count ?? 0, slowestMs: round(h?.max ?? 0), p99Ms: round(h?.percentile(0.99) ?? 0), server: bySecond.get(second),
+      loadGen: loadGens.get(second),
     });
   }
   return { from, rows };
@@ -78,6 +87,7 @@ function secondFacts(row: SecondRow): string {
   if (s.cacheDegraded) facts.push('cache degraded (probe running)');
   facts.push(`${s.batches} write batches (mean ${s.batchMean} messages, commit mean ${s.commitMeanMs} ms, slowest ≤ ${s.commitMaxMs} ms)`);
   facts.push(`Redis PING ${s.redisRttMs} ms, MySQL SELECT 1 ${s.mysqlRttMs} ms`);
+  if (row.loadGen) facts.push(`load generators: loop delay max ${row.loadGen.loopMaxMs} ms, GC ${row.loadGen.gcMs} ms`);
   return facts.join('; ');
 }
 
@@ -102,6 +112,8 @@ export function describeTimeline(label: string, rows: SecondRow[]): string[] {
   lines.push('', 'In the stall seconds and in the others:', '');
   lines.push(`- server event-loop delay max over 3× its median second's (${loopTypical} ms): ${share(rows, set, r => r.server!.loopMaxMs > 3 * loopTypical)}`);
   lines.push(`- a major GC: ${share(rows, set, r => r.server!.gc.major.count > 0)}`);
+  const ownTypical = median(rows.filter(r => r.loadGen).map(r => r.loadGen!.loopMaxMs));
+  if (rows.some(r => r.loadGen)) lines.push(`- a load generator's loop delay over 3× its median second's (${ownTypical} ms): ${share(rows, set, r => (r.loadGen?.loopMaxMs ?? 0) > 3 * ownTypical)}`);
   for (const timer of TIMERS) {
     if (rows.some(r => r.server?.timers[timer])) lines.push(`- ${timer} ran: ${share(rows, set, r => Boolean(r.server!.timers[timer]))}`);
   }

@@ -7,6 +7,8 @@ import { GcPauses, type GcStats } from './GcPauses';
 /** What the server did in one wall-clock second (`t`, epoch seconds). */
 export interface ServerSecond {
   t: number;
+  /** How long after the second's end it was sampled (a loaded loop samples late: the readings then run into the next second). */
+  sampledLateMs: number;
   loopMaxMs: number;
   loopP99Ms: number;
   gc: GcStats;
@@ -98,7 +100,9 @@ export class Timeline {
   }
 
   private async sample(): Promise<void> {
-    const t = Math.floor(Date.now() / 1000) - 1;
+    const now = Date.now();
+    const t = Math.floor(now / 1000) - 1;
+    const sampledLateMs = now % 1000;
     const loop = { loopMaxMs: round(this.loop.max / 1e6), loopP99Ms: round(this.loop.percentile(99) / 1e6) };
     this.loop.reset();
     const gc = this.gc.take();
@@ -118,7 +122,7 @@ export class Timeline {
     const within = commitBounds.filter(le => le !== '+Inf').sort((a, b) => Number(a) - Number(b))
       .find(le => delta(`egg_im_store_commit_seconds_bucket{${le}}`) >= batches);
     this.seconds.push({
-      t, ...loop, gc,
+      t, sampledLateMs, ...loop, gc,
       batches, batchMean: batches ? round(delta('egg_im_store_batch_size_sum') / batches) : 0,
       commitMeanMs: batches ? round((1000 * delta('egg_im_store_commit_seconds_sum')) / batches) : 0,
       commitMaxMs: batches && within !== undefined ? round(1000 * Number(within)) : 0,
