@@ -2,6 +2,9 @@ import type { Application, IBoot } from 'egg';
 import { Readiness } from './lib/Readiness';
 import { makeLogsPrivate } from './lib/privateLogs';
 
+/** What the plugins' own close needs after the drain (router, sockets, cache, the store's last writes), at most. */
+const CLOSE_RESERVE_MS = 3000;
+
 /** The framework's own part: health endpoints, the start checks and the shutdown order. The plugins boot before it. */
 export default class FrameworkBoot implements IBoot {
   constructor(private readonly app: Application) {
@@ -35,6 +38,11 @@ export default class FrameworkBoot implements IBoot {
     if (workers > 1 && this.app.imCache.mode === 'memory') {
       throw new Error(`[egg-im] ${workers} workers share no cache: set IM_REDIS_URL (or imCache.client.url), or start one worker (--workers 1)`);
     }
+    const { drainMs } = this.app.config.imHealth;
+    if (this.drainDeadlineMs() < drainMs) {
+      this.app.coreLogger.warn('[egg-im] imHealth.drainMs (%d ms) does not fit in egg\'s close timeout (%d ms, EGG_APP_CLOSE_TIMEOUT): a drain is cut to %d ms; set EGG_APP_CLOSE_TIMEOUT to %d or more',
+        drainMs, closeTimeoutMs(), this.drainDeadlineMs(), drainMs + CLOSE_RESERVE_MS);
+    }
   }
 
   async didReady() {
@@ -47,8 +55,18 @@ export default class FrameworkBoot implements IBoot {
     // other nodes, and every event already accepted is answered before the router, the store and the cache close.
     const { app } = this;
     app.imReadiness.markDraining();
-    const { drainMs } = app.config.imHealth;
-    app.coreLogger.info('[egg-im] shutting down: /readyz answers 503 draining; the clients have %d ms to move', drainMs);
-    await app.imSockets.drain(drainMs);
+    const deadlineMs = this.drainDeadlineMs();
+    app.coreLogger.info('[egg-im] shutting down: /readyz answers 503 draining; the clients have %d ms to move', deadlineMs);
+    await app.imSockets.drain(deadlineMs);
   }
+
+  /** imHealth.drainMs, cut so that the plugins still close before egg-cluster kills the worker. */
+  private drainDeadlineMs(): number {
+    return Math.min(this.app.config.imHealth.drainMs, Math.max(0, closeTimeoutMs() - CLOSE_RESERVE_MS));
+  }
+}
+
+/** How long egg-cluster's master waits for a worker to close before it kills it (its own default: 5 s). */
+function closeTimeoutMs(): number {
+  return Number(process.env.EGG_APP_CLOSE_TIMEOUT || process.env.EGG_MASTER_CLOSE_TIMEOUT) || 5000;
 }
