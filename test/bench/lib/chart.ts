@@ -31,6 +31,8 @@ export interface Lane {
   marks: Array<'ran' | 'long' | undefined>;
 }
 
+/** Between two panels of a timeline: room for the top tick label. */
+const GAP = 20;
 const FONT = 'font-family="sans-serif" font-size="11"';
 const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fix = (v: number) => String(Math.round(v * 10) / 10);
@@ -114,16 +116,16 @@ export function percentileChart(title: string, curves: Curve[]): string {
 export function timelineChart(title: string, seconds: number, panels: Panel[], lanes: Lane[], highlight: number[]): string {
   const width = 760;
   const [ panelHeight, laneHeight, left, right, top ] = [ 70, 14, 150, width - 20, 30 ];
-  const height = top + panels.length * (panelHeight + 12) + lanes.length * laneHeight + 40;
+  const height = top + panels.length * (panelHeight + GAP) + lanes.length * laneHeight + 40;
   const step = (right - left) / Math.max(1, seconds);
   const xOf = (second: number) => left + second * step;
   const body: string[] = [];
-  const lanesTop = top + panels.length * (panelHeight + 12);
+  const lanesTop = top + panels.length * (panelHeight + GAP);
   for (const second of highlight) {
     body.push(`<rect class="stall" x="${fix(xOf(second))}" y="${top}" width="${fix(step)}" height="${fix(lanesTop + lanes.length * laneHeight - top)}" fill="#f44" fill-opacity="0.15"/>`);
   }
   panels.forEach((panel, p) => {
-    const bottom = top + p * (panelHeight + 12) + panelHeight;
+    const bottom = top + p * (panelHeight + GAP) + panelHeight;
     const ticks = linearTicks(Math.max(0, ...panel.series.flatMap(s => s.values.filter((v): v is number => v !== undefined))));
     const yOf = (v: number) => bottom - (v / ticks[ticks.length - 1]) * panelHeight;
     for (const tick of ticks) body.push(line(left, yOf(tick), right, yOf(tick), '#eee'), text(left - 4, yOf(tick) + 4, `${tick}`, 'text-anchor="end"'));
