@@ -21,7 +21,7 @@ export interface StoreObserver {
 }
 
 /** egg-im's periodic and lingering timers: each run is reported once, with how long it took (async work included). */
-export type TimerName = 'outboxSweep' | 'sessionSweep' | 'presenceHeartbeat' | 'historyFlush' | 'receiptFlush';
+export type TimerName = 'outboxSweep' | 'sessionSweep' | 'presenceHeartbeat' | 'historyFlush' | 'receiptFlush' | 'reorderWait';
 
 /** What a timer reports when one of its runs ends (`egg_im_timer_runs_total`, `egg_im_timer_seconds`). */
 export interface TimerObserver {

@@ -1,7 +1,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { TimerName, TimerObserver } from './observers';
 
-const TIMERS: readonly TimerName[] = [ 'outboxSweep', 'sessionSweep', 'presenceHeartbeat', 'historyFlush', 'receiptFlush' ];
+const TIMERS: readonly TimerName[] = [ 'outboxSweep', 'sessionSweep', 'presenceHeartbeat', 'historyFlush', 'receiptFlush', 'reorderWait' ];
 
 /**
  * `egg_im_timer_runs_total{timer}` and `egg_im_timer_seconds{timer}`: each run of egg-im's timers and how long
@@ -11,7 +11,7 @@ const TIMERS: readonly TimerName[] = [ 'outboxSweep', 'sessionSweep', 'presenceH
 export function timerMetrics(registry: Registry): TimerObserver {
   const registers = [ registry ];
   const runs = new Counter({
-    name: 'egg_im_timer_runs_total', help: 'Runs of egg-im\'s timers (outbox and session sweepers, presence heartbeat, history and receipt flushes)',
+    name: 'egg_im_timer_runs_total', help: 'Runs of egg-im\'s timers (outbox and session sweepers, presence heartbeat, history and receipt flushes, reorder waits that ran out)',
     labelNames: [ 'timer' ] as const, registers,
   });
   const seconds = new Histogram({

@@ -7,7 +7,7 @@ export type Sockets = Application['imSockets'];
 export type Sessions = Application['imSessions'];
 /** What the message path reports to (egg-im-metrics): sends answered or refused, deliveries. */
 export type Observer = Application['imMetrics']['messages'];
-/** What the router's timers (outbox sweeper, history window flush) report each run to (egg-im-metrics). */
+/** What the router's timers (outbox sweeper, history window flush, reorder wait) report each run to (egg-im-metrics). */
 export type Timers = Application['imMetrics']['timers'];
 export type ImConfig = EggAppConfig['im'];
 export type Logger = Application['coreLogger'];

@@ -50,6 +50,19 @@ describe('egg-im-router: Reorder (unit)', () => {
     assert.deepStrictEqual(released.map(([ , seq ]) => seq), [ 2, 3, 4 ]);
   });
 
+  it('reports each wait that ran out to its timer observer (reorderWait), and no wait resolved in time', async () => {
+    const runs: string[] = [];
+    const observed = new Reorder(50, (userId, m) => released.push([ userId, m.seq ]), { ran: timer => runs.push(timer) });
+    observed.reset('u', 'c1', 0);
+    observed.push('u', message(2));
+    observed.push('u', message(1));
+    observed.push('u', message(4));
+    await sleep(80);
+    assert.deepStrictEqual(released.map(([ , seq ]) => seq), [ 1, 2, 4 ]);
+    assert.deepStrictEqual(runs, [ 'reorderWait' ], 'seq 2 waited for 1 and got it; seq 4 waited the whole time for 3');
+    observed.clear();
+  });
+
   it('a lane without a baseline: seq 1 goes at once; anything else collects for the wait, then goes in order', async () => {
     reorder.push('u', message(1, 'new'));
     assert.deepStrictEqual(released, [[ 'u', 1 ]]);

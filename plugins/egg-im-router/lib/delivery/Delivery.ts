@@ -3,7 +3,7 @@ import { backoffDelay, NodeMessageType, type DeliverMessage, type Message, type 
 import type { ImSocket } from 'egg-im-connection';
 import type { HotHistory } from '../history/HotHistory';
 import type { Hooks } from '../hooks/Hooks';
-import type { ImConfig, Logger, Observer, Sockets, Store } from '../ports';
+import type { ImConfig, Logger, Observer, Sockets, Store, Timers } from '../ports';
 import { Reorder } from './Reorder';
 
 /**
@@ -41,6 +41,7 @@ export interface DeliveryDeps {
   config: ImConfig['delivery'];
   observer: Observer;
   logger: Logger;
+  timers: Timers;
 }
 
 /**
@@ -83,7 +84,7 @@ export class Delivery {
   constructor(private readonly deps: DeliveryDeps) {
     ({ sockets: this.sockets, config: this.config, logger: this.logger } = deps);
     this.nodes = deps.sockets.nodes;
-    this.reorder = new Reorder(this.config.reorderWaitMs, (userId, message) => this.push(userId, message));
+    this.reorder = new Reorder(this.config.reorderWaitMs, (userId, message) => this.push(userId, message), deps.timers);
   }
 
   /** `listener` learns of each routed message once it is on its way to every node (at once, or after an outage). */

@@ -1,3 +1,4 @@
+import { noTimerObserver, timedRun, type TimerObserver } from 'egg-im-metrics';
 import type { Message } from 'egg-im-protocol';
 
 interface Lane {
@@ -27,7 +28,9 @@ export class Reorder {
   /** userId → conversationId → lane. */
   private readonly lanes = new Map<string, Map<string, Lane>>();
 
-  constructor(private readonly waitMs: number, private readonly release: (userId: string, message: Message) => void) {}
+  constructor(private readonly waitMs: number, private readonly release: (userId: string, message: Message) => void,
+    /** Learns of each wait that ran out (`reorderWait`): messages held the full `waitMs`. */
+    private readonly timers: TimerObserver = noTimerObserver) {}
 
   /** Starts (or restarts) a lane after `seq`: what the user already has, e.g. before a replay on connect. */
   reset(userId: string, conversationId: string, seq: number): void {
@@ -95,7 +98,7 @@ export class Reorder {
     // A message wins over a skip mark of the same seq (they cannot both be real; keep what can be pushed).
     lane.held ??= new Map();
     if (message || !lane.held.has(seq)) lane.held.set(seq, message);
-    lane.timer ??= setTimeout(() => this.flush(userId, conversationId), this.waitMs);
+    lane.timer ??= setTimeout(() => void timedRun(this.timers, 'reorderWait', async () => this.flush(userId, conversationId)), this.waitMs);
   }
 
   private drain(userId: string, lane: Lane): void {
