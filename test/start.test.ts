@@ -41,6 +41,7 @@ describe('npm start, and workers without Redis', function() {
     IM_REDIS_URL: '',
     IM_LOG_DIR: path.join(dir, `${name}-logs`),
     WORKERS: '',
+    EGG_KEYS: '',
     EGG_SERVER_ENV: '',
     NODE_ENV: '',
   });
@@ -64,6 +65,10 @@ describe('npm start, and workers without Redis', function() {
     assert.match(run.output(), /"env":"prod"/);
     assert.match(run.output(), /app_worker#1:\d+ started/);
     assert.doesNotMatch(run.output(), /app_worker#2/);
+    // No EGG_KEYS: cookies are signed with a key made for this install, readable by its user only.
+    const keys = fs.statSync(path.join(ROOT, 'examples/chat/run/egg-keys'));
+    assert.equal(keys.mode & 0o077, 0, 'run/egg-keys is private');
+    assert.equal(keys.size, 64, 'a 32-byte random key, in hex');
     process.kill(-child.pid!, 'SIGTERM');
     await run.exited;
     await waitFor(() => getJson(`http://127.0.0.1:${port}/readyz`).then(() => false, () => true), 35000, 'nothing to listen on the port');
