@@ -23,8 +23,9 @@ interface Phase {
   timeline: Array<[number, number, number]>;
   /** End-to-end latency by the wall-clock second (epoch) the message was sent in: what a stall in that second did. */
   bySendSecond: Map<number, Histogram>;
-  /** This process's own longest loop delay and GC pause time per wall-clock second: its stalls delay the receipts it times. */
-  ownStalls: Map<number, [number, number]>;
+  /** Per wall-clock second: this process's own longest loop delay and GC pause time (its stalls delay the receipts it
+   * times), and the engine.io pings its clients received (the server's heartbeats). */
+  ownStalls: Map<number, [number, number, number]>;
   e2e: Histogram;
   received: Set<string>;
   duplicates: number;
@@ -47,7 +48,7 @@ const secondLoopDelay = monitorEventLoopDelay({ resolution: 10 });
 secondLoopDelay.enable();
 const ownStall = (second: number) => {
   let slot = phase?.ownStalls.get(second);
-  if (!slot && phase) phase.ownStalls.set(second, slot = [ 0, 0 ]);
+  if (!slot && phase) phase.ownStalls.set(second, slot = [ 0, 0, 0 ]);
   return slot;
 };
 /** While a phase runs: the loop delay of each wall-clock second, read on the second's boundary. */
@@ -115,6 +116,10 @@ function open(spec: ClientSpec, timeoutMs: number): Promise<number> {
     auth: spec.token ? { token: spec.token } : { userId: spec.userId },
   });
   client.socket = socket;
+  socket.io.on('ping', () => {
+    const slot = ownStall(Math.floor(Date.now() / 1000));
+    if (slot) slot[2]++;
+  });
   socket.on('message:new', (message: unknown, ack?: () => void) => {
     if (typeof ack === 'function') ack();
     onMessage(client, message);
@@ -295,7 +300,7 @@ async function traffic(args: TrafficArgs): Promise<TrafficResult> {
     lostByRoute: [ ...lostRoutes ],
     timeline: Array.from({ length: current.timeline.length }, (_, i) => current.timeline[i] ?? [ 0, 0, 0 ]),
     bySendSecond: [ ...current.bySendSecond ].map(([ second, h ]) => [ second, h.toJSON() ]),
-    ownStalls: [ ...current.ownStalls ].map(([ second, [ loopMaxMs, gcMs ] ]) => [ second, loopMaxMs, gcMs ]),
+    ownStalls: [ ...current.ownStalls ].map(([ second, stalls ]) => [ second, ...stalls ]),
     sendSeconds, drainSeconds, e2e: current.e2e.toJSON(), ack: ack.toJSON(), loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
     loopDelayMaxMs: loopDelay.max / 1e6, gcMaxMs,
   };

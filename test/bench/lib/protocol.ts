@@ -68,8 +68,8 @@ export interface TrafficResult {
   timeline: Array<[number, number, number]>;
   /** End-to-end latency of the messages sent in each wall-clock second (epoch seconds), to line up with the server's timeline. */
   bySendSecond: Array<[number, HistogramData]>;
-  /** Per wall-clock second (epoch): this load generator's longest loop delay and its GC pause time, ms. */
-  ownStalls: Array<[number, number, number]>;
+  /** Per wall-clock second (epoch): this load generator's longest loop delay and GC pause time (ms), and the engine.io pings its clients got. */
+  ownStalls: Array<[number, number, number, number]>;
   sendSeconds: number;
   drainSeconds: number;
   e2e: HistogramData;

@@ -14,7 +14,7 @@ export interface SecondRow {
   p99Ms: number;
   server?: ServerSecond;
   /** The load generators' own stalls in this second (the worst of them): they delay the receipts they time. */
-  loadGen?: { loopMaxMs: number; gcMs: number };
+  loadGen?: { loopMaxMs: number; gcMs: number; pings: number };
 }
 
 export interface PerSecond {
@@ -25,7 +25,7 @@ export interface PerSecond {
 
 /** Seconds from..to (epoch, inclusive): the load generators' histograms by send second merged, with the server's second. */
 export function perSecond(from: number, to: number, bySendSecond: Array<Array<[number, HistogramData]>>, server: ServerSecond[] = [],
-  ownStalls: Array<Array<[number, number, number]>> = []): PerSecond {
+  ownStalls: Array<Array<[number, number, number, number]>> = []): PerSecond {
   const merged = new Map<number, Histogram>();
   for (const list of bySendSecond) {
     for (const [ second, data ] of list) {
@@ -35,10 +35,10 @@ export function perSecond(from: number, to: number, bySendSecond: Array<Array<[n
     }
   }
   const bySecond = new Map(server.map(s => [ s.t, s ]));
-  const loadGens = new Map<number, { loopMaxMs: number; gcMs: number }>();
-  for (const [ second, loopMaxMs, gcMs ] of ownStalls.flat()) {
-    const worst = loadGens.get(second) ?? { loopMaxMs: 0, gcMs: 0 };
-    loadGens.set(second, { loopMaxMs: Math.max(worst.loopMaxMs, loopMaxMs), gcMs: Math.max(worst.gcMs, gcMs) });
+  const loadGens = new Map<number, NonNullable<SecondRow['loadGen']>>();
+  for (const [ second, loopMaxMs, gcMs, pings ] of ownStalls.flat()) {
+    const worst = loadGens.get(second) ?? { loopMaxMs: 0, gcMs: 0, pings: 0 };
+    loadGens.set(second, { loopMaxMs: Math.max(worst.loopMaxMs, loopMaxMs), gcMs: Math.max(worst.gcMs, gcMs), pings: worst.pings + pings });
   }
   const rows: SecondRow[] = [];
   for (let second = from; second <= to; second++) {
@@ -69,7 +69,7 @@ export function stallSeconds(rows: SecondRow[]): number[] {
   return typical > 0 ? rows.filter(r => r.deliveries > 0 && r.slowestMs > 3 * typical).map(r => r.t) : [];
 }
 
-export const TIMERS = [ 'outboxSweep', 'sessionSweep', 'presenceHeartbeat', 'historyFlush', 'receiptFlush' ] as const;
+export const TIMERS = [ 'outboxSweep', 'sessionSweep', 'presenceHeartbeat', 'historyFlush', 'receiptFlush', 'reorderWait' ] as const;
 
 export const gcTotalMs = (s?: ServerSecond) => (s ? s.gc.minor.totalMs + s.gc.major.totalMs : 0);
 
@@ -87,7 +87,7 @@ function secondFacts(row: SecondRow): string {
   if (s.cacheDegraded) facts.push('cache degraded (probe running)');
   facts.push(`${s.batches} write batches (mean ${s.batchMean} messages, commit mean ${s.commitMeanMs} ms, slowest ≤ ${s.commitMaxMs} ms)`);
   facts.push(`Redis PING ${s.redisRttMs} ms, MySQL SELECT 1 ${s.mysqlRttMs} ms`);
-  if (row.loadGen) facts.push(`load generators: loop delay max ${row.loadGen.loopMaxMs} ms, GC ${row.loadGen.gcMs} ms`);
+  if (row.loadGen) facts.push(`load generators: loop delay max ${row.loadGen.loopMaxMs} ms, GC ${row.loadGen.gcMs} ms, ${row.loadGen.pings} engine.io pings received`);
   return facts.join('; ');
 }
 
@@ -113,7 +113,11 @@ export function describeTimeline(label: string, rows: SecondRow[]): string[] {
   lines.push(`- server event-loop delay max over 3× its median second's (${loopTypical} ms): ${share(rows, set, r => r.server!.loopMaxMs > 3 * loopTypical)}`);
   lines.push(`- a major GC: ${share(rows, set, r => r.server!.gc.major.count > 0)}`);
   const ownTypical = median(rows.filter(r => r.loadGen).map(r => r.loadGen!.loopMaxMs));
-  if (rows.some(r => r.loadGen)) lines.push(`- a load generator's loop delay over 3× its median second's (${ownTypical} ms): ${share(rows, set, r => (r.loadGen?.loopMaxMs ?? 0) > 3 * ownTypical)}`);
+  if (rows.some(r => r.loadGen)) {
+    lines.push(`- a load generator's loop delay over 3× its median second's (${ownTypical} ms): ${share(rows, set, r => (r.loadGen?.loopMaxMs ?? 0) > 3 * ownTypical)}`);
+    const pings = median(rows.filter(r => r.loadGen).map(r => r.loadGen!.pings));
+    lines.push(`- engine.io pings over 3× the median second's (${pings}): ${share(rows, set, r => (r.loadGen?.pings ?? 0) > 3 * Math.max(1, pings))}`);
+  }
   for (const timer of TIMERS) {
     if (rows.some(r => r.server?.timers[timer])) lines.push(`- ${timer} ran: ${share(rows, set, r => Boolean(r.server!.timers[timer]))}`);
   }
