@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { linearTicks, logTicks, percentileChart, timelineChart } from './lib/chart';
 import { describeTimeline, perSecond, stallSeconds, type SecondRow } from './lib/timeline';
 import { Histogram } from './lib/histogram';
+import { reportJson } from './lib/report';
 import { assertWellFormed } from './lib/wellFormed';
 import type { ServerSecond } from './app/lib/Timeline';
 
@@ -88,5 +89,14 @@ describe('the benchmark\'s per-second timeline (test/bench/lib/timeline.ts)', ()
     assert.match(text, /engine.io pings over 3× the median second's \(2\): 1 of 1 stall seconds, 0 of 4 others/);
     assert.match(text, /a load generator's loop delay over 3× its median second's \(10 ms\): 0 of 1 stall seconds, 1 of 4 others/);
     assert.deepStrictEqual(describeTimeline('calm', rows.slice(0, 2)), [ 'calm: no stall second (none whose slowest delivery is over 3× the median second\'s 20 ms).' ]);
+  });
+});
+
+describe('the benchmark\'s JSON report (test/bench/lib/report.ts)', () => {
+  it('is indented, with each per-second row on one line, and reads back as it was', () => {
+    const report = { eggIm: { steady: { perSecond: { from: 5, rows: [ { t: 0, server: { gc: { minor: 1 } } }, { t: 1 } ] } }, note: 'a "rows" \u0000 text' } };
+    const text = reportJson(report);
+    assert.deepStrictEqual(JSON.parse(text), report);
+    assert(text.includes('\n          {"t":0,"server":{"gc":{"minor":1}}},\n          {"t":1}\n'), text);
   });
 });

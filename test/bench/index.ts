@@ -20,7 +20,7 @@ import { CpuWindow, cpuSeconds, machineInfo, pidsByName, rssBytes, type CpuReadi
 import { formatSummary, summarizeProfile, type ProfileSummary } from './lib/profile';
 import type { ClientSpec, ClientStats, ConnectResult, HttpResult, Route, TrafficResult } from './lib/protocol';
 import { figures } from './lib/figures';
-import { renderMarkdown } from './lib/report';
+import { renderMarkdown, reportJson } from './lib/report';
 import { perSecond } from './lib/timeline';
 import {
   MYSQL_URL, REDIS_URL, ServiceCounters, countStored, createDatabase, directConversationId, dropDatabase, dropRedisPrefix, mysqlInfo, redisInfo, seedHistory, uniqueName,
@@ -960,7 +960,7 @@ class Bench {
     const docs = path.join(ROOT, 'docs');
     if (this.settings.quick && path.resolve(outDir) === docs) throw new Error('a --quick run never writes docs/benchmarks.md: give another --out');
     fs.mkdirSync(outDir, { recursive: true });
-    fs.writeFileSync(path.join(outDir, 'benchmarks.json'), `${JSON.stringify(this.report, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, 'benchmarks.json'), `${reportJson(this.report)}\n`);
     const pictures = path.join(outDir, 'benchmarks');
     fs.mkdirSync(pictures, { recursive: true });
     const written = figures(this.report);

@@ -266,3 +266,11 @@ function gcCell(gc: { minor: { count: number; totalMs: number; maxMs: number }; 
   const one = (s: { count: number; totalMs: number; maxMs: number }) => `${s.count}, ${n(s.totalMs, 0)} ms, ${n(s.maxMs, 1)} ms`;
   return `${one(gc.minor)} / ${one(gc.major)}`;
 }
+
+/** The report as indented JSON, each per-second row of a timeline on one line (a full run has hundreds). */
+export function reportJson(report: unknown): string {
+  const rows: string[] = [];
+  const text = JSON.stringify(report, (key, value) => (key === 'rows' && Array.isArray(value)
+    ? value.map(row => `\u0000${rows.push(JSON.stringify(row)) - 1}`) : value), 2);
+  return text.replace(/"\\u0000(\d+)"/g, (_, i) => rows[Number(i)]);
+}
