@@ -106,6 +106,8 @@ describe('the benchmark, --quick (npm run bench -- --quick)', function() {
     assert(steadySeconds.some((row: any) => row.server.batches > 0 && row.server.batchMean >= 1 && row.server.commitMeanMs > 0), 'write batches seen');
     assert(steadySeconds.some((row: any) => row.server.timers.historyFlush?.runs > 0 && row.server.timers.receiptFlush?.runs > 0), 'the flushes seen');
     assert.equal(eggIm.steady.e2eCurve.length, 38);
+    assert.deepStrictEqual(eggIm.twoNodes.otherNodesPerSecond.map((n: any) => n.node), [ 'node2' ]);
+    assert(eggIm.twoNodes.otherNodesPerSecond[0].seconds.length >= eggIm.twoNodes.perSecond.rows.length - 1, 'node 2\'s seconds');
     // The pictures: well-formed SVG beside the report, linked from it.
     const pictures = fs.readdirSync(path.join(out, 'benchmarks')).sort();
     assert.deepStrictEqual(pictures, [ 'group', 'steady', 'two-nodes' ].flatMap(w => [ `latency-${w}.svg`, `timeline-${w}.svg` ]).sort());

@@ -251,7 +251,7 @@ class Bench {
 
   /** Runs traffic on every load generator that has routes; CPU and server stats are read when sending ends. */
   async traffic(label: string, tag: string, routesOf: (k: number) => Route[], rate: number, seconds: number, drainS: number,
-    server: { pids: Record<string, number[]>; stats?: () => Promise<any>; checkStore?: boolean; classify?: (route: Route) => string; node?: EggNode }): Promise<any> {
+    server: { pids: Record<string, number[]>; stats?: () => Promise<any>; checkStore?: boolean; classify?: (route: Route) => string; node?: EggNode; otherNodes?: EggNode[] }): Promise<any> {
     const routes = this.loadgens.map((_, k) => routesOf(k));
     const routeCount = sum(routes.map(r => r.length));
     if (routeCount === 0) throw new Error(`${label}: no routes`);
@@ -285,6 +285,8 @@ class Bench {
     const e2e = Histogram.from(mergeHist(done.map(r => r.e2e)));
     const [ fromSecond, toSecond ] = [ Math.floor(startedAt / 1000), Math.floor((startedAt + sendSeconds * 1000) / 1000) ];
     const serverSeconds = server.node ? await this.serverTimeline(server.node, fromSecond, toSecond) : [];
+    // The other nodes' seconds, as they are (the rows carry the first node's).
+    const otherNodes = await Promise.all((server.otherNodes ?? []).map(async n => ({ node: n.name, seconds: await this.serverTimeline(n, fromSecond, toSecond) })));
     const ack = Histogram.from(mergeHist(done.map(r => r.ack)));
     const sent = sum(done.map(r => r.sent));
     const received = sum(done.map(r => r.received));
@@ -344,6 +346,7 @@ class Bench {
       e2eCurve: [ 0.5, ...Array.from({ length: 37 }, (_, i) => 1 - 10 ** -(0.4 + i / 10)) ].map(q => [ round(q, 6), round(e2e.percentile(q), 2) ]),
       // Per second of sending: the latencies of the messages sent in it, and what the egg-im server did in it.
       perSecond: perSecond(fromSecond, toSecond, done.map(r => r.bySendSecond), serverSeconds, done.map(r => r.ownStalls)),
+      ...(otherNodes.length ? { otherNodesPerSecond: otherNodes } : {}),
       e2eOver100MsPct: e2e.count ? round((100 * e2e.countAbove(100)) / e2e.count, 2) : 0,
       e2eOver240MsPct: e2e.count ? round((100 * e2e.countAbove(240)) / e2e.count, 2) : 0,
       ackMs: ack.summary(),
@@ -808,7 +811,7 @@ class Bench {
     const pids = { 'egg-im worker 1': [ node1.workerPid ], 'egg-im worker 2': [ node2.workerPid ] };
     await Promise.all([ this.markWindow('twoNodes-1', node1, 'from'), this.markWindow('twoNodes-2', node2, 'from') ]);
     const result = await this.traffic('egg-im two nodes', `tn-${this.runId}`, k => this.pairRoutes(k, users), settings.twoNodes.rate,
-      settings.twoNodes.seconds, settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1 });
+      settings.twoNodes.seconds, settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1, otherNodes: [ node2 ] });
     await Promise.all([ this.markWindow('twoNodes-1', node1, 'to'), this.markWindow('twoNodes-2', node2, 'to') ]);
     const pairs = Math.floor(users.length / 2);
     const crossing = Array.from({ length: pairs }, (_, p) => p % 4 >= 2).filter(Boolean).length;
@@ -823,7 +826,7 @@ class Bench {
       this.log(`egg-im two nodes at the rate one node sustained: ${sustained} msg/s for ${seconds} s`);
       this.scenario('twoNodes at the sustained rate', 'start');
       const again = await this.traffic('egg-im two nodes (sustained rate)', `tn2-${this.runId}`, k => this.pairRoutes(k, users), sustained, seconds,
-        settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1 });
+        settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1, otherNodes: [ node2 ] });
       this.scenario('twoNodes at the sustained rate', 'end');
       this.report.eggIm.twoNodesAtSustainedRate = { ...again, socketsPerNode: sockets, pairs, crossingPairs: crossing };
       this.logSteady('egg-im two nodes (sustained rate)', again);

@@ -267,10 +267,10 @@ function gcCell(gc: { minor: { count: number; totalMs: number; maxMs: number }; 
   return `${one(gc.minor)} / ${one(gc.major)}`;
 }
 
-/** The report as indented JSON, each per-second row of a timeline on one line (a full run has hundreds). */
+/** The report as indented JSON, each per-second row of a timeline (`rows`, `seconds`) on one line (a full run has hundreds). */
 export function reportJson(report: unknown): string {
   const rows: string[] = [];
-  const text = JSON.stringify(report, (key, value) => (key === 'rows' && Array.isArray(value)
+  const text = JSON.stringify(report, (key, value) => ((key === 'rows' || key === 'seconds') && Array.isArray(value)
     ? value.map(row => `\u0000${rows.push(JSON.stringify(row)) - 1}`) : value), 2);
   return text.replace(/"\\u0000(\d+)"/g, (_, i) => rows[Number(i)]);
 }
