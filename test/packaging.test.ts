@@ -53,7 +53,7 @@ describe('published with lerna to a registry, installed by name into a new app',
     for (const { manifest } of PUBLISHED) {
       const meta = await packument(registry!, manifest.name);
       assert(meta?.versions?.[manifest.version], `${manifest.name}@${manifest.version} is in the registry`);
-      const files = tarballFiles(meta.versions[manifest.version].dist.tarball, path.join(work, 'tarball.tgz'));
+      const files = await tarballFiles(meta.versions[manifest.version].dist.tarball, path.join(work, 'tarball.tgz'));
       for (const file of [ 'package.json', 'README.md', 'LICENSE' ]) assert(files.includes(file), `${manifest.name} ships ${file}`);
       assert.deepStrictEqual(files.filter(f => /(^|\/)test\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), [], `${manifest.name} ships no tests or TypeScript sources`);
     }
@@ -178,8 +178,11 @@ function timed(step: string, run: () => unknown): void {
   console.log(`    [packaging] ${step}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-function tarballFiles(url: string, file: string): string[] {
-  execFileSync('curl', [ '-sSf', '--max-time', '30', '-o', file, url ]);
+/** The files in a published tarball. */
+async function tarballFiles(url: string, file: string): Promise<string[]> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(30000) });
+  assert.equal(res.status, 200, `GET ${url}`);
+  fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
   return execFileSync('tar', [ 'tzf', file ], { encoding: 'utf8' }).trim().split('\n').map(f => f.replace(/^package\//, ''));
 }
 
