@@ -103,7 +103,8 @@ export class Im {
       writer: store.writer,
       delivery,
       hooks: this.hooks,
-      isOnline: async userId => (await sockets.presence.query(userId)).online,
+      // a socket on this node settles it without asking presence (a Redis read)
+      isOnline: async userId => sockets.hasUser(userId) || (await sockets.presence.query(userId)).online,
       observer,
       logger,
     });

@@ -134,26 +134,45 @@ export class Hooks {
     for (const hook of this.groupEvents) this.react('groupEvent', `${event.kind} of group ${event.groupId}`, () => hook(event));
   }
 
+  /**
+   * Runs a deciding hook: a hook that answers at once (no promise) costs no timer; one that returns a promise
+   * is raced against `timeoutMs`. A refusal (an ImError) passes through; any other failure follows `onError`.
+   */
   private async decide<T>(name: string, about: string, run: () => T | Promise<T>): Promise<T | undefined> {
+    let result: T | Promise<T>;
+    try {
+      result = run();
+    } catch (err) {
+      return this.failed(name, about, err);
+    }
+    if (!isPromiseLike(result)) return result;
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`timed out after ${this.config.timeoutMs} ms`)), this.config.timeoutMs);
       });
-      return await Promise.race([ Promise.resolve().then(run), timeout ]);
+      return await Promise.race([ result, timeout ]);
     } catch (err) {
-      if (isImError(err)) throw err;
-      this.logger?.error(new Error(`[egg-im-router] the ${name} hook failed for ${about} (im.hooks.onError: ${this.config.onError})`, { cause: err }));
-      if (this.config.onError === 'continue') return undefined;
-      throw new ImError('INTERNAL', `the ${name} check failed`);
+      return this.failed(name, about, err);
     } finally {
       clearTimeout(timer);
     }
   }
 
+  private failed(name: string, about: string, err: unknown): undefined {
+    if (isImError(err)) throw err;
+    this.logger?.error(new Error(`[egg-im-router] the ${name} hook failed for ${about} (im.hooks.onError: ${this.config.onError})`, { cause: err }));
+    if (this.config.onError === 'continue') return undefined;
+    throw new ImError('INTERNAL', `the ${name} check failed`);
+  }
+
   private react(name: string, about: string, run: () => void | Promise<void>): void {
     Promise.resolve().then(run).catch(err => this.logger?.error(new Error(`[egg-im-router] the ${name} hook failed for ${about}`, { cause: err })));
   }
+}
+
+function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function checked<T>(hook: T, name: string): T {
