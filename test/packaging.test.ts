@@ -95,6 +95,22 @@ describe('published with lerna to a registry, installed by name into a new app',
     assert.deepStrictEqual(undeclared, []);
   });
 
+  it('lets a front end install egg-im-client alone: socket.io-client and the protocol, no server package', () => {
+    const front = path.join(work, 'front');
+    fs.mkdirSync(front);
+    fs.writeFileSync(path.join(front, 'package.json'), JSON.stringify({ name: 'front', private: true, dependencies: { 'egg-im-client': `^${VERSION}` } }));
+    fs.writeFileSync(path.join(front, '.npmrc'), `registry=${registry!.url}\n`);
+    timed('npm install egg-im-client', () => run('npm', [ 'install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error' ], { cwd: front, env: USER_ENV, timeout: 180000 }));
+    const installed = Object.keys(JSON.parse(fs.readFileSync(path.join(front, 'node_modules/.package-lock.json'), 'utf8')).packages)
+      .map(entry => entry.replace(/^.*node_modules\//, ''));
+    assert(installed.includes('socket.io-client') && installed.includes('egg-im-protocol'), installed.join(', '));
+    const server = installed.filter(name => /^(egg|egg-.*|typeorm|mysql2|redis|@redis\/.*|better-sqlite3|socket\.io)$/.test(name) && !/^egg-im-(client|protocol)$/.test(name));
+    assert.deepStrictEqual(server, [], 'no server package comes with the client');
+    const load = (type: string, code: string) => execFileSync(process.execPath, [ `--input-type=${type}`, '-e', code ], { cwd: front, env: USER_ENV, encoding: 'utf8', timeout: 30000 });
+    assert.equal(load('module', "import { ImClient } from 'egg-im-client'; process.stdout.write(typeof ImClient)"), 'function');
+    assert.equal(load('commonjs', "process.stdout.write(typeof require('egg-im-client').ImClient)"), 'function');
+  });
+
   it('builds with tsc, runs with egg-scripts on MySQL and Redis, and two users chat through egg-im/client', async () => {
     timed('tsc', () => run(process.execPath, [ 'node_modules/typescript/bin/tsc', '-p', 'tsconfig.json' ], { cwd: app, env: USER_ENV, timeout: 120000 }));
     const port = await freePort();
