@@ -96,8 +96,11 @@ for (const driver of drivers) {
 
     it('sessions: listLive gives a user\'s sessions that are neither revoked nor expired, oldest first', async () => {
       const later = new Date(Date.now() + 3600_000);
-      const make = (deviceId: string, expiresAt = later) =>
-        storeOf().sessions.create({ userId: 'lister', deviceId, tokenHash: `${deviceId}`.padEnd(64, '0'), expiresAt });
+      // "oldest" is by creation time (milliseconds): sessions made in the same millisecond have no order between them
+      const make = async (deviceId: string, expiresAt = later) => {
+        await new Promise(resolve => setTimeout(resolve, 2));
+        return storeOf().sessions.create({ userId: 'lister', deviceId, tokenHash: `${deviceId}`.padEnd(64, '0'), expiresAt });
+      };
       const first = await make('a1');
       const revoked = await make('a2');
       await make('a3', new Date(Date.now() - 1000));
