@@ -34,7 +34,7 @@ describe('messaging across nodes', function() {
     return node;
   };
   const user = async (node: Node, label: string, deviceId?: string) => remoteLogin(node.url, await remoteRegister(node.url, label), deviceId);
-  const device = async (node: Node, login: TestLogin, options?: { ack?: boolean }) => {
+  const device = async (node: Node, login: TestLogin, options?: { ack?: boolean; cursors?: boolean }) => {
     const d = await connectDevice(node.url, login.token, options);
     sockets.push(d.socket);
     return d;
@@ -100,12 +100,17 @@ describe('messaging across nodes', function() {
     const a = await device(node1, alice);
     const statuses: any[] = [];
     a.socket.on('message:status', (event: unknown) => statuses.push(event));
+    // Another device of alice's on node 1 asked for cursors: bob's receipt on node 2 reaches it as one.
+    const tablet = await device(node1, await remoteLogin(node1.url, alice), { cursors: true });
+    const cursors: any[] = [];
+    tablet.socket.on('message:cursors', (event: any) => cursors.push(...event.cursors));
     const b = await device(node2, bob);
 
     const hello = (await send(a.socket, { type: 'user', id: bob.userId }, 'across')).message;
     await waitFor(() => b.inbox.find(m => m.id === hello.id), 10000, 'bob to receive on node 2');
     assert.deepStrictEqual(b.inbox[0], hello);
     await waitFor(() => statuses.find(e => e.messageId === hello.id && e.status === 'delivered'), 10000, 'the receipt on node 1');
+    await waitFor(() => cursors.find(c => c.conversationId === hello.conversationId && c.userId === bob.userId && c.deliveredSeq === hello.seq), 10000, 'the cursor on node 1');
     assert.equal((await status(node1, alice, hello.id)).recipients[0].status, 'delivered');
     const reply = (await send(b.socket, { type: 'user', id: alice.userId }, 'back')).message;
     await waitFor(() => a.inbox.find(m => m.id === reply.id), 10000, 'alice to receive on node 1');

@@ -59,6 +59,36 @@ export interface StatusEvent {
   status: RecipientStatus;
 }
 
+/**
+ * How far one member of a conversation has got, as far as this notification tells: its devices acknowledged
+ * the pushes up to `deliveredSeq` (pushed in seq order, so the ones before it too), and it read up to
+ * `readSeq` (reading implies delivery). A field is absent when nothing of its kind happened since the last
+ * notification. Sent to the senders of the messages it covers; `GET /im/messages/:id/status` is the record.
+ */
+export interface CursorEvent {
+  conversationId: string;
+  userId: string;
+  deliveredSeq?: number;
+  readSeq?: number;
+}
+
+/** `message:cursors`: every cursor that moved for this user's messages in one turn of the server, one frame. */
+export interface CursorsEvent {
+  cursors: CursorEvent[];
+}
+
+/** The socket.io handshake's `auth` payload. */
+export interface HandshakeAuth {
+  token: string;
+  /** A host token's device (egg-im's own sessions carry theirs). */
+  deviceId?: string;
+  /**
+   * `true`: delivered and read statuses come as `message:cursors`, coalesced, instead of one `message:status`
+   * per message and recipient (`failed` still comes as `message:status`). The typed client asks for it.
+   */
+  cursors?: boolean;
+}
+
 export interface SessionExpiredEvent {
   sessionId: string;
 }
@@ -83,6 +113,7 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   'message:new': (message: Message, ack: () => void) => void;
   'message:status': (event: StatusEvent) => void;
+  'message:cursors': (event: CursorsEvent) => void;
   'session:expired': (event: SessionExpiredEvent) => void;
   'server:draining': (event: ServerDrainingEvent) => void;
 }

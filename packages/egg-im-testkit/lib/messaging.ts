@@ -33,8 +33,8 @@ export function recordMessages(socket: Socket, { ack = true } = {}): WireMessage
  * Connects a device (websocket, no reconnection) with its recorder attached first; rejects with the
  * `connect_error` (message = code, data = body).
  */
-export function connectDevice(url: string, token: string, { ack = true, record = true } = {}): Promise<{ socket: Socket; inbox: WireMessage[] }> {
-  const socket = io(url, { transports: [ 'websocket' ], reconnection: false, forceNew: true, auth: { token } });
+export function connectDevice(url: string, token: string, { ack = true, record = true, cursors }: { ack?: boolean; record?: boolean; cursors?: boolean } = {}): Promise<{ socket: Socket; inbox: WireMessage[] }> {
+  const socket = io(url, { transports: [ 'websocket' ], reconnection: false, forceNew: true, auth: cursors === undefined ? { token } : { token, cursors } });
   const inbox = record ? recordMessages(socket, { ack }) : [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { socket.close(); reject(new Error('connect timed out')); }, 5000);

@@ -245,8 +245,10 @@ export class SocketServer implements ImSockets {
       const { auth } = socket.handshake;
       const headers = this.handshakeHeaders.get(socket.conn) ?? socket.handshake.headers;
       this.handshakeHeaders.delete(socket.conn);
+      const cursors = auth?.cursors === undefined ? false : auth.cursors;
+      if (typeof cursors !== 'boolean') throw new ImError('VALIDATION_FAILED', 'auth.cursors must be true or false', { field: 'auth.cursors' });
       const session = await this.app.imSessions.authenticate(auth?.token, { transport: 'socket', headers, deviceId: auth?.deviceId });
-      Object.assign(socket.data, session);
+      Object.assign(socket.data, session, { cursors });
     } catch (err) {
       const error = isImError(err) ? err : new ImError('INTERNAL', 'could not check the session');
       if (!isImError(err)) this.app.coreLogger.error(new Error('[egg-im-connection] handshake failed', { cause: err }));

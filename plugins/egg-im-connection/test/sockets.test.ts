@@ -55,7 +55,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       const server = socketServerOf(fx.app).io.of('/').sockets.get(socket.id!);
       assert.ok(server);
       assert.deepStrictEqual({ ...server.data }, {
-        sessionId: session.sessionId, userId: session.userId, deviceId: 'phone', expiresAt: Date.parse(session.expiresAt),
+        sessionId: session.sessionId, userId: session.userId, deviceId: 'phone', expiresAt: Date.parse(session.expiresAt), cursors: false,
       });
       assert.ok(server.rooms.has(`u:${session.userId}`) && server.rooms.has(`s:${session.sessionId}`));
       const reply = await request(socket, 'echo', { hello: 'world' });
@@ -66,6 +66,19 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       await refused(connect(fx.url, undefined), 'UNAUTHORIZED');
       await refused(connect(fx.url, '', {}), 'UNAUTHORIZED');
       await refused(connect(fx.url, undefined, { auth: { token: 12345 } }), 'UNAUTHORIZED');
+    });
+
+    it('auth.cursors is true or false: anything else refuses the handshake with VALIDATION_FAILED, before the token is looked at', async () => {
+      const session = await registerAndLogin(fx.app, 'cursors');
+      for (const cursors of [ 'yes', 1, null, {} ]) {
+        const body = await refused(connect(fx.url, undefined, { auth: { token: session.token, cursors } }), 'VALIDATION_FAILED');
+        assert.deepStrictEqual(body.details, { field: 'auth.cursors' });
+      }
+      for (const cursors of [ true, false ]) {
+        const socket = await connect(fx.url, undefined, { auth: { token: session.token, cursors } });
+        assert.strictEqual(socketServerOf(fx.app).io.of('/').sockets.get(socket.id!)?.data.cursors, cursors);
+        socket.close();
+      }
     });
 
     it('refuses an unknown token: UNAUTHORIZED', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import { request, waitFor } from 'egg-im-testkit';
-import { arrival, Harness, sleep, statuses } from './support/harness';
+import { arrival, cursorFrames, Harness, sleep, statuses } from './support/harness';
 
 /** Delivery status: the status API, `message:status` to the sender, and read receipts. */
 describe('egg-im-router: delivery status and read receipts', () => {
@@ -69,4 +69,47 @@ describe('egg-im-router: delivery status and read receipts', () => {
     assert.equal((await request(e, 'message:read', { conversationId: m1.conversationId, seq: 3 })).error.code, 'NOT_FOUND');
   });
 
+  it('a device that asks for cursors (auth.cursors) hears delivered and read as message:cursors; the others keep message:status', async () => {
+    const alice = await h.user('alice');
+    const bob = await h.user('bob');
+    const carol = await h.user('carol');
+    const { groupId } = await h.createGroup(alice, [ bob, carol ]);
+    const { socket: phone } = await h.online(alice, { cursors: true, record: false });
+    const laptop = await h.socket(await h.login(alice));
+    const frames = cursorFrames(phone);
+    const phoneStatuses = statuses(phone);
+    const laptopStatuses = statuses(laptop);
+    const { socket: b, inbox: bobInbox } = await h.online(bob);
+    const { inbox: carolInbox } = await h.online(carol);
+
+    const sent: any[] = [];
+    for (const text of [ 'one', 'two', 'three' ]) sent.push((await h.text(phone, { type: 'group', id: groupId }, text)).message);
+    const last = sent[2];
+    await arrival(bobInbox, last.id);
+    await arrival(carolInbox, last.id);
+    const highest = (userId: string, field: 'deliveredSeq' | 'readSeq') => Math.max(0, ...frames.flatMap(frame => frame.cursors)
+      .filter((c: any) => c.userId === userId && c.conversationId === last.conversationId && c[field] !== undefined).map((c: any) => c[field]));
+    await waitFor(() => highest(bob.userId, 'deliveredSeq') === last.seq && highest(carol.userId, 'deliveredSeq') === last.seq, 5000, 'delivered cursors');
+    // The other device still hears of each message and recipient.
+    await waitFor(() => laptopStatuses.filter(e => e.status === 'delivered').length === 6, 5000, 'six delivered statuses');
+    for (const frame of frames) {
+      assert.deepStrictEqual(Object.keys(frame), [ 'cursors' ]);
+      assert.ok(frame.cursors.length > 0);
+      for (const cursor of frame.cursors) {
+        assert.ok(Object.keys(cursor).every(key => [ 'conversationId', 'userId', 'deliveredSeq', 'readSeq' ].includes(key)), JSON.stringify(cursor));
+        assert.ok(sent.some(m => m.seq === cursor.deliveredSeq), JSON.stringify(cursor));
+      }
+    }
+    // Coalesced: never more cursor entries than statuses, one entry per member in a frame.
+    const entries = frames.flatMap(frame => frame.cursors);
+    assert.ok(entries.length <= 6, `${entries.length} cursor entries for 6 statuses`);
+    for (const frame of frames) assert.equal(new Set(frame.cursors.map((c: any) => c.userId)).size, frame.cursors.length);
+
+    assert.deepStrictEqual(await request(b, 'message:read', { conversationId: last.conversationId, seq: sent[1].seq }), { ok: true });
+    await waitFor(() => highest(bob.userId, 'readSeq') === sent[1].seq, 5000, 'read cursor');
+    await waitFor(() => laptopStatuses.find(e => e.status === 'read'), 5000, 'read status on the other device');
+    assert.equal(highest(carol.userId, 'readSeq'), 0);
+    // Delivered and read reach the cursor device only as cursors.
+    assert.deepStrictEqual(phoneStatuses, []);
+  });
 });

@@ -8,6 +8,8 @@ export interface ImSocketData {
   deviceId: string;
   /** Epoch ms when the session expires. */
   expiresAt: number;
+  /** The client asked for statuses as `message:cursors` (handshake `auth.cursors`). */
+  cursors: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type

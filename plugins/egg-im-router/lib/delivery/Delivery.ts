@@ -5,6 +5,7 @@ import type { HotHistory } from '../history/HotHistory';
 import type { Hooks } from '../hooks/Hooks';
 import type { ImConfig, Logger, Observer, Sockets, Store, Timers } from '../ports';
 import { Reorder } from './Reorder';
+import { toCursors } from './cursors';
 
 /**
  * Memory for deliveries held for the other nodes while the adapter is down (their JSON size, roughly); beyond
@@ -72,7 +73,8 @@ export class Delivery {
   private readonly sentListeners: Array<(message: Message) => void> = [];
   /**
    * Status events by sender, emitted once per turn of the event loop: the receipts of a group message arrive
-   * in many reads of one turn, and emitted together they leave in one write to the sender (coalesceWrites).
+   * in many reads of one turn; emitted together they leave in one write to the sender (coalesceWrites), and to
+   * a client that asked for cursors as one `message:cursors` frame.
    */
   private statuses = new Map<string, StatusEvent[]>();
 
@@ -350,7 +352,17 @@ export class Delivery {
     for (const [ senderId, events ] of bySender) {
       // A room broadcast would cost more than the frames it sends.
       const sockets = this.sockets.ofUser(senderId);
-      for (const event of events) this.sockets.emitToSockets(sockets, 'message:status', event);
+      let coalesced: ReturnType<typeof toCursors> | undefined;
+      for (const socket of sockets) {
+        if (!socket.data.cursors) {
+          for (const event of events) socket.emit('message:status', event);
+          continue;
+        }
+        coalesced ??= toCursors(events);
+        // A failure first: a delivery reported in the same turn came after it (a late acknowledgement).
+        for (const event of coalesced.perMessage) socket.emit('message:status', event);
+        if (coalesced.cursors) socket.emit('message:cursors', coalesced.cursors);
+      }
     }
   }
 

@@ -84,7 +84,7 @@ export class Harness {
    * Connects a device and records its `message:new` (acknowledging each unless `ack: false`). The listener is
    * in place before the handshake, so the backlog pushed on connect is never missed.
    */
-  async online(login: { token: string }, options: { ack?: boolean; record?: boolean } = {}): Promise<{ socket: Socket; inbox: WireMessage[] }> {
+  async online(login: { token: string }, options: { ack?: boolean; record?: boolean; cursors?: boolean } = {}): Promise<{ socket: Socket; inbox: WireMessage[] }> {
     const device = await connectDevice(this.url, login.token, options);
     this.sockets.add(device.socket);
     device.socket.once('disconnect', () => this.sockets.delete(device.socket));
@@ -164,6 +164,13 @@ export const inbox = recordMessages;
 export function statuses(socket: Socket): any[] {
   const received: any[] = [];
   socket.on('message:status', (event: unknown) => received.push(event));
+  return received;
+}
+
+/** The `message:cursors` frames a socket receives (each `{ cursors: [...] }`). */
+export function cursorFrames(socket: Socket): any[] {
+  const received: any[] = [];
+  socket.on('message:cursors', (event: unknown) => received.push(event));
   return received;
 }
 
