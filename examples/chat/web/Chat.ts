@@ -1,4 +1,4 @@
-import { ImClient, isImClientError, type ConversationSummary, type StatusEvent } from 'egg-im-client';
+import { ImClient, isImClientError, type ConversationSummary, type CursorEvent, type StatusEvent } from 'egg-im-client';
 import { advance, type ChatMessage, type ChatTypes, type Delivery } from './types';
 
 /** A conversation as the page knows it. A direct chat not written to yet is a draft (`draft:<peerId>`). */
@@ -209,6 +209,7 @@ export class Chat {
       if (message.conversationId === this.openId) this.markRead().catch(err => this.events.failed(err));
       this.events.changed(message.conversationId === this.openId ? 'open' : 'list');
     });
+    client.on('receipt', receipt => this.#onReceipt(receipt).catch(err => this.events.failed(err)));
     client.on('status', event => this.#onStatus(event).catch(err => this.events.failed(err)));
     client.on('sessionExpired', () => {
       if (!this.#loggingOut) this.events.ended('Your session ended. Please log in again.');
@@ -234,6 +235,20 @@ export class Chat {
     if (message.senderId === this.userId) conversation.readSeq = Math.max(conversation.readSeq, message.seq);
     conversation.unread = Math.max(0, conversation.lastSeq - conversation.readSeq);
     if (!this.usernames.has(message.senderId)) this.#knowNames().catch(err => this.events.failed(err));
+  }
+
+  /** How far a member got: in a direct chat that is the mark; a group's mark needs every member (the status API). */
+  async #onReceipt(receipt: CursorEvent): Promise<void> {
+    const conversation = this.conversations.get(receipt.conversationId);
+    if (!conversation) return;
+    if (conversation.type === 'group') {
+      const upTo = Math.max(receipt.deliveredSeq ?? 0, receipt.readSeq ?? 0);
+      const own = [ ...conversation.messages.values() ].filter(m => m.senderId === this.userId && m.seq <= upTo).pop();
+      if (own) this.#markUpTo(conversation.id, own.seq, (await this.client.messageStatus(own.id)).status);
+      return;
+    }
+    if (receipt.deliveredSeq !== undefined) this.#markUpTo(conversation.id, receipt.deliveredSeq, 'delivered');
+    if (receipt.readSeq !== undefined) this.#markUpTo(conversation.id, receipt.readSeq, 'read');
   }
 
   /** Delivery marks only move forward; a status covers the sender's earlier messages too (status is a cursor). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import mm, { type MockApplication } from 'egg-mock';
-import { ImClient, ImClientError, type BuiltinMessageTypes, type ImClientOptions, type StatusEvent, type TypedMessage } from 'egg-im/client';
+import { ImClient, ImClientError, type BuiltinMessageTypes, type CursorEvent, type ImClientOptions, type StatusEvent, type TypedMessage } from 'egg-im/client';
 import { createTestDatabase, dropTestDatabase, listen, TEST_REDIS_URL, uniqueName, waitFor } from 'egg-im-testkit';
 import { queryDatabase } from 'egg-im-testkit/lib/messaging';
 import { deleteKeysUnder } from 'egg-im-testkit/lib/redisKeys';
@@ -69,16 +69,18 @@ describe('egg-im/client against the real server', function() {
     return { client, username, password, userId };
   }
 
-  /** Connects and records every `message` and `status` event. */
+  /** Connects and records every `message`, `receipt` and `status` event. */
   async function online(client: ImClient<AppTypes>) {
     const received: TypedMessage<AppTypes>[] = [];
+    const receipts: CursorEvent[] = [];
     const statuses: StatusEvent[] = [];
     client.on('message', message => received.push(message));
+    client.on('receipt', receipt => receipts.push(receipt));
     client.on('status', event => statuses.push(event));
     const synced = new Promise<void>(resolve => client.once('synced', resolve));
     await client.connect();
     await synced;
-    return { received, statuses, seqs: () => received.map(m => m.seq) };
+    return { received, receipts, statuses, seqs: () => received.map(m => m.seq) };
   }
 
   /** Closes the transport of every socket of a user on the server (a network drop: the client reconnects). */
@@ -112,11 +114,14 @@ describe('egg-im/client against the real server', function() {
     assert.deepStrictEqual(received.meta, { tag: 'trip' });
     // Alice's own sends are the results of send(), not message events; she hears bob's receipts.
     assert.deepStrictEqual(a.received, []);
-    await waitFor(() => a.statuses.some(e => e.messageId === place.id && e.status === 'delivered'), 5000, 'delivered status');
+    const bobs = (field: 'deliveredSeq' | 'readSeq') => a.receipts.some(r => r.conversationId === place.conversationId && r.userId === bob.userId && r[field] === place.seq);
+    await waitFor(() => bobs('deliveredSeq'), 5000, 'delivered receipt');
     assert.equal((await alice.client.messageStatus(place.id)).status, 'delivered');
 
     await bob.client.markRead(place.conversationId, place.seq);
-    await waitFor(() => a.statuses.some(e => e.messageId === place.id && e.status === 'read'), 5000, 'read status');
+    await waitFor(() => bobs('readSeq'), 5000, 'read receipt');
+    // Delivered and read came as receipts (cursors), not as one status per message.
+    assert.deepStrictEqual(a.statuses, []);
     const { conversations } = await bob.client.conversations();
     assert.deepStrictEqual(conversations, [ { conversationId: place.conversationId, type: 'direct', peerId: alice.userId, lastSeq: 2, readSeq: 2, unread: 0, lastMessage: place } ]);
     assert.deepStrictEqual(bob.client.cursors, { [place.conversationId]: 2 });

@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, Message, ServerToClientEvents, StatusEvent } from 'egg-im-protocol';
+import type { ClientToServerEvents, CursorsEvent, Message, ServerToClientEvents, StatusEvent } from 'egg-im-protocol';
 import { ImClientError } from './errors';
 import { closedError } from './retry';
 import type { ClientSessionExpiredEvent } from './types';
@@ -13,6 +13,7 @@ export interface ConnectionHandlers {
   disconnect(reason: string, willReconnect: boolean): void;
   messageNew(message: Message): void;
   status(event: StatusEvent): void;
+  cursors(event: CursorsEvent): void;
   sessionExpired(event: ClientSessionExpiredEvent): void;
   /** The socket stopped for good for another reason (e.g. a reconnect refused with `UNAUTHORIZED`). */
   stopped(error: ImClientError): void;
@@ -32,7 +33,7 @@ export interface ConnectionOptions {
 interface Waiter { resolve(): void; reject(err: ImClientError): void }
 
 /**
- * The socket's life: handshake with `auth: { token }`, reconnection (socket.io-client's), the end of it
+ * The socket's life: handshake with `auth: { token, cursors: true }`, reconnection (socket.io-client's), the end of it
  * (close, `session:expired`, a refused reconnect), and ack calls made only while connected.
  */
 export class Connection {
@@ -120,7 +121,8 @@ export class Connection {
     const socket: ClientSocket = io(origin, {
       path,
       transports,
-      auth: { token },
+      // Delivered and read as coalesced cursors: one frame per turn of the server, not one per message and member.
+      auth: { token, cursors: true },
       autoConnect: false,
       forceNew: true,
       reconnection: true,
@@ -139,6 +141,7 @@ export class Connection {
       this.#handlers.messageNew(message);
     });
     socket.on('message:status', (event) => this.#handlers.status(event));
+    socket.on('message:cursors', (event) => this.#handlers.cursors(event));
     socket.on('session:expired', (event) => this.#expire(event ?? {}));
     socket.on('server:draining', () => {
       this.#moving = true;

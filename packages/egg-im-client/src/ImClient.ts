@@ -104,6 +104,9 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       disconnect: (reason, willReconnect) => this.emit('disconnect', reason, willReconnect),
       messageNew: (message) => this.#receive(message),
       status: (event) => this.emit('status', event),
+      cursors: (event) => {
+        for (const receipt of Array.isArray(event?.cursors) ? event.cursors : []) this.emit('receipt', receipt);
+      },
       sessionExpired: (event) => this.emit('sessionExpired', event),
       stopped: (error) => this.#report(error),
     });

@@ -13,6 +13,6 @@ export type {
   TypedMessage, TypedMessageOf,
 } from './types';
 export type {
-  ConversationSummary, DirectoryUser, ErrorBody, ErrorCode, JsonObject, JsonValue, Message, MessageStatusResult, PresenceResult,
+  ConversationSummary, CursorEvent, DirectoryUser, ErrorBody, ErrorCode, JsonObject, JsonValue, Message, MessageStatusResult, PresenceResult,
   SendTarget, StatusEvent, UsersResult,
 } from 'egg-im-protocol';

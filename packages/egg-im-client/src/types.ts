@@ -1,5 +1,5 @@
 import type {
-  ConversationSummary, FailedReply, JsonObject, JsonValue, LoginResult, Message, SendTarget, StatusEvent,
+  ConversationSummary, CursorEvent, FailedReply, JsonObject, JsonValue, LoginResult, Message, SendTarget, StatusEvent,
 } from 'egg-im-protocol';
 import type { ImClientError } from './errors';
 
@@ -121,7 +121,16 @@ export interface ImClientEvents<M> {
   disconnect: (reason: string, willReconnect: boolean) => void;
   /** A new message, deduplicated and in order; `client.cursors` already includes it. Own sends come back here too. */
   message: (message: TypedMessage<M>) => void;
-  /** A delivery status change of a message this user sent (`message:status`). */
+  /**
+   * How far a member has received (`deliveredSeq`) and read (`readSeq`) a conversation this user sent to
+   * (`message:cursors`, one event per member): every message of this user at or below the seq is delivered to
+   * (read by) that member. Reading implies delivery. `client.messageStatus(id)` is the exact record.
+   */
+  receipt: (event: CursorEvent) => void;
+  /**
+   * A status of one message this user sent (`message:status`): `failed` when its delivery gave up. (A server
+   * older than `message:cursors` sends delivered and read here too.)
+   */
   status: (event: StatusEvent) => void;
   /** The session ended; the client stopped reconnecting. Log in again. */
   sessionExpired: (event: ClientSessionExpiredEvent) => void;

@@ -82,7 +82,7 @@ describe('egg-im-client', () => {
       await client.connect();
       assert.equal(client.connected, true);
       assert.equal(server.handshakes.length, 1);
-      assert.deepEqual(server.handshakes[0], { token: client.token, queryToken: undefined, accepted: true, transport: 'websocket' });
+      assert.deepEqual(server.handshakes[0], { token: client.token, queryToken: undefined, cursors: true, accepted: true, transport: 'websocket' });
     });
 
     it('registers, and maps HTTP errors to ImClientError with code and status', async () => {
@@ -312,6 +312,19 @@ describe('egg-im-client', () => {
       assert.deepEqual(statuses[0], event);
       await a.client.markRead(sent.conversationId, sent.seq);
       assert.deepEqual(server.readLog, [{ userId: alice, conversationId: sent.conversationId, seq: 1 }]);
+    });
+
+    it('asks for cursors at the handshake and surfaces each cursor of message:cursors as a receipt', async () => {
+      const a = await online('alice');
+      assert.equal(server.handshakes.at(-1)?.cursors, true);
+      const receipts: unknown[] = [];
+      a.client.on('receipt', (receipt) => receipts.push(receipt));
+      const conversationId = server.directId(alice, bob);
+      const group = 'g:team';
+      const cursors = [ { conversationId, userId: bob, deliveredSeq: 3 }, { conversationId: group, userId: bob, deliveredSeq: 2, readSeq: 1 } ];
+      for (const socket of server.socketsOf(alice)) socket.emit('message:cursors', { cursors });
+      await waitFor('two receipts', () => receipts.length === 2);
+      assert.deepEqual(receipts, cursors);
     });
   });
 

@@ -35,7 +35,7 @@ export class ClientTestServer {
   readonly conversations = new Map<string, Conversation>();
   readonly #byClientMsgId = new Map<string, Message>();
   /** Every handshake, refused ones included. */
-  readonly handshakes: Array<{ token: unknown; queryToken: unknown; accepted: boolean; transport: string }> = [];
+  readonly handshakes: Array<{ token: unknown; queryToken: unknown; cursors: unknown; accepted: boolean; transport: string }> = [];
   readonly sendLog: Array<{ userId: string; clientMsgId: string; at: number }> = [];
   readonly syncLog: Array<{ userId: string; body: SyncBody; at: number }> = [];
   readonly readLog: Array<{ userId: string; conversationId: string; seq: number }> = [];
@@ -56,7 +56,7 @@ export class ClientTestServer {
       const token = socket.handshake.auth?.token;
       const session = typeof token === 'string' ? this.sessions.get(token) : undefined;
       const refusal = !session ? 'UNAUTHORIZED' : session.expired ? 'SESSION_EXPIRED' : undefined;
-      this.handshakes.push({ token, queryToken: socket.handshake.query.token, accepted: !refusal, transport: socket.conn.transport.name });
+      this.handshakes.push({ token, queryToken: socket.handshake.query.token, cursors: socket.handshake.auth?.cursors, accepted: !refusal, transport: socket.conn.transport.name });
       if (refusal || !session) {
         const err = new Error(refusal) as Error & { data?: unknown };
         err.data = { code: refusal, message: refusal === 'UNAUTHORIZED' ? 'missing or unknown token' : 'the session expired' };
