@@ -69,6 +69,10 @@ describe('the benchmark, --quick (npm run bench -- --quick)', function() {
       assert.equal(typeof r.cpu.machineBusyPct, 'number', `${label}.cpu`);
     }
     assert.equal(typeof eggIm.steady.cpu.processes['egg-im worker'], 'number');
+    // The server's write system calls (its frames leave in them): the worker and the relay both write.
+    assert(eggIm.steady.cpu.writeCallsPerS['egg-im worker'] > 0, 'eggIm.steady write calls');
+    assert(bare.steady.cpu.writeCallsPerS['bare relay'] > 0, 'bare.steady write calls');
+    assert.match(markdown, /\| server write system calls per delivery \| [\d.]+ \| [\d.]+ \|/);
     assert.deepEqual(eggIm.twoNodes.socketsPerNode.length, 2);
     // 3. saturation
     for (const s of [ eggIm.saturation, bare.saturation ]) {

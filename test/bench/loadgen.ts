@@ -113,7 +113,8 @@ function open(spec: ClientSpec, timeoutMs: number): Promise<number> {
     reconnectionDelay: 2000,
     reconnectionDelayMax: 10000,
     timeout: timeoutMs,
-    auth: spec.token ? { token: spec.token } : { userId: spec.userId },
+    // egg-im's clients ask for statuses as cursors, as its typed client does.
+    auth: spec.token ? { token: spec.token, cursors: true } : { userId: spec.userId },
   });
   client.socket = socket;
   socket.io.on('ping', () => {

@@ -40,6 +40,16 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** Write system calls a process has made (`syscw` in /proc/<pid>/io): each socket write is one, whatever its size. */
+export function writeCalls(pid: number): number | undefined {
+  try {
+    const match = /^syscw:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Busy and total CPU time of the whole machine, in seconds (all cores). */
 export function machineSeconds(): { busy: number; total: number } {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
@@ -111,24 +121,32 @@ export interface CpuReading {
   machineBusyPct: number;
   /** Busy time of everything else on the machine (other processes, the kernel), in % of one core. */
   othersPct: number;
+  /** Write system calls per second over the window, per label (frames and replies leave in them). */
+  writeCallsPerS: Record<string, number>;
   seconds: number;
 }
 
 /** Measures CPU use of named processes over a window: `const w = new CpuWindow({...}); ...; w.stop()`. */
 export class CpuWindow {
   private readonly start: Map<string, number> = new Map();
+  private readonly startWrites: Map<string, number> = new Map();
   private readonly startMachine = machineSeconds();
   private readonly startedAt = process.hrtime.bigint();
 
   constructor(private readonly pids: Record<string, number[]>) {
-    for (const [ label, list ] of Object.entries(pids)) this.start.set(label, sum(list.map(cpuSeconds)));
+    for (const [ label, list ] of Object.entries(pids)) {
+      this.start.set(label, sum(list.map(cpuSeconds)));
+      this.startWrites.set(label, sum(list.map(writeCalls)));
+    }
   }
 
   stop(): CpuReading {
     const seconds = Number(process.hrtime.bigint() - this.startedAt) / 1e9;
     const processes: Record<string, number> = {};
+    const writeCallsPerS: Record<string, number> = {};
     for (const [ label, list ] of Object.entries(this.pids)) {
       processes[label] = round1((100 * (sum(list.map(cpuSeconds)) - (this.start.get(label) ?? 0))) / seconds);
+      writeCallsPerS[label] = round1((sum(list.map(writeCalls)) - (this.startWrites.get(label) ?? 0)) / seconds);
     }
     const machine = machineSeconds();
     const busy = machine.busy - this.startMachine.busy;
@@ -138,6 +156,7 @@ export class CpuWindow {
       processes,
       machineBusyPct: round1(total > 0 ? (100 * busy) / total : 0),
       othersPct: round1(Math.max(0, (100 * busy) / seconds - ours)),
+      writeCallsPerS,
       seconds: round1(seconds),
     };
   }

@@ -17,6 +17,14 @@ const serverCpu = (cpu: any) => {
   return values.reduce((a, b) => a + b, 0);
 };
 
+/** The server's write system calls per delivery (its frames, acks and replies; database and Redis writes too). */
+const serverWritesPerDelivery = (r: any) => {
+  const perS = r?.cpu?.writeCallsPerS;
+  if (!perS || !r.deliveriesPerS) return undefined;
+  const writes = Object.entries(perS).filter(([ k ]) => k.startsWith('egg-im worker') || k === 'bare relay').map(([ , v ]) => v as number);
+  return writes.reduce((a, b) => a + b, 0) / r.deliveriesPerS;
+};
+
 const E2E = 'end-to-end p50 / p95 / p99 / max (ms)';
 const ACK = 'sender ack p50 / p95 / p99 / max (ms)';
 const DELIVERIES = 'deliveries (per s)';
@@ -84,7 +92,8 @@ export function renderMarkdown(report: any): string {
       `history ${(s.history.conversations * s.history.perConversation).toLocaleString('en')} messages in ${s.history.conversations.toLocaleString('en')} ` +
       `conversations, pages of ${s.history.limit} at ${s.history.rate}/s.`,
     '- **CPU** is read from `/proc/<pid>/stat` over each scenario\'s sending window, in % of one core (200 % = both cores); ' +
-      'server memory from `/proc/<worker pid>/status` (RSS) and `process.memoryUsage()` after a full GC (heap).',
+      'server memory from `/proc/<worker pid>/status` (RSS) and `process.memoryUsage()` after a full GC (heap); the server\'s write ' +
+      'system calls from `/proc/<pid>/io` (`syscw`, per delivery: frames corked into one write count once).',
   );
 
   if (targets.length) {
@@ -130,6 +139,7 @@ export function renderMarkdown(report: any): string {
     [ 'errors / ack timeouts', ...cols.map(r => r && `${Object.keys(r.errors).length ? JSON.stringify(r.errors) : 0} / ${r.ackTimeouts}`) ],
     [ 'duplicates / out of order', ...cols.map(r => r && `${r.duplicates} / ${r.outOfOrder}`) ],
     [ CPU, ...cols.map(r => r && `${n(serverCpu(r.cpu), 0)} %`) ],
+    [ 'server write system calls per delivery', ...cols.map(r => n(serverWritesPerDelivery(r), 2)) ],
     [ 'MariaDB / Redis CPU', ...cols.map(r => r && `${cpuOf(r.cpu, 'mariadb')} / ${cpuOf(r.cpu, 'redis')}`) ],
     [ 'load generators CPU / loop delay p99', ...cols.map(r => r && `${cpuOf(r.cpu, 'loadGenerators')} / ${n(r.loadGenLoopDelayP99Ms, 1)} ms`) ],
     [ 'other processes on the machine (CPU)', ...cols.map(r => r && `${n(r.cpu?.othersPct, 0)} %`) ],
@@ -146,7 +156,7 @@ export function renderMarkdown(report: any): string {
     const b = bare.steady;
     p('## 2. One-to-one, steady', `${s.clients.toLocaleString('en')} clients connected, ${s.clients / 2} pairs, ${s.steadyRate.toLocaleString('en')} msg/s ` +
       `spread over the pairs (both ways) for ${s.steadyS} s. egg-im persists every message (MySQL), routes it, pushes it, records the ` +
-      'delivery receipt and tells the sender (`message:status`).');
+      'delivery receipt and tells the sender (`message:cursors`: the clients ask for cursors, as the typed client does).');
     const rows = trafficRows([ e, b ]);
     const ratios2: Record<string, string> = {
       [E2E]: `${ratio(e?.e2eMs.p50, b?.e2eMs.p50)} (p50), ${ratio(e?.e2eMs.p99, b?.e2eMs.p99)} (p99)`,
@@ -185,7 +195,8 @@ export function renderMarkdown(report: any): string {
     const e = eggIm.group;
     const b = bare.group;
     p('## 4. Group', `A group of ${s.group.members} members (all connected), ${s.group.rate} msg/s from its members in turn for ${s.group.seconds} s; ` +
-      `each message goes to the ${s.group.members - 1} other members.`);
+      `each message goes to the ${s.group.members - 1} other members, and their delivery receipts go back to the sender as cursors ` +
+      '(`message:cursors`, coalesced per turn of the server).');
     const rows = trafficRows([ e, b ]);
     const ratios4: Record<string, string> = {
       [E2E]: `${ratio(e?.e2eMs.p50, b?.e2eMs.p50)} (p50), ${ratio(e?.e2eMs.p99, b?.e2eMs.p99)} (p99)`,
