@@ -39,19 +39,30 @@ export function globEscape(text: string): string {
 }
 
 /**
- * The cache's commands on one node-redis client, each bounded by `commandTimeoutMs`
- * (node-redis' own command timeout, which also drops an unsent command, plus a race for MULTI).
+ * The cache's commands on one node-redis client, each bounded by `commandTimeoutMs` (a timer raced with the
+ * reply). While the client is not ready, commands also carry node-redis' own command timeout, which drops a
+ * command still queued when it expires, so that nothing queued during an outage is sent late. While it is
+ * ready a command is written at once and that timeout would only cost: node-redis makes it an
+ * `AbortSignal.timeout` per command, whose timer fires after every command (answered long before) and builds
+ * a `DOMException` with a stack (measured: ~2 % of the worker at 2,000 msg/s). A command made in the instant the
+ * connection drops can still be sent after the reconnect; the cache's writes may arrive late (TTLs, versioned
+ * entries, adds by score).
  * No fallback here: failures are the caller's (ImCache's) to handle.
  */
 export class RedisStore {
   readonly #client: RedisClientType;
-  readonly #timed: RedisClientType;
+  readonly #whileNotReady: RedisClientType;
   readonly #timeoutMs: number;
 
   constructor(client: RedisClientType, commandTimeoutMs: number) {
     this.#client = client;
     this.#timeoutMs = commandTimeoutMs;
-    this.#timed = client.withCommandOptions({ timeout: commandTimeoutMs }) as unknown as RedisClientType;
+    this.#whileNotReady = client.withCommandOptions({ timeout: commandTimeoutMs }) as unknown as RedisClientType;
+  }
+
+  /** The client to send a command on now (see the class comment). */
+  get #timed(): RedisClientType {
+    return this.#client.isReady ? this.#client : this.#whileNotReady;
   }
 
   #bound<T>(op: string, promise: Promise<T>, ms = this.#timeoutMs): Promise<T> {

@@ -46,6 +46,27 @@ describe('egg-im-cache: redis mode', () => {
 
   behavesAsACache(() => app);
 
+  it('a ready client adds no node-redis timeout per command: no AbortSignal.timeout, whose timer would fire after every command', async () => {
+    const original = AbortSignal.timeout;
+    let made = 0;
+    AbortSignal.timeout = (ms: number) => {
+      made++;
+      return original.call(AbortSignal, ms);
+    };
+    try {
+      const key = app.imCache.key('t', 'ready');
+      for (let i = 0; i < 20; i++) {
+        await app.imCache.set(key, String(i), 60000);
+        assert.strictEqual(await app.imCache.get(key), String(i));
+        await app.imCache.mget([ key, app.imCache.key('t', 'other') ]);
+      }
+      await app.imCache.del(key);
+    } finally {
+      AbortSignal.timeout = original;
+    }
+    assert.strictEqual(made, 0);
+  });
+
   it('writes to the real server, with a TTL on every key', async () => {
     const c = app.imCache;
     await c.set(c.key('session', 'h1'), 'u1', 60_000);
