@@ -53,11 +53,12 @@ export class Conversations {
     return this.store.conversations.listForUser(userId);
   }
 
-  async history(userId: string, conversationId: string, query: Record<string, unknown>): Promise<{ messages: Message[]; hasMore: boolean }> {
+  /** A member's page, each message as its JSON text (see `HotHistory.rangeJson`): for the HTTP response as is. */
+  async historyJson(userId: string, conversationId: string, query: Record<string, unknown>): Promise<{ messages: string[]; hasMore: boolean }> {
     checkId(conversationId, 'conversationId');
     const page = this.pageQuery(query);
     const range = pageRange(await this.hot.readState(conversationId, userId), page);
-    return { messages: await this.hot.range(conversationId, range), hasMore: range.hasMore };
+    return { messages: await this.hot.rangeJson(conversationId, range), hasMore: range.hasMore };
   }
 
   /** For host code: any conversation, from its first message, with the same page rules and errors. */

@@ -85,13 +85,24 @@ export class HotHistory {
   }
 
   /** The messages `from..to` (all committed, ascending): from the window first, the database for the rest. */
-  async range(conversationId: string, { from, to }: SeqRange): Promise<Message[]> {
+  async range(conversationId: string, range: SeqRange): Promise<Message[]> {
+    return (await this.collect(conversationId, range)).map(m => (typeof m === 'string' ? JSON.parse(m) : m));
+  }
+
+  /**
+   * The same messages as their JSON text, for a response: what the window holds is the text it was written as
+   * (encoded once, at the commit), so a page from the window is never parsed and encoded again.
+   */
+  async rangeJson(conversationId: string, range: SeqRange): Promise<string[]> {
+    return (await this.collect(conversationId, range)).map(m => (typeof m === 'string' ? m : JSON.stringify(m)));
+  }
+
+  /** `from..to` in order: the window's entries as stored (JSON text), the database's rows as messages. */
+  private async collect(conversationId: string, { from, to }: SeqRange): Promise<Array<string | Message>> {
     if (from > to) return [];
-    const found = new Map<number, Message>();
+    const found = new Map<number, string | Message>();
     if (this.config.windowSize > 0) {
-      for (const item of await this.cache.windowRange(this.key(conversationId), from, to)) {
-        found.set(item.score, JSON.parse(item.value));
-      }
+      for (const item of await this.cache.windowRange(this.key(conversationId), from, to)) found.set(item.score, item.value);
     }
     const missing = gaps(found, from, to);
     if (missing.length > 0) {
@@ -101,7 +112,7 @@ export class HotHistory {
       // What the database had to supply goes back into the window, so the next read of it is a hit.
       this.remember(fetched.filter(m => to - m.seq < this.config.windowSize)).catch(() => undefined);
     }
-    const messages: Message[] = [];
+    const messages: Array<string | Message> = [];
     for (let seq = from; seq <= to; seq++) {
       const message = found.get(seq);
       if (message) messages.push(message);
