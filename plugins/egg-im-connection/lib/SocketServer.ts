@@ -86,7 +86,7 @@ export class SocketServer implements ImSockets {
     });
     this.io.use((socket, next) => { this.authenticate(socket).then(() => this.admit(socket)).then(() => next(), next); });
     this.io.on('connection', socket => this.onSocketOpened(socket));
-    this.nodes = new NodeBus(this.nodeChannel(), this.nodeId, app.config.imConnection.nodes.confirmAfterMs, app.coreLogger);
+    this.nodes = new NodeBus(this.nodeChannel(), this.nodeId, app.config.imConnection.nodes, app.coreLogger);
     this.nodes.subscribe(NodeMessageType.SessionEnded, ({ sessionId }) => this.endLocalSession(sessionId));
   }
 

@@ -23,6 +23,10 @@ export function checkConfig(config: EggAppConfig['imConnection']): void {
   positiveInt(config.socket?.maxPerUser, 'socket.maxPerUser');
   positiveInt(config.session?.maxPerUser, 'session.maxPerUser');
   positiveInt(config.nodes?.confirmAfterMs, 'nodes.confirmAfterMs');
+  const lingerMs: unknown = config.nodes?.lingerMs;
+  // A confirmation must not answer before what was published ahead of it has left.
+  assert(typeof lingerMs === 'number' && Number.isInteger(lingerMs) && lingerMs >= 0 && lingerMs <= config.nodes.confirmAfterMs / 10,
+    `[egg-im-connection] config.imConnection.nodes.lingerMs must be an integer from 0 to nodes.confirmAfterMs / 10, got ${String(lingerMs)}`);
   for (const name of [ 'verifyCredentials', 'verifyToken', 'userExists' ] as const) {
     const hook: unknown = config.auth?.[name];
     assert(hook === undefined || hook === null || typeof hook === 'function',

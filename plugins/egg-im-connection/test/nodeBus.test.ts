@@ -73,7 +73,7 @@ describe('egg-im-connection: NodeBus (unit)', () => {
     channel = new FakeChannel();
     link = new FakeLink();
     logger = new FakeLogger();
-    bus = new NodeBus(channel, 'node-a', 50, logger);
+    bus = new NodeBus(channel, 'node-a', { confirmAfterMs: 50, lingerMs: 0 }, logger);
   });
   afterEach(() => bus.close());
 
@@ -85,6 +85,25 @@ describe('egg-im-connection: NodeBus (unit)', () => {
       await turn();
       assert.deepStrictEqual(channel.sent, []);
       assert.strictEqual(await bus.confirmation(), true);
+    });
+  });
+
+  describe('with lingerMs', () => {
+    it('what is published within the linger leaves in one packet, none before it ends', async () => {
+      bus.close();
+      bus = new NodeBus(channel, 'node-a', { confirmAfterMs: 50, lingerMs: 30 }, logger);
+      bus.join(link);
+      bus.publish(status(1));
+      await sleep(10);
+      bus.publish(status(2));
+      await turn();
+      assert.deepStrictEqual(channel.sent, [], 'nothing before the linger ends');
+      await sleep(40);
+      assert.strictEqual(channel.sent.length, 1);
+      assert.deepStrictEqual(JSON.parse(channel.sent[0]).messages.map((m: any) => m.status.seq), [ 1, 2 ]);
+      bus.publish(status(3));
+      await sleep(40);
+      assert.strictEqual(channel.sent.length, 2, 'a later publish starts a linger of its own');
     });
   });
 

@@ -58,7 +58,7 @@ describe('egg-im-connection: the bus between nodes (imSockets.nodes)', () => {
     assert.deepStrictEqual(ownEcho, []);
   });
 
-  it('sends what one turn published as one packet: one Redis publish', async () => {
+  it('sends what is published within nodes.lingerMs as one packet: one Redis publish', async () => {
     const subscriber = createClient({ url: redis.url, socket: { reconnectStrategy: false } });
     subscriber.on('error', () => undefined);
     await subscriber.connect();
@@ -71,9 +71,9 @@ describe('egg-im-connection: the bus between nodes (imSockets.nodes)', () => {
       assert.deepStrictEqual(publishes, [ `${fx.prefix}sio-request#/#` ], 'one serverSideEmit, one publish');
       assert.deepStrictEqual(received.map(m => (m.type === NodeMessageType.Deliver ? m.message.seq : (m as StatusMessage).status.seq)),
         Array.from({ length: 50 }, (_, i) => i + 1));
-      // the next turn is the next packet
+      // past the linger (5 ms by default), the next publish is the next packet
       fx.app.imSockets.nodes.publish(status(51));
-      await setImmediatePromise();
+      await sleep(30);
       fx.app.imSockets.nodes.publish(status(52));
       await waitFor(() => received.length === 52, 3000, 'two more');
       await sleep(100);
@@ -155,7 +155,3 @@ describe('egg-im-connection: the bus between nodes (imSockets.nodes)', () => {
     });
   });
 });
-
-function setImmediatePromise(): Promise<void> {
-  return new Promise(resolve => setImmediate(resolve));
-}

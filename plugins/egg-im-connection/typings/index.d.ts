@@ -61,6 +61,8 @@ declare module 'egg' {
          * call reached Redis (the adapter's connections did not fail or reconnect meanwhile).
          */
         confirmAfterMs: number;
+        /** How long a publish to the other nodes waits for more to leave in the same packet (0: the turn's end). */
+        lingerMs: number;
       };
       presence: {
         ttlMs: number;

@@ -19,8 +19,9 @@ export interface ImNodes {
    */
   readonly epoch: number;
   /**
-   * Queues `message` for the other nodes. Everything published in one turn of the event loop leaves at its end
-   * as one packet: one socket.io `serverSideEmit`, one Redis publish. A no-op when not `multi`.
+   * Queues `message` for the other nodes. Everything published within `imConnection.nodes.lingerMs` of the first
+   * queued message (0: in one turn of the event loop) leaves together as one packet: one socket.io
+   * `serverSideEmit`, one Redis publish, one decode on each node. A no-op when not `multi`.
    */
   publish(message: NodeMessage): void;
   /** `handler` receives the messages of `type` that the other nodes publish. */
@@ -57,6 +58,13 @@ interface Logger {
 
 type Handler = (message: NodeMessage) => void;
 
+export interface NodeBusOptions {
+  /** See `confirmation()`. */
+  confirmAfterMs: number;
+  /** How long the first queued message waits for others to leave with it (0: the end of the turn). */
+  lingerMs: number;
+}
+
 const CONFIRMED = Promise.resolve(true);
 const MESSAGES_PER_PACKET = 500;
 const NOT_CONFIRMED = Promise.resolve(false);
@@ -65,6 +73,7 @@ export class NodeBus implements ImNodes {
   readonly #channel: NodeChannel;
   readonly #nodeId: string;
   readonly #confirmAfterMs: number;
+  readonly #lingerMs: number;
   readonly #logger: Logger;
   readonly #handlers = new Map<NodeMessageType, Handler[]>();
   readonly #readyListeners: Array<() => void> = [];
@@ -74,10 +83,11 @@ export class NodeBus implements ImNodes {
   #warnedUnreadable = false;
   #closed = false;
 
-  constructor(channel: NodeChannel, nodeId: string, confirmAfterMs: number, logger: Logger) {
+  constructor(channel: NodeChannel, nodeId: string, { confirmAfterMs, lingerMs }: NodeBusOptions, logger: Logger) {
     this.#channel = channel;
     this.#nodeId = nodeId;
     this.#confirmAfterMs = confirmAfterMs;
+    this.#lingerMs = lingerMs;
     this.#logger = logger;
     channel.receive(packet => this.#receive(packet));
   }
@@ -102,7 +112,9 @@ export class NodeBus implements ImNodes {
 
   publish(message: NodeMessage): void {
     if (!this.#link || this.#closed) return;
-    if (this.#outgoing.push(message) === 1) setImmediate(this.#flush);
+    if (this.#outgoing.push(message) > 1) return;
+    if (this.#lingerMs > 0) setTimeout(this.#flush, this.#lingerMs);
+    else setImmediate(this.#flush);
   }
 
   subscribe<T extends NodeMessageType>(type: T, handler: (message: NodeMessageOf<T>) => void): void {
