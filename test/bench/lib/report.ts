@@ -103,6 +103,10 @@ export function renderMarkdown(report: any): string {
     ])));
     const notes = targets.filter((t: any) => t.note).map((t: any) => `- ${t.name}: ${t.note}`);
     if (notes.length) p(...notes);
+    if (targets.some((t: any) => t.met === false)) {
+      p('For each target not met, the measured cause and the change that would close it: [performance.md, "What would close the remaining ' +
+        'gaps"](performance.md#what-would-close-the-remaining-gaps).');
+    }
   }
 
   if (eggIm.connections || bare.connections) {
