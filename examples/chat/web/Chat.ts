@@ -40,6 +40,8 @@ export class Chat {
   #loggingOut = false;
   /** Name lookups run one after the other: each asks only for the ids still unknown. */
   #naming: Promise<void> = Promise.resolve();
+  /** Groups whose marks wait for a status read: the receipts of one frame share one read per group. */
+  readonly #groupMarks = new Map<string, number>();
 
   private constructor(readonly client: ImClient<ChatTypes>, readonly username: string, private readonly events: ChatEvents) {}
 
@@ -243,12 +245,23 @@ export class Chat {
     if (!conversation) return;
     if (conversation.type === 'group') {
       const upTo = Math.max(receipt.deliveredSeq ?? 0, receipt.readSeq ?? 0);
-      const own = [ ...conversation.messages.values() ].filter(m => m.senderId === this.userId && m.seq <= upTo).pop();
-      if (own) this.#markUpTo(conversation.id, own.seq, (await this.client.messageStatus(own.id)).status);
+      if (this.#groupMarks.size === 0) queueMicrotask(() => this.#markGroups().catch(err => this.events.failed(err)));
+      this.#groupMarks.set(conversation.id, Math.max(this.#groupMarks.get(conversation.id) ?? 0, upTo));
       return;
     }
     if (receipt.deliveredSeq !== undefined) this.#markUpTo(conversation.id, receipt.deliveredSeq, 'delivered');
     if (receipt.readSeq !== undefined) this.#markUpTo(conversation.id, receipt.readSeq, 'read');
+  }
+
+  /** One status read per group for the receipts gathered: the group's mark is its members' slowest. */
+  async #markGroups(): Promise<void> {
+    const marks = [ ...this.#groupMarks ];
+    this.#groupMarks.clear();
+    await Promise.all(marks.map(async ([ conversationId, upTo ]) => {
+      const conversation = this.conversations.get(conversationId);
+      const own = conversation && [ ...conversation.messages.values() ].filter(m => m.senderId === this.userId && m.seq <= upTo).pop();
+      if (own) this.#markUpTo(conversationId, own.seq, (await this.client.messageStatus(own.id)).status);
+    }));
   }
 
   /** Delivery marks only move forward; a status covers the sender's earlier messages too (status is a cursor). */
