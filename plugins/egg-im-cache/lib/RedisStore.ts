@@ -61,7 +61,7 @@ export class RedisStore {
   }
 
   /** The client to send a command on now (see the class comment). */
-  get #timed(): RedisClientType {
+  get #commands(): RedisClientType {
     return this.#client.isReady ? this.#client : this.#whileNotReady;
   }
 
@@ -70,21 +70,21 @@ export class RedisStore {
   }
 
   async get(key: string): Promise<string | undefined> {
-    const value = await this.#bound('GET', this.#timed.get(key));
+    const value = await this.#bound('GET', this.#commands.get(key));
     return value ?? undefined;
   }
 
   async mget(keys: readonly string[]): Promise<Array<string | undefined>> {
-    const values = await this.#bound('MGET', this.#timed.mGet([ ...keys ]));
+    const values = await this.#bound('MGET', this.#commands.mGet([ ...keys ]));
     return values.map(value => value ?? undefined);
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.#bound('SET', this.#timed.set(key, value, { expiration: { type: 'PX', value: ttlMs } }));
+    await this.#bound('SET', this.#commands.set(key, value, { expiration: { type: 'PX', value: ttlMs } }));
   }
 
   async del(keys: readonly string[]): Promise<number> {
-    return this.#bound('DEL', this.#timed.del([ ...keys ]));
+    return this.#bound('DEL', this.#commands.del([ ...keys ]));
   }
 
   /** RPUSH + LTRIM to the newest `maxLen` + PEXPIRE in one MULTI (one round trip); returns the new length. */
@@ -150,18 +150,18 @@ export class RedisStore {
 
   /** EVALSHA of a script; the first call after Redis started (or SCRIPT FLUSH) sends the script itself, which Redis caches. */
   #script(op: string, script: string, sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    return this.#bound(`EVALSHA ${op}`, this.#timed.evalSha(sha, options).catch(err => {
-      if (/NOSCRIPT/.test(String(err?.message))) return this.#timed.eval(script, options);
+    return this.#bound(`EVALSHA ${op}`, this.#commands.evalSha(sha, options).catch(err => {
+      if (/NOSCRIPT/.test(String(err?.message))) return this.#commands.eval(script, options);
       throw err;
     }));
   }
 
   async windowRange(key: string, min: number, max: number): Promise<ScoredItem[]> {
-    return this.#bound('ZRANGEBYSCORE', this.#timed.zRangeByScoreWithScores(key, min, max));
+    return this.#bound('ZRANGEBYSCORE', this.#commands.zRangeByScoreWithScores(key, min, max));
   }
 
   async listRange(key: string, start: number, stop: number): Promise<string[]> {
-    return this.#bound('LRANGE', this.#timed.lRange(key, start, stop));
+    return this.#bound('LRANGE', this.#commands.lRange(key, start, stop));
   }
 
   /** PING; resolves with the round trip in milliseconds. */
@@ -177,9 +177,9 @@ export class RedisStore {
     let cursor = '0';
     let deleted = 0;
     do {
-      const reply = await this.#bound('SCAN', this.#timed.scan(cursor, { MATCH: match, COUNT: 1000 }));
+      const reply = await this.#bound('SCAN', this.#commands.scan(cursor, { MATCH: match, COUNT: 1000 }));
       cursor = String(reply.cursor);
-      if (reply.keys.length > 0) deleted += await this.#bound('UNLINK', this.#timed.unlink(reply.keys));
+      if (reply.keys.length > 0) deleted += await this.#bound('UNLINK', this.#commands.unlink(reply.keys));
     } while (cursor !== '0');
     return deleted;
   }
