@@ -1,6 +1,7 @@
 import type { Application, EggAppConfig } from 'egg';
 import { noTimerObserver, timedRun, type TimerObserver } from 'egg-im-metrics';
 import type { PresenceResult } from 'egg-im-protocol';
+import { SocketsByUser } from './SocketsByUser';
 
 /** What presence uses of the cache: leases (see egg-im-cache's README), plain strings, and keys. */
 export type PresenceCache = Pick<Application['imCache'], 'key' | 'get' | 'set' | 'leasePut' | 'leaseAcquire' | 'leaseRelease' | 'leaseRead'>;
@@ -36,12 +37,12 @@ interface Entry {
 export class Presence {
   private static readonly CHUNK = 500;
   static readonly SLICES = 10;
-  private readonly local = new Map<string, Entry>();
+  private readonly local = new SocketsByUser<Entry>(entry => entry.userId);
   /**
    * Sockets admitted by `admit` whose connection has not opened yet, until when they count: a handshake that
    * is admitted and then abandoned (the client went away) stops counting after `ttlMs`, like its lease.
    */
-  private readonly pending = new Map<string, { entry: Entry; until: number }>();
+  private readonly pending = new SocketsByUser<{ entry: Entry; until: number }>(held => held.entry.userId);
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -159,21 +160,18 @@ export class Presence {
 
   /** This node's sockets of the user: connected, or admitted and not abandoned yet. */
   private localSockets(userId: string, now: number): number {
-    this.prunePending(now);
-    let count = 0;
-    for (const entry of this.local.values()) if (entry.userId === userId) count++;
-    for (const { entry } of this.pending.values()) if (entry.userId === userId) count++;
-    return count;
+    for (const [ socketId, { until } ] of [ ...this.pending.ofUser(userId) ]) if (until < now) this.pending.delete(socketId);
+    return this.local.ofUser(userId).size + this.pending.ofUser(userId).size;
   }
 
   /** Forgets admitted handshakes that never connected (their Redis entries have lapsed by then too). */
   private prunePending(now: number): void {
-    for (const [ socketId, { until } ] of this.pending) if (until < now) this.pending.delete(socketId);
+    for (const [ socketId, { until } ] of [ ...this.pending.entries() ]) if (until < now) this.pending.delete(socketId);
   }
 
   private localDevices(userId: string): Set<string> {
     const devices = new Set<string>();
-    for (const entry of this.local.values()) if (entry.userId === userId) devices.add(entry.deviceId);
+    for (const entry of this.local.ofUser(userId).values()) devices.add(entry.deviceId);
     return devices;
   }
 
