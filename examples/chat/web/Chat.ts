@@ -258,8 +258,11 @@ export class Chat {
     const marks = [ ...this.#groupMarks ];
     this.#groupMarks.clear();
     await Promise.all(marks.map(async ([ conversationId, upTo ]) => {
-      const conversation = this.conversations.get(conversationId);
-      const own = conversation && [ ...conversation.messages.values() ].filter(m => m.senderId === this.userId && m.seq <= upTo).pop();
+      // The newest of this user's messages the receipts cover (messages are kept in arrival order, not by seq).
+      let own: ChatMessage | undefined;
+      for (const message of this.conversations.get(conversationId)?.messages.values() ?? []) {
+        if (message.senderId === this.userId && message.seq <= upTo && message.seq > (own?.seq ?? 0)) own = message;
+      }
       if (own) this.#markUpTo(conversationId, own.seq, (await this.client.messageStatus(own.id)).status);
     }));
   }

@@ -43,15 +43,12 @@ export class SocketsByUser<V> {
     this.byUser.clear();
   }
 
+  /** Socket id → value, like a Map (deleting the current one while iterating is fine, as with a Map). */
   [Symbol.iterator](): IterableIterator<[ string, V ]> {
     return this.bySocket.entries();
   }
 
   values(): IterableIterator<V> {
     return this.bySocket.values();
-  }
-
-  entries(): IterableIterator<[ string, V ]> {
-    return this.bySocket.entries();
   }
 }
