@@ -9,6 +9,7 @@ import type { ImSockets, ServerEvent, ServerEventArgs } from './ImSockets';
 import { NodeBus, type NodeChannel } from './nodes/NodeBus';
 import { Presence, type PresenceCache, type PresenceUsers } from './presence/Presence';
 import { coalesceWrites } from './socket/coalesceWrites';
+import { onceParser } from './socket/OnceEncoder';
 import { TokenBucket } from './socket/TokenBucket';
 import { USER_ROOM_PREFIX, sessionRoom, userRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
 
@@ -73,6 +74,8 @@ export class SocketServer implements ImSockets {
       pingTimeout: socket.pingTimeoutMs,
       connectTimeout: socket.connectTimeoutMs,
       serveClient: false,
+      // A message encoded once is written as that text in every frame that carries it.
+      parser: onceParser,
       // CORS headers do not stop non-browser clients: the origin is checked here, for every client.
       allowRequest: (req, callback) => {
         // Draining: refused at the HTTP level, which a client takes as a network failure and retries (elsewhere).

@@ -154,7 +154,7 @@ describe('egg-im-connection: NodeBus (unit)', () => {
       bus.subscribe(NodeMessageType.SessionEnded, message => seen.push(`ended ${message.sessionId}`));
       bus.subscribe(NodeMessageType.SessionEnded, message => seen.push(`ended again ${message.sessionId}`));
       channel.deliver(JSON.stringify({ v: NODE_PROTOCOL_VERSION, from: 'node-b', messages: [
-        status(1), { type: NodeMessageType.SessionEnded, sessionId: 's1' }, { type: NodeMessageType.Deliver, message: {}, memberIds: [] }, status(2),
+        status(1), { type: NodeMessageType.SessionEnded, sessionId: 's1' }, { type: NodeMessageType.Deliver, messageJson: '{}', memberIds: [] }, status(2),
       ] }));
       assert.deepStrictEqual(seen, [ 'status 1', 'ended s1', 'ended again s1', 'status 2' ]);
     });

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { backoffDelay, NodeMessageType, type DeliverMessage, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
+import { backoffDelay, jsonOnce, NodeMessageType, parseOnce, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
 import type { ImSocket } from 'egg-im-connection';
 import type { HotHistory } from '../history/HotHistory';
 import type { Hooks } from '../hooks/Hooks';
@@ -31,7 +31,12 @@ interface Replay {
   buffered: Array<{ message: Message; push: boolean }>;
 }
 
-type DeliverEvent = Omit<DeliverMessage, 'type'>;
+interface DeliverEvent {
+  message: Message;
+  memberIds: string[];
+  /** The sender's socket that sent it: it got the ack, not a copy. */
+  originSocketId?: string;
+}
 
 export interface DeliveryDeps {
   sockets: Sockets;
@@ -50,6 +55,9 @@ export interface DeliveryDeps {
  * routed message (like a socket.io room broadcast) and serves its own sockets, so the retry schedule lives
  * with the sockets: if this node dies, its sockets die too, and the reconnect replays from the durable
  * delivery cursor. A message accepted by a node that died before routing it is routed by the outbox sweeper.
+ *
+ * A routed message is encoded once (`jsonOnce`): its ack, its pushes, the hot window and the other nodes all
+ * carry that text. A node that holds none of its members never parses it.
  */
 export class Delivery {
   private readonly inFlight = new Map<string, InFlight>();
@@ -96,9 +104,10 @@ export class Delivery {
 
   start(): void {
     // A message from another node means the subscription is up: what it missed before must be read first.
-    this.nodes.subscribe(NodeMessageType.Deliver, message => {
+    this.nodes.subscribe(NodeMessageType.Deliver, ({ messageJson, memberIds, originSocketId }) => {
       this.resyncAfterReconnect();
-      this.deliverLocal(message);
+      if (!memberIds.some(userId => this.sockets.hasUser(userId))) return;
+      this.deliverLocal({ message: parseOnce<Message>(messageJson), memberIds, originSocketId });
     });
     this.nodes.subscribe(NodeMessageType.Status, message => {
       this.resyncAfterReconnect();
@@ -127,6 +136,7 @@ export class Delivery {
    * it once it is on its way to all of them (at once, or when the bus is back after an outage).
    */
   route(message: Message, memberIds: string[], originSocketId?: string): void {
+    jsonOnce(message);
     const event: DeliverEvent = { message, memberIds, originSocketId };
     this.deliverLocal(event);
     this.deps.history.note(message);
@@ -138,7 +148,7 @@ export class Delivery {
         this.hold(event);
         return;
       }
-      this.nodes.publish({ type: NodeMessageType.Deliver, ...event });
+      this.publish(event);
     }
     this.sent(message);
   }
@@ -159,7 +169,7 @@ export class Delivery {
 
   private hold(event: DeliverEvent): void {
     if (this.held.has(event.message.id)) return;
-    const bytes = JSON.stringify(event.message).length;
+    const bytes = jsonOnce(event.message).length;
     if (this.heldBytes + bytes > HELD_MAX_BYTES) {
       if (!this.heldOverflowLogged) {
         this.heldOverflowLogged = true;
@@ -187,9 +197,13 @@ export class Delivery {
     this.heldOverflowLogged = false;
     this.logger.info('[egg-im-router] adapter ready: sending %d held message(s) to the other nodes', events.length);
     for (const event of events) {
-      this.nodes.publish({ type: NodeMessageType.Deliver, ...event });
+      this.publish(event);
       this.sent(event.message);
     }
+  }
+
+  private publish({ message, memberIds, originSocketId }: DeliverEvent): void {
+    this.nodes.publish({ type: NodeMessageType.Deliver, messageJson: jsonOnce(message), memberIds, originSocketId });
   }
 
   /**
@@ -404,7 +418,11 @@ export class Delivery {
       // Every conversation of the user: its lane continues after the last seq as read now. The backlog is
       // read in seq order without the user's own messages: pushed as it is (beyond the replay limit: sync).
       this.reorder.reset(userId, conversationId, Math.max(lastSeq, messages.at(-1)?.seq ?? 0));
-      for (const message of messages) this.push(userId, message);
+      for (const message of messages) {
+        // Pushed to each device, and again on each retry: encoded once.
+        jsonOnce(message);
+        this.push(userId, message);
+      }
     }
   }
 

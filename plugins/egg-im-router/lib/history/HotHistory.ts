@@ -1,5 +1,5 @@
 import { timedRun } from 'egg-im-metrics';
-import { ImError, type Message } from 'egg-im-protocol';
+import { ImError, jsonOnce, type Message } from 'egg-im-protocol';
 import type { Cache, ImConfig, Logger, Store, Timers } from '../ports';
 
 export interface SeqRange {
@@ -56,19 +56,16 @@ export class HotHistory {
 
   /** After a commit: the messages join their conversations' windows. Never throws (the cache is optional). */
   async remember(messages: Message[]): Promise<void> {
-    await this.writeWindows(messages.map(message => new Encoded(message)));
-  }
-
-  private async writeWindows(entries: Encoded[]): Promise<void> {
-    if (this.config.windowSize === 0 || entries.length === 0) return;
-    const byConversation = new Map<string, Encoded[]>();
-    for (const entry of entries) {
-      const list = byConversation.get(entry.message.conversationId);
-      if (list) list.push(entry);
-      else byConversation.set(entry.message.conversationId, [ entry ]);
+    if (this.config.windowSize === 0 || messages.length === 0) return;
+    const byConversation = new Map<string, Message[]>();
+    for (const message of messages) {
+      const list = byConversation.get(message.conversationId);
+      if (list) list.push(message);
+      else byConversation.set(message.conversationId, [ message ]);
     }
+    // The text the message was encoded as once (when it was routed, or read below): written, never made again.
     const windows = [ ...byConversation ].map(([ conversationId, list ]) => ({
-      key: this.key(conversationId), items: list.map(entry => ({ score: entry.message.seq, value: entry.json })),
+      key: this.key(conversationId), items: list.map(message => ({ score: message.seq, value: jsonOnce(message) })),
     }));
     await this.cache.windowAddMany(windows, this.config.windowSize, this.config.idleTtlMs);
   }
@@ -90,7 +87,7 @@ export class HotHistory {
 
   /** The messages `from..to` (all committed, ascending): from the window first, the database for the rest. */
   async range(conversationId: string, range: SeqRange): Promise<Message[]> {
-    return (await this.collect(conversationId, range)).map(m => (typeof m === 'string' ? JSON.parse(m) : m.message));
+    return (await this.collect(conversationId, range)).map(m => (typeof m === 'string' ? JSON.parse(m) : m));
   }
 
   /**
@@ -98,42 +95,31 @@ export class HotHistory {
    * (encoded once, at the commit), so a page from the window is never parsed and encoded again.
    */
   async rangeJson(conversationId: string, range: SeqRange): Promise<string[]> {
-    return (await this.collect(conversationId, range)).map(m => (typeof m === 'string' ? m : m.json));
+    return (await this.collect(conversationId, range)).map(m => (typeof m === 'string' ? m : jsonOnce(m)));
   }
 
   /** `from..to` in order: the window's entries as stored (JSON text), the database's rows as messages. */
-  private async collect(conversationId: string, { from, to }: SeqRange): Promise<Array<string | Encoded>> {
+  private async collect(conversationId: string, { from, to }: SeqRange): Promise<Array<string | Message>> {
     if (from > to) return [];
-    const found = new Map<number, string | Encoded>();
+    const found = new Map<number, string | Message>();
     if (this.config.windowSize > 0) {
       for (const item of await this.cache.windowRange(this.key(conversationId), from, to)) found.set(item.score, item.value);
     }
     const missing = gaps(found, from, to);
     if (missing.length > 0) {
       const rows = await Promise.all(missing.map(gap => this.messages.range(conversationId, gap.from, gap.to)));
-      const fetched = rows.flat().map(message => new Encoded(message));
-      for (const entry of fetched) found.set(entry.message.seq, entry);
+      const fetched = rows.flat();
+      for (const message of fetched) found.set(message.seq, message);
       // What the database had to supply goes back into the window, so the next read of it is a hit; its JSON
       // text is made once, for the window and the response.
-      this.writeWindows(fetched.filter(entry => to - entry.message.seq < this.config.windowSize)).catch(() => undefined);
+      this.remember(fetched.filter(message => to - message.seq < this.config.windowSize)).catch(() => undefined);
     }
-    const messages: Array<string | Encoded> = [];
+    const messages: Array<string | Message> = [];
     for (let seq = from; seq <= to; seq++) {
       const message = found.get(seq);
       if (message) messages.push(message);
     }
     return messages;
-  }
-}
-
-/** A message and its JSON text, made the first time it is needed and then shared. */
-class Encoded {
-  private text?: string;
-
-  constructor(readonly message: Message) {}
-
-  get json(): string {
-    return this.text ??= JSON.stringify(this.message);
   }
 }
 

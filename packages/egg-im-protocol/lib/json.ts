@@ -1,0 +1,28 @@
+/**
+ * A message is encoded once. Its JSON text is made when it is committed (or read, or received from another
+ * node) and kept beside it; every encoder that sends it afterwards (socket.io's, for the ack and each push; the
+ * hot-history window; the packets to the other nodes) writes that text instead of walking the object again.
+ * Node 20's `JSON.stringify` cannot take ready-made JSON text, so the encoders ask for it here.
+ *
+ * A value given to `jsonOnce` is immutable from then on: its text is what it is sent as, however it changes.
+ */
+const texts = new WeakMap<object, string>();
+
+/** The JSON text of `value`, made now (or taken as `json`, its text already made) and kept for every later encoder. */
+export function jsonOnce(value: object, json?: string): string {
+  let text = texts.get(value);
+  if (text === undefined) texts.set(value, text = json ?? JSON.stringify(value));
+  return text;
+}
+
+/** The text `jsonOnce` kept for `value`, or undefined when it has none. */
+export function knownJson(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null ? texts.get(value) : undefined;
+}
+
+/** A message's object from its JSON text (from another node, or a store), which is kept as its encoding. */
+export function parseOnce<T extends object>(json: string): T {
+  const value = JSON.parse(json) as T;
+  jsonOnce(value, json);
+  return value;
+}
