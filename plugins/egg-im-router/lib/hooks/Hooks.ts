@@ -27,7 +27,8 @@ export interface AfterSendInfo {
   /** The recipients with no connected device on any node: the ones a push notification is for. */
   offline: string[];
 }
-export type AfterSendHook = (message: Message, info: AfterSendInfo) => void | Promise<void>;
+/** `message` is read-only: it was encoded once, when it was routed, and that encoding is what every device gets. */
+export type AfterSendHook = (message: Readonly<Message>, info: AfterSendInfo) => void | Promise<void>;
 
 /** A recipient's delivery status moved (statuses are cumulative: `read` of a seq covers the ones before it). */
 export interface StatusChange {
