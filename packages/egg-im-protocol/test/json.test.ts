@@ -17,6 +17,18 @@ describe('egg-im-protocol jsonOnce', () => {
     for (const value of [ undefined, null, 'text', 3, true ]) assert.equal(knownJson(value), undefined);
   });
 
+  it('keeps the text out of sight: not in JSON, keys, spreads or deep equality; a copy has none; a frozen value is encoded each time', () => {
+    const message = { id: 'm_5', content: { text: 'x' } };
+    const text = jsonOnce(message);
+    assert.equal(JSON.stringify(message), text);
+    assert.deepStrictEqual(Object.keys(message), [ 'id', 'content' ]);
+    assert.deepStrictEqual(message, { id: 'm_5', content: { text: 'x' } });
+    assert.equal(knownJson({ ...message }), undefined);
+    const frozen = Object.freeze({ id: 'm_6' });
+    assert.equal(jsonOnce(frozen), '{"id":"m_6"}');
+    assert.equal(knownJson(frozen), undefined);
+  });
+
   it('keeps the text a value was parsed from, and a text given with the value', () => {
     const text = '{"id":"m_3","content":{"text":"a  b"}}';
     const parsed = parseOnce<{ id: string }>(text);
