@@ -160,13 +160,13 @@ export class Presence {
 
   /** This node's sockets of the user: connected, or admitted and not abandoned yet. */
   private localSockets(userId: string, now: number): number {
-    for (const [ socketId, { until } ] of this.pending.ofUser(userId)) if (until < now) this.pending.delete(socketId);
+    this.prunePending(now, this.pending.ofUser(userId));
     return this.local.ofUser(userId).size + this.pending.ofUser(userId).size;
   }
 
-  /** Forgets admitted handshakes that never connected (their Redis entries have lapsed by then too). */
-  private prunePending(now: number): void {
-    for (const [ socketId, { until } ] of this.pending) if (until < now) this.pending.delete(socketId);
+  /** Forgets admitted handshakes that never connected (their Redis entries have lapsed by then too): all, or `held`. */
+  private prunePending(now: number, held: Iterable<[ string, { until: number } ]> = this.pending): void {
+    for (const [ socketId, { until } ] of held) if (until < now) this.pending.delete(socketId);
   }
 
   private localDevices(userId: string): Set<string> {
