@@ -48,7 +48,11 @@ export class RedisSocketAdapter implements ImSocketAdapter {
       client.on('ready', () => this.#onClientReady());
     }
     for (const client of this.#clients) client.connect().catch(failed);
-    this.adapter = createAdapter(guardPromises(pub, failed), guardPromises(sub, failed), { key: channelKey });
+    const create = createAdapter(guardPromises(pub, failed), guardPromises(sub, failed), { key: channelKey });
+    // A function, not an arrow: socket.io calls the factory with `new`.
+    this.adapter = function(nsp: unknown) {
+      return droppingOwnServerSideEmits(create(nsp));
+    } as typeof create;
   }
 
   get ready(): boolean {
@@ -109,4 +113,26 @@ export class RedisSocketAdapter implements ImSocketAdapter {
       }
     }
   }
+}
+
+type RedisAdapterOf = ReturnType<ReturnType<typeof createAdapter>>;
+/** The adapter's request type of a `serverSideEmit` (its `RequestType.SERVER_SIDE_EMIT`, not exported). */
+const SERVER_SIDE_EMIT = 6;
+
+/**
+ * Redis echoes a node's publishes to its own subscriber, and the adapter parses each of its own `serverSideEmit`
+ * requests (every node packet) before dropping it by its uid. Those requests start with the bytes the adapter
+ * writes them with, `{"uid":"<its uid>","type":6,`: they are dropped unparsed. A request in any other shape
+ * (another adapter version) is handed on as before, and the adapter drops it itself.
+ */
+function droppingOwnServerSideEmits(adapter: RedisAdapterOf): RedisAdapterOf {
+  const own = Buffer.from(`{"uid":${JSON.stringify(adapter.uid)},"type":${SERVER_SIDE_EMIT},`);
+  // Private in its typings; its subscription listener calls `this.onrequest`, so the instance's own is used.
+  const target = adapter as unknown as { onrequest(channel: unknown, msg: unknown): Promise<void> };
+  const onrequest = target.onrequest.bind(adapter);
+  target.onrequest = async (channel, msg) => {
+    if (Buffer.isBuffer(msg) && msg.length > own.length && own.equals(msg.subarray(0, own.length))) return;
+    return onrequest(channel, msg);
+  };
+  return adapter;
 }

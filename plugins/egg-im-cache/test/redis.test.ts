@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import mm, { type MockApplication } from 'egg-mock';
 import type { RedisClientType } from 'redis';
+import { RedisAdapter } from '@socket.io/redis-adapter';
 import { Server } from 'socket.io';
 import { TEST_REDIS_URL, uniqueName, waitFor } from 'egg-im-testkit';
 import { behavesAsACache } from './support/behaviour';
@@ -168,6 +169,43 @@ describe('egg-im-cache: redis mode', () => {
       assert.strictEqual(link.ready, false);
       assert.deepStrictEqual(await redis.sendCommand([ 'PUBSUB', 'CHANNELS', `${prefix}sio*` ]), [], 'its connections are closed');
       await link.close(); // twice is harmless
+    });
+
+    it('drop their own node packets unparsed, and the other nodes still get them', async () => {
+      const c = app.imCache;
+      const key = c.key('sio-echo');
+      const links = [ c.socketAdapter(key)!, c.socketAdapter(key)! ];
+      // What reaches the adapter's own request handler, by the uid of the adapter that handles it.
+      const handled: Array<{ uid: string; request: string }> = [];
+      const proto = RedisAdapter.prototype as unknown as { onrequest(this: RedisAdapter, channel: unknown, msg: Buffer): Promise<void> };
+      const original = proto.onrequest;
+      proto.onrequest = function(channel, msg) {
+        handled.push({ uid: this.uid, request: msg.toString() });
+        return original.call(this, channel, msg);
+      };
+      try {
+        await waitFor(() => links.every(link => link.ready), 3000, 'the adapters\' connections');
+        const [ sender, receiver ] = links.map(link => new Server().adapter(link.adapter));
+        await waitFor(async () => {
+          const [ , subscribers ] = await redis.sendCommand([ 'PUBSUB', 'NUMSUB', `${key}-request#/#` ]) as [ string, number ];
+          return subscribers >= 2;
+        }, 3000, 'both adapters subscribed');
+        const received: unknown[] = [];
+        receiver.on('probe', (payload: unknown) => received.push(payload));
+        sender.on('probe', (payload: unknown) => received.push([ 'echo', payload ]));
+        sender.serverSideEmit('probe', 'one');
+        await waitFor(() => received.length > 0, 3000, 'the other node\'s copy');
+        // Its echo has reached the sender by now (same channel, same server, published once).
+        await new Promise(resolve => setTimeout(resolve, 200));
+        assert.deepStrictEqual(received, [ 'one' ]);
+        const senderUid = (sender.of('/').adapter as unknown as RedisAdapter).uid;
+        const probes = handled.filter(h => h.request.includes('"probe"'));
+        assert.deepStrictEqual(probes.map(h => h.uid === senderUid ? 'sender' : 'receiver'), [ 'receiver' ],
+          'the sender never parses its own packet; the receiver parses it once');
+      } finally {
+        proto.onrequest = original;
+        await Promise.all(links.map(link => link.close()));
+      }
     });
 
     it('are closed with the cache when their user did not close them', async () => {
