@@ -51,6 +51,8 @@ class Bench {
   private mysqlPids = pidsByName([ 'mariadbd', 'mysqld' ]);
   private redisPids = pidsByName([ 'redis-server' ]);
   private counters?: ServiceCounters;
+  /** The history scenario's HTTP client: a load generator of its own, holding no sockets. */
+  private historyClient?: LoadGen;
   private windows: Array<{ name: string; from: number; to?: number }> = [];
   private profileWindows: Record<string, { node: string; workerPid: number; fromUs: number; toUs: number }> = {};
 
@@ -694,13 +696,16 @@ class Bench {
         (older ? `&beforeSeq=${history.perConversation - history.limit + 1}` : ''),
       token: users[c % n].token!,
     });
+    // The pages are read by a process of their own: a load generator that also holds thousands of the sockets
+    // would add its own GC pauses to every page's latency.
+    const reader = this.historyClient = new LoadGen(this.loadgens.length);
+    await reader.ready;
     const phase = async (label: string, requests: Array<{ url: string; token: string }>) => {
       await this.eggStats(node, '?reset=1');
-      const per = this.loadgens.map((_, k) => requests.filter((_r, i) => i % this.loadgens.length === k));
-      const cpu = new CpuWindow(this.cpuPids({ 'egg-im worker': [ node.workerPid ] }));
-      const results: HttpResult[] = await this.ticker(label, [ node.workerPid ], () => Promise.all(this.loadgens.map((lg, k) => lg.call('http', {
-        tag: label, requests: per[k], rate: history.rate / this.loadgens.length, count: per[k].length, maxInFlight: 64,
-      }))));
+      const cpu = new CpuWindow({ ...this.cpuPids({ 'egg-im worker': [ node.workerPid ] }), 'history client': [ reader.pid ] });
+      const results: HttpResult[] = [ await this.ticker(label, [ node.workerPid ], () => reader.call('http', {
+        tag: label, requests, rate: history.rate, count: requests.length, maxInFlight: 64,
+      })) ];
       const cpuReading = cpu.stop();
       const server = await this.eggStats(node, '?reset=1');
       const statuses: Record<string, number> = {};
@@ -741,6 +746,7 @@ class Bench {
       };
     }));
     await this.markWindow('history', node, 'to');
+    reader.stop();
     this.report.eggIm.history = {
       seed, limit: history.limit, firstRead: first, repeatRead: repeat, recentRead, hotConversations: history.hot,
       recentConversations: recent, recentMessagesEach: perRecent, historyConfig: stats.historyConfig,
@@ -817,20 +823,16 @@ class Bench {
     const crossing = Array.from({ length: pairs }, (_, p) => p % 4 >= 2).filter(Boolean).length;
     this.report.eggIm.twoNodes = { ...result, socketsPerNode: sockets, pairs, crossingPairs: crossing };
     this.logSteady('egg-im two nodes', result);
-    // When one node could not sustain the steady rate, the two nodes again at the rate one node sustained: the
-    // cross-node path without overload.
-    const sustained = this.report.eggIm.saturation?.highestSustainedRate;
-    if (sustained && sustained < settings.twoNodes.rate) {
-      await this.quiesce([ node1, node2 ]);
-      const seconds = Math.min(30, settings.twoNodes.seconds);
-      this.log(`egg-im two nodes at the rate one node sustained: ${sustained} msg/s for ${seconds} s`);
-      this.scenario('twoNodes at the sustained rate', 'start');
-      const again = await this.traffic('egg-im two nodes (sustained rate)', `tn2-${this.runId}`, k => this.pairRoutes(k, users), sustained, seconds,
-        settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1, otherNodes: [ node2 ] });
-      this.scenario('twoNodes at the sustained rate', 'end');
-      this.report.eggIm.twoNodesAtSustainedRate = { ...again, socketsPerNode: sockets, pairs, crossingPairs: crossing };
-      this.logSteady('egg-im two nodes (sustained rate)', again);
-    }
+    // Then at the rate the two-node target is stated at: the cross-node path below one node's ceiling.
+    const { targetRate, targetSeconds } = settings.twoNodes;
+    await this.quiesce([ node1, node2 ]);
+    this.log(`egg-im two nodes at the target's rate: ${targetRate} msg/s for ${targetSeconds} s`);
+    this.scenario('twoNodes at the target rate', 'start');
+    const atTarget = await this.traffic('egg-im two nodes (target rate)', `tn2-${this.runId}`, k => this.pairRoutes(k, users), targetRate, targetSeconds,
+      settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1, otherNodes: [ node2 ] });
+    this.scenario('twoNodes at the target rate', 'end');
+    this.report.eggIm.twoNodesAtTargetRate = { ...atTarget, socketsPerNode: sockets, pairs, crossingPairs: crossing };
+    this.logSteady('egg-im two nodes (target rate)', atTarget);
   }
 
   // ------------------------------------------------------------------ results
@@ -890,10 +892,10 @@ class Bench {
       target('history page p99, first read (from MySQL)', '≤ 50 ms', eggIm.history.firstRead.clientMs.p99, eggIm.history.firstRead.clientMs.p99 <= 50);
     }
     if (ratios.group) target('group of 500 p99 vs bare relay', '≤ 2×', ratios.group.p99, allAccepted(eggIm.group) && ratios.group.p99 <= 2);
-    const atSustained = eggIm.twoNodesAtSustainedRate;
-    if (atSustained) {
-      target(`two nodes p99 at the rate one node sustained (${atSustained.targetRate} msg/s)`, '≤ 100 ms', atSustained.e2eMs.p99,
-        allAccepted(atSustained) && atSustained.lost === 0 && atSustained.e2eMs.p99 <= 100);
+    const atTarget = eggIm.twoNodesAtTargetRate;
+    if (atTarget) {
+      target(`two nodes p99 at ${atTarget.targetRate.toLocaleString('en')} msg/s`, '≤ 100 ms', atTarget.e2eMs.p99,
+        allAccepted(atTarget) && atTarget.lost === 0 && atTarget.e2eMs.p99 <= 100);
     }
     if (eggIm.twoNodes) {
       target('messages lost (two nodes)', '0', eggIm.twoNodes.lost, allAccepted(eggIm.twoNodes) && eggIm.twoNodes.lost === 0,
@@ -930,6 +932,7 @@ class Bench {
   cleanup(): Promise<void> {
     this.cleaning ??= (async () => {
       for (const lg of this.loadgens) lg.stop();
+      this.historyClient?.stop();
       await stopAll();
       for (const node of this.nodes) (this.report.eggIm.serverLog ??= {})[node.name] = this.logProblems(node);
       await this.counters?.close();

@@ -215,7 +215,7 @@ export function renderMarkdown(report: any): string {
     p('## 5. History', `${h.seed.messages.toLocaleString('en')} messages in ${h.seed.conversations.toLocaleString('en')} direct conversations, seeded ` +
       `straight into MySQL with multi-row INSERTs in ${n(h.seed.seconds)} s (${h.seed.rowsPerSecond.toLocaleString('en')} rows/s). ` +
       `Pages of ${h.limit} through \`GET /im/conversations/:id/messages\` at ${s.history.rate} pages/s over HTTP keep-alive, with the ${s.clients.toLocaleString('en')} ` +
-      'sockets still connected. *First read*: each page from a seeded conversation never read before (membership and rows from MySQL). ' +
+      'sockets still connected (the pages are read by a process of their own, which holds none of them). *First read*: each page from a seeded conversation never read before (membership and rows from MySQL). ' +
       `*Repeat read*: ${h.hotConversations} seeded conversations read again and again, newest and older pages. *Recent read*: the newest page of ` +
       `${h.recentConversations} conversations that just got ${h.recentMessagesEach} messages each through \`POST /im/messages/batch\` (what a cache of ` +
       `recent messages would hold). This build's message-page cache config (\`config.im.history\`): \`${JSON.stringify(h.historyConfig)}\`. ` +
@@ -228,6 +228,8 @@ export function renderMarkdown(report: any): string {
       row('bytes per page', x => n(x.bytesPerPage, 0)),
       row('server CPU', x => `${n(serverCpu(x.cpu), 0)} %`),
       row('MariaDB CPU', x => cpuOf(x.cpu, 'mariadb')),
+      row('server GC pauses: young / full (count, total, longest)', x => (x.serverGc ? gcCell(x.serverGc) : '–')),
+      row('page reader: CPU / loop delay max / GC longest', x => `${cpuOf(x.cpu, 'history client')} / ${n(x.loadGenLoopDelayMaxMs)} ms / ${n(x.loadGenGcMaxMs)} ms`),
     ]));
   }
 
@@ -235,14 +237,14 @@ export function renderMarkdown(report: any): string {
     const t = eggIm.twoNodes;
     p('## 6. Two nodes', `Two egg-im processes (one worker each) joined by the socket.io Redis adapter, ${t.socketsPerNode.join(' + ')} sockets; ` +
       `the steady load (${t.targetRate.toLocaleString('en')} msg/s for ${n(t.seconds, 0)} s) with ${t.crossingPairs} of ${t.pairs} pairs split across the nodes.`);
-    const t2 = eggIm.twoNodesAtSustainedRate;
+    const t2 = eggIm.twoNodesAtTargetRate;
     const cols = t2 ? [ t, t2, eggIm.steady, bare.steady ] : [ t, eggIm.steady, bare.steady ];
     const rows = trafficRows(cols);
     const cpuRow = rows.findIndex(row => row[0] === CPU);
     const two = (r: any) => r && `${cpuOf(r.cpu, 'egg-im worker 1')} + ${cpuOf(r.cpu, 'egg-im worker 2')}`;
     rows[cpuRow] = [ CPU, two(t), ...(t2 ? [ two(t2) ] : []),
       eggIm.steady && `${n(serverCpu(eggIm.steady.cpu), 0)} %`, bare.steady && `${n(serverCpu(bare.steady.cpu), 0)} %` ];
-    p(table([ '', `egg-im, two nodes, ${n(t.targetRate, 0)} msg/s`, ...(t2 ? [ `egg-im, two nodes, ${n(t2.targetRate, 0)} msg/s (the rate one node sustained)` ] : []),
+    p(table([ '', `egg-im, two nodes, ${n(t.targetRate, 0)} msg/s`, ...(t2 ? [ `egg-im, two nodes, ${n(t2.targetRate, 0)} msg/s (the target's rate)` ] : []),
       'egg-im, one node (scenario 2)', 'bare relay, one process' ], rows));
     p(`Two nodes / bare relay: p50 ${ratio(t.e2eMs.p50, bare.steady?.e2eMs.p50)}, p99 ${ratio(t.e2eMs.p99, bare.steady?.e2eMs.p99)}.`);
     for (const [ label, r ] of [ [ `${n(t.targetRate, 0)} msg/s`, t ], [ `${n(t2?.targetRate, 0)} msg/s`, t2 ] ] as const) {
