@@ -696,8 +696,8 @@ class Bench {
         (older ? `&beforeSeq=${history.perConversation - history.limit + 1}` : ''),
       token: users[c % n].token!,
     });
-    // The pages are read by a process of their own: a load generator that also holds thousands of the sockets
-    // would add its own GC pauses to every page's latency.
+    // The pages are read by a process of their own, which holds none of the sockets: the process that times them
+    // does nothing else.
     const reader = this.historyClient = new LoadGen(this.loadgens.length);
     await reader.ready;
     const phase = async (label: string, requests: Array<{ url: string; token: string }>) => {
