@@ -703,23 +703,22 @@ class Bench {
     const phase = async (label: string, requests: Array<{ url: string; token: string }>) => {
       await this.eggStats(node, '?reset=1');
       const cpu = new CpuWindow({ ...this.cpuPids({ 'egg-im worker': [ node.workerPid ] }), 'history client': [ reader.pid ] });
-      const results: HttpResult[] = [ await this.ticker(label, [ node.workerPid ], () => reader.call('http', {
+      const result: HttpResult = await this.ticker(label, [ node.workerPid ], () => reader.call('http', {
         tag: label, requests, rate: history.rate, count: requests.length, maxInFlight: 64,
-      })) ];
+      }));
       const cpuReading = cpu.stop();
       const server = await this.eggStats(node, '?reset=1');
-      const statuses: Record<string, number> = {};
-      for (const r of results) for (const [ k, v ] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+      const { statuses } = result;
       const out = {
-        pages: sum(results.map(r => r.done)), rate: history.rate, statuses, errors: sum(results.map(r => r.errors)),
-        bytesPerPage: Math.round(sum(results.map(r => r.bytes)) / Math.max(1, sum(results.map(r => r.done)))),
-        clientMs: Histogram.from(mergeHist(results.map(r => r.latency))).summary(),
+        pages: result.done, rate: history.rate, statuses, errors: result.errors,
+        bytesPerPage: Math.round(result.bytes / Math.max(1, result.done)),
+        clientMs: Histogram.from(result.latency).summary(),
         serverMs: Histogram.from(server.history as HistogramData).summary(),
         cpu: cpuReading,
         serverEventLoop: server.eventLoop,
         serverGc: server.gc,
-        loadGenLoopDelayMaxMs: round(Math.max(...results.map(r => r.loopDelayMaxMs)), 1),
-        loadGenGcMaxMs: round(Math.max(...results.map(r => r.gcMaxMs)), 1),
+        loadGenLoopDelayMaxMs: round(result.loopDelayMaxMs, 1),
+        loadGenGcMaxMs: round(result.gcMaxMs, 1),
       };
       this.log(`${label}: ${out.pages} pages, client p50 ${out.clientMs.p50} / p99 ${out.clientMs.p99} ms, server p50 ${out.serverMs.p50} / p99 ${out.serverMs.p99} ms, ` +
         `statuses ${JSON.stringify(statuses)}; server loop delay max ${out.serverEventLoop?.delayMaxMs?.toFixed(0)} ms, GC longest ` +
@@ -816,12 +815,14 @@ class Bench {
     this.log(`egg-im two nodes: sockets ${sockets.join(' + ')}; one-to-one steady, ${settings.twoNodes.rate} msg/s for ${settings.twoNodes.seconds} s`);
     const pids = { 'egg-im worker 1': [ node1.workerPid ], 'egg-im worker 2': [ node2.workerPid ] };
     await Promise.all([ this.markWindow('twoNodes-1', node1, 'from'), this.markWindow('twoNodes-2', node2, 'from') ]);
+    const options = { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1, otherNodes: [ node2 ] };
     const result = await this.traffic('egg-im two nodes', `tn-${this.runId}`, k => this.pairRoutes(k, users), settings.twoNodes.rate,
-      settings.twoNodes.seconds, settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1, otherNodes: [ node2 ] });
+      settings.twoNodes.seconds, settings.drainS, options);
     await Promise.all([ this.markWindow('twoNodes-1', node1, 'to'), this.markWindow('twoNodes-2', node2, 'to') ]);
     const pairs = Math.floor(users.length / 2);
     const crossing = Array.from({ length: pairs }, (_, p) => p % 4 >= 2).filter(Boolean).length;
-    this.report.eggIm.twoNodes = { ...result, socketsPerNode: sockets, pairs, crossingPairs: crossing };
+    const layout = { socketsPerNode: sockets, pairs, crossingPairs: crossing };
+    this.report.eggIm.twoNodes = { ...result, ...layout };
     this.logSteady('egg-im two nodes', result);
     // Then at the rate the two-node target is stated at: the cross-node path below one node's ceiling.
     const { targetRate, targetSeconds } = settings.twoNodes;
@@ -829,9 +830,9 @@ class Bench {
     this.log(`egg-im two nodes at the target's rate: ${targetRate} msg/s for ${targetSeconds} s`);
     this.scenario('twoNodes at the target rate', 'start');
     const atTarget = await this.traffic('egg-im two nodes (target rate)', `tn2-${this.runId}`, k => this.pairRoutes(k, users), targetRate, targetSeconds,
-      settings.drainS, { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1, otherNodes: [ node2 ] });
+      settings.drainS, options);
     this.scenario('twoNodes at the target rate', 'end');
-    this.report.eggIm.twoNodesAtTargetRate = { ...atTarget, socketsPerNode: sockets, pairs, crossingPairs: crossing };
+    this.report.eggIm.twoNodesAtTargetRate = { ...atTarget, ...layout };
     this.logSteady('egg-im two nodes (target rate)', atTarget);
   }
 
