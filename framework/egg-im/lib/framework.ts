@@ -1,5 +1,9 @@
 import path from 'node:path';
 import * as egg from 'egg';
+import { applyV8Flags } from './v8Flags';
+
+// Before the app's code runs: egg-cluster's master, agent and workers each load the framework first.
+applyV8Flags();
 
 const EGG_PATH: unique symbol = Symbol.for('egg#eggPath');
 const FRAMEWORK_ROOT = path.dirname(__dirname);

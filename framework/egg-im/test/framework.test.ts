@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import * as egg from 'egg';
 import mm, { type MockApplication } from 'egg-mock';
 import { createTestDatabase, dropTestDatabase, TEST_REDIS_URL, uniqueName } from 'egg-im-testkit';
+import { appliedV8Flags, flagsToApply } from '../lib/v8Flags';
 
 /** Boots the `basic` fixture on the framework with these environment variables, restoring them afterwards. */
 async function boot(env: Record<string, string>): Promise<MockApplication> {
@@ -21,6 +22,22 @@ describe('egg-im framework', () => {
     assert.notEqual(framework.Application, egg.Application);
     assert(framework.Application.prototype instanceof egg.Application);
     assert(framework.Agent.prototype instanceof egg.Agent);
+  });
+
+  describe('V8 flags', () => {
+    it('turns allocation-site pretenuring off unless node\'s command line sets it either way', () => {
+      assert.deepEqual(flagsToApply([]), [ '--no-allocation-site-pretenuring' ]);
+      assert.deepEqual(flagsToApply([ '--max-semi-space-size=64', '--require', 'ts-node/register' ]), [ '--no-allocation-site-pretenuring' ]);
+      assert.deepEqual(flagsToApply([ '--allocation-site-pretenuring' ]), []);
+      assert.deepEqual(flagsToApply([ '--no_allocation_site_pretenuring' ]), []);
+    });
+
+    it('sets them when the framework is loaded', () => {
+      require('egg-im');
+      // this test process was started without the flag: the framework set it
+      assert.deepEqual(flagsToApply(process.execArgv), [ '--no-allocation-site-pretenuring' ]);
+      assert.deepEqual(appliedV8Flags(), [ '--no-allocation-site-pretenuring' ]);
+    });
   });
 
   describe('on MySQL and Redis', () => {
