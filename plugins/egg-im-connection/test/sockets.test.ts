@@ -333,6 +333,18 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       assert.ok(counted.writes <= 3, `${counted.writes} writes for 100 frames`);
     });
 
+    it('empties each flushed buffer once its frames are written', async () => {
+      const session = await loginUser('writes-release');
+      const socket = await open(session.token);
+      const { server, conn } = serverSide(socket);
+      const flushed: unknown[][] = [];
+      conn.on('flush', (buffer: unknown[]) => flushed.push(buffer));
+      const got = await burst(socket, i => server.emit('burst', i), 100);
+      assert.strictEqual(got.length, 100);
+      assert.ok(flushed.length > 0, 'the frames went through flushes');
+      assert.deepStrictEqual(flushed.map(buffer => buffer.length), flushed.map(() => 0));
+    });
+
     it('(the control) makes a write per frame without it', async () => {
       const session = await loginUser('writes-control');
       const socket = await open(session.token);

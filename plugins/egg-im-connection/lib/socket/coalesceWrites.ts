@@ -10,14 +10,23 @@ interface EngineSocket extends EventEmitter {
  * by one, one system call each; corking the TCP socket for the flush makes them one `writev`. The buffer holds
  * more than one packet when several are sent to one socket while its previous write is still in flight: a
  * group's delivery receipts to the sender, the backlog pushed on connect, a burst from a busy conversation.
+ *
+ * Once flushed, the buffer is emptied. engine.io drops it without, and a socket idle for a few young
+ * collections has had that array promoted to the old generation: dead there, it kept the frames it held alive
+ * through every young collection until the next full one (measured: 40 % of what the worker promoted at
+ * 2,000 msg/s, see docs/performance.md).
  */
 export function coalesceWrites(conn: EngineSocket): void {
   conn.on('flush', (buffer: unknown[]) => {
-    if (buffer.length < 2 || conn.transport?.name !== 'websocket') return;
-    const tcp = conn.transport.socket?._socket;
-    if (typeof tcp?.cork !== 'function' || typeof tcp.uncork !== 'function') return;
-    tcp.cork();
-    // flush() sends the whole buffer synchronously after this event: uncork once it returns (or threw).
-    process.nextTick(() => tcp.uncork!());
+    if (conn.transport?.name !== 'websocket') return;
+    const tcp = buffer.length > 1 ? conn.transport.socket?._socket : undefined;
+    const cork = typeof tcp?.cork === 'function' && typeof tcp.uncork === 'function';
+    if (cork) tcp!.cork!();
+    // flush() sends the whole buffer synchronously after this event: once it returns (or threw), the frames are
+    // written (or corked) and the buffer is done with.
+    process.nextTick(() => {
+      if (cork) tcp!.uncork!();
+      buffer.length = 0;
+    });
   });
 }
