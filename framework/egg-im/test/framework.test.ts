@@ -25,18 +25,22 @@ describe('egg-im framework', () => {
   });
 
   describe('V8 flags', () => {
-    it('turns allocation-site pretenuring off unless node\'s command line sets it either way', () => {
-      assert.deepEqual(flagsToApply([]), [ '--no-allocation-site-pretenuring' ]);
-      assert.deepEqual(flagsToApply([ '--max-semi-space-size=64', '--require', 'ts-node/register' ]), [ '--no-allocation-site-pretenuring' ]);
-      assert.deepEqual(flagsToApply([ '--allocation-site-pretenuring' ]), []);
-      assert.deepEqual(flagsToApply([ '--no_allocation_site_pretenuring' ]), []);
+    const ALL = [ '--no-allocation-site-pretenuring', '--heap-growing-percent=200' ];
+
+    it('turns allocation-site pretenuring off and fixes the heap\'s growth, unless node\'s command line sets them', () => {
+      assert.deepEqual(flagsToApply([]), ALL);
+      assert.deepEqual(flagsToApply([ '--max-semi-space-size=64', '--require', 'ts-node/register' ]), ALL);
+      assert.deepEqual(flagsToApply([ '--allocation-site-pretenuring' ]), [ '--heap-growing-percent=200' ]);
+      assert.deepEqual(flagsToApply([ '--no_allocation_site_pretenuring' ]), [ '--heap-growing-percent=200' ]);
+      assert.deepEqual(flagsToApply([ '--heap-growing-percent=0' ]), [ '--no-allocation-site-pretenuring' ]);
+      assert.deepEqual(flagsToApply([ '--heap_growing_percent=50', '--allocation-site-pretenuring' ]), []);
     });
 
     it('sets them when the framework is loaded', () => {
       require('egg-im');
-      // this test process was started without the flag: the framework set it
-      assert.deepEqual(flagsToApply(process.execArgv), [ '--no-allocation-site-pretenuring' ]);
-      assert.deepEqual(appliedV8Flags(), [ '--no-allocation-site-pretenuring' ]);
+      // this test process was started without either flag: the framework set them
+      assert.deepEqual(flagsToApply(process.execArgv), ALL);
+      assert.deepEqual(appliedV8Flags(), ALL);
     });
   });
 
