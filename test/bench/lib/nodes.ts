@@ -6,12 +6,14 @@ import { alive, commandLine, descendantsOf, killTree } from './proc';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 const REGISTER = require.resolve('ts-node/register/transpile-only');
-/** scripts/cluster.js's young-generation flag (read from it: one place says what production runs with). */
-const YOUNG_GENERATION = (() => {
-  const flag = /--max-semi-space-size=\d+/.exec(fs.readFileSync(path.join(ROOT, 'scripts/cluster.js'), 'utf8'))?.[0];
-  if (!flag) throw new Error('scripts/cluster.js names no --max-semi-space-size flag');
-  return flag;
+/** scripts/cluster.js's node flags (read from it: one place says what production runs with). */
+const PRODUCTION_FLAGS = (() => {
+  const list = /const NODE_FLAGS = \[([^\]]*)\]/.exec(fs.readFileSync(path.join(ROOT, 'scripts/cluster.js'), 'utf8'))?.[1];
+  if (!list) throw new Error('scripts/cluster.js names no NODE_FLAGS');
+  return [ ...list.matchAll(/'([^']+)'/g) ].map(match => match[1]);
 })();
+/** A node flag's name, without its value or `no-`. */
+const flagName = (flag: string) => flag.split('=')[0].replace(/^--(no-)?/, '');
 
 /** Every process the benchmark started, by PID, so that any exit path can end them. */
 export const started = new Set<{ name: string; child: ChildProcess; stop: () => Promise<void> }>();
@@ -79,10 +81,11 @@ export async function startEggNode(options: EggNodeOptions): Promise<EggNode> {
     ...process.env, ...options.env, EGG_SERVER_ENV: 'prod', NODE_ENV: 'production', PORT: String(port),
     IM_LOG_DIR: options.logDir, IM_RUN_DIR: options.runDir, IM_BENCH_KEY: options.benchKey,
   };
-  // cluster.js adds its young-generation flag only when it restarts itself (without ts-node preloaded): a run
-  // with flags of its own measures the same young generation as `npm start`, unless it sets one.
-  const youngGeneration = options.execArgv?.some(flag => flag.startsWith('--max-semi-space-size')) ? [] : [ YOUNG_GENERATION ];
-  const flags = options.execArgv?.length ? [ '--require', REGISTER, ...youngGeneration, ...options.execArgv ] : [];
+  // cluster.js adds its node flags only when it restarts itself (without ts-node preloaded): a run with flags of
+  // its own runs with the same as `npm start`, except those it sets itself.
+  const own = new Set(options.execArgv?.map(flagName));
+  const production = PRODUCTION_FLAGS.filter(flag => !own.has(flagName(flag)));
+  const flags = options.execArgv?.length ? [ '--require', REGISTER, ...production, ...options.execArgv ] : [];
   const child = spawn(process.execPath, [ ...flags, 'scripts/cluster.js', '--baseDir', 'test/bench/app', '--workers', '1', '--port', String(port) ], {
     cwd: ROOT, env, stdio: [ 'ignore', 'pipe', 'pipe' ],
   });
