@@ -34,6 +34,7 @@ describe('egg-im framework', () => {
       assert.deepEqual(flagsToApply([ '--no_allocation_site_pretenuring' ]), [ '--heap-growing-percent=200' ]);
       assert.deepEqual(flagsToApply([ '--heap-growing-percent=0' ]), [ '--no-allocation-site-pretenuring' ]);
       assert.deepEqual(flagsToApply([ '--heap_growing_percent=50', '--allocation-site-pretenuring' ]), []);
+      assert.deepEqual(flagsToApply([ '-heap_growing_percent=0', '--noallocation-site-pretenuring' ]), []);
     });
 
     it('sets them when the framework is loaded', () => {

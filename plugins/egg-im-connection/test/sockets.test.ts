@@ -345,6 +345,26 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       assert.deepStrictEqual(flushed.map(buffer => buffer.length), flushed.map(() => 0));
     });
 
+    it('leaves a buffer whose flush did not happen to the next flush', async () => {
+      const session = await loginUser('writes-kept');
+      const socket = await open(session.token);
+      const { server, conn } = serverSide(socket);
+      const got: number[] = [];
+      socket.on('burst' as any, (i: number) => got.push(i));
+      let fail = true;
+      conn.on('flush', () => {
+        if (fail) {
+          fail = false;
+          throw new Error('a listener after egg-im\'s failed');
+        }
+      });
+      assert.throws(() => server.emit('burst', 1), /a listener after egg-im's failed/);
+      await new Promise(resolve => setImmediate(resolve));
+      server.emit('burst', 2);
+      await waitFor(() => got.length === 2, 5000, 'both frames');
+      assert.deepStrictEqual(got, [ 1, 2 ]);
+    });
+
     it('(the control) makes a write per frame without it', async () => {
       const session = await loginUser('writes-control');
       const socket = await open(session.token);

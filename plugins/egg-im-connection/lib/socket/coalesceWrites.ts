@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events';
 /** The part of an engine.io socket this needs; `transport.socket._socket` is ws' TCP socket (not typed by ws). */
 interface EngineSocket extends EventEmitter {
   transport?: { name?: string; socket?: { _socket?: { cork?: () => void; uncork?: () => void } } };
+  writeBuffer?: unknown[];
 }
 
 /**
@@ -26,7 +27,8 @@ export function coalesceWrites(conn: EngineSocket): void {
     // written (or corked) and the buffer is done with.
     process.nextTick(() => {
       if (cork) tcp!.uncork!();
-      buffer.length = 0;
+      // Still the socket's buffer: the flush did not happen (a later 'flush' listener threw), its frames wait.
+      if (buffer !== conn.writeBuffer) buffer.length = 0;
     });
   });
 }
