@@ -1,6 +1,7 @@
 import type { Application, IBoot } from 'egg';
 import { Readiness } from './lib/Readiness';
 import { makeLogsPrivate } from './lib/privateLogs';
+import { appliedV8Flags } from './lib/v8Flags';
 
 /** What the plugins' own close needs after the drain (router, sockets, cache, the store's last writes), at most. */
 const CLOSE_RESERVE_MS = 3000;
@@ -48,6 +49,9 @@ export default class FrameworkBoot implements IBoot {
   async didReady() {
     // Again for the log files opened while the app started (the folder already covers any made later).
     makeLogsPrivate(this.app.config.logger.dir);
+    const flags = appliedV8Flags();
+    this.app.coreLogger.info('[egg-im] V8 flags set by the framework: %s (a flag of the same name on node\'s command line wins)',
+      flags.length ? flags.join(' ') : 'none, node\'s command line sets them all');
   }
 
   async beforeClose() {

@@ -22,10 +22,15 @@ function flagName(arg: string): string {
   return arg.split('=')[0].replace(/_/g, '-').replace(/^--?(no-?)?/, '');
 }
 
-/** The flags of `V8_FLAGS` that node's own command line does not set either way: those are the operator's. */
-export function flagsToApply(execArgv: readonly string[]): string[] {
+/** The flags of `flags` that `execArgv` (node's command line) does not set either way: those are the operator's. */
+export function notGiven(flags: readonly string[], execArgv: readonly string[]): string[] {
   const given = new Set(execArgv.filter(arg => arg.startsWith('-')).map(flagName));
-  return V8_FLAGS.filter(flag => !given.has(flagName(flag)));
+  return flags.filter(flag => !given.has(flagName(flag)));
+}
+
+/** The flags of `V8_FLAGS` the framework sets in this process. */
+export function flagsToApply(execArgv: readonly string[]): string[] {
+  return notGiven(V8_FLAGS, execArgv);
 }
 
 let applied: readonly string[] | undefined;

@@ -2,7 +2,7 @@ import assert from 'node:assert';
 import * as egg from 'egg';
 import mm, { type MockApplication } from 'egg-mock';
 import { createTestDatabase, dropTestDatabase, TEST_REDIS_URL, uniqueName } from 'egg-im-testkit';
-import { appliedV8Flags, flagsToApply } from '../lib/v8Flags';
+import { appliedV8Flags, flagsToApply, notGiven } from '../lib/v8Flags';
 
 /** Boots the `basic` fixture on the framework with these environment variables, restoring them afterwards. */
 async function boot(env: Record<string, string>): Promise<MockApplication> {
@@ -37,6 +37,13 @@ describe('egg-im framework', () => {
       assert.deepEqual(flagsToApply([ '-heap_growing_percent=0', '--noallocation-site-pretenuring' ]), []);
     });
 
+    it('leaves out of any list the flags node\'s command line already sets (the benchmark\'s start flags too)', () => {
+      const start = [ '--max-semi-space-size=64', '--no-memory-reducer' ];
+      assert.deepEqual(notGiven(start, [ '--max_semi_space_size=16', '--cpu-prof' ]), [ '--no-memory-reducer' ]);
+      assert.deepEqual(notGiven(start, [ '--memory-reducer' ]), [ '--max-semi-space-size=64' ]);
+      assert.deepEqual(notGiven(start, []), start);
+    });
+
     it('sets them when the framework is loaded', () => {
       require('egg-im');
       // this test process was started without either flag: the framework set them
@@ -64,6 +71,10 @@ describe('egg-im framework', () => {
       }
       assert.equal(app.imStore.driver, 'mysql');
       assert.equal(app.imCache.mode, 'redis');
+    });
+
+    it('logs the V8 flags it set', () => {
+      app.expectLog('[egg-im] V8 flags set by the framework: --no-allocation-site-pretenuring --heap-growing-percent=200', 'coreLogger');
     });
 
     it('joins socket.io to the other nodes through the Redis adapter', () => {

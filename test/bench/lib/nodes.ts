@@ -2,6 +2,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freeTcpPort as freePort } from 'egg-im-testkit';
+import { notGiven } from '../../../framework/egg-im/lib/v8Flags';
 import { alive, commandLine, descendantsOf, killTree } from './proc';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -12,8 +13,6 @@ const PRODUCTION_FLAGS = (() => {
   if (!list) throw new Error('scripts/cluster.js names no NODE_FLAGS');
   return [ ...list.matchAll(/'([^']+)'/g) ].map(match => match[1]);
 })();
-/** A node flag's name, without its value or `no-`. */
-const flagName = (flag: string) => flag.split('=')[0].replace(/^--(no-)?/, '');
 
 /** Every process the benchmark started, by PID, so that any exit path can end them. */
 export const started = new Set<{ name: string; child: ChildProcess; stop: () => Promise<void> }>();
@@ -83,8 +82,7 @@ export async function startEggNode(options: EggNodeOptions): Promise<EggNode> {
   };
   // cluster.js adds its node flags only when it restarts itself (without ts-node preloaded): a run with flags of
   // its own runs with the same as `npm start`, except those it sets itself.
-  const own = new Set(options.execArgv?.map(flagName));
-  const production = PRODUCTION_FLAGS.filter(flag => !own.has(flagName(flag)));
+  const production = notGiven(PRODUCTION_FLAGS, options.execArgv ?? []);
   const flags = options.execArgv?.length ? [ '--require', REGISTER, ...production, ...options.execArgv ] : [];
   const child = spawn(process.execPath, [ ...flags, 'scripts/cluster.js', '--baseDir', 'test/bench/app', '--workers', '1', '--port', String(port) ], {
     cwd: ROOT, env, stdio: [ 'ignore', 'pipe', 'pipe' ],
