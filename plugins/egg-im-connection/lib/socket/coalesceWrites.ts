@@ -18,17 +18,21 @@ interface EngineSocket extends EventEmitter {
  * 2,000 msg/s, see docs/performance.md).
  */
 export function coalesceWrites(conn: EngineSocket): void {
+  let flushed: unknown[] | undefined;
   conn.on('flush', (buffer: unknown[]) => {
     if (conn.transport?.name !== 'websocket') return;
+    flushed = buffer;
     const tcp = buffer.length > 1 ? conn.transport.socket?._socket : undefined;
-    const cork = typeof tcp?.cork === 'function' && typeof tcp.uncork === 'function';
-    if (cork) tcp!.cork!();
-    // flush() sends the whole buffer synchronously after this event: once it returns (or threw), the frames are
-    // written (or corked) and the buffer is done with.
-    process.nextTick(() => {
-      if (cork) tcp!.uncork!();
-      // Still the socket's buffer: the flush did not happen (a later 'flush' listener threw), its frames wait.
-      if (buffer !== conn.writeBuffer) buffer.length = 0;
-    });
+    if (typeof tcp?.cork === 'function' && typeof tcp.uncork === 'function') {
+      tcp.cork();
+      // A tick, not 'drain': the socket must be uncorked even if the send throws.
+      process.nextTick(() => tcp.uncork!());
+    }
+  });
+  // engine.io emits 'drain' right after the send, and only then: a flush that did not happen (a later 'flush'
+  // listener threw) leaves the buffer to the next one, which hands it over again.
+  conn.on('drain', () => {
+    if (flushed) flushed.length = 0;
+    flushed = undefined;
   });
 }
