@@ -104,12 +104,14 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       disconnect: (reason, willReconnect) => this.emit('disconnect', reason, willReconnect),
       messageNew: (message) => this.#receive(message),
       status: (event) => this.emit('status', event),
-      cursors: (event) => {
-        for (const receipt of Array.isArray(event?.cursors) ? event.cursors : []) this.emit('receipt', receipt);
-      },
+      cursors: (event) => this.#receipts(event?.cursors),
       sessionExpired: (event) => this.emit('sessionExpired', event),
       stopped: (error) => this.#report(error),
     });
+  }
+
+  #receipts(cursors: unknown): void {
+    for (const receipt of Array.isArray(cursors) ? cursors : []) this.emit('receipt', receipt);
   }
 
   /** Last contiguous seq per conversation (a copy): persist it and pass it back as `options.cursors`. */
@@ -165,6 +167,11 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       throw err;
     }
     this.#receive(reply.message);
+    // A delivered cursor that rode in the ack: told after the send resolves, as if its own frame came next.
+    if (Array.isArray(reply.cursors) && reply.cursors.length > 0) {
+      const { cursors } = reply;
+      setTimeout(() => this.#receipts(cursors), 0);
+    }
     return reply.message as unknown as TypedMessage<M, K>;
   }
 

@@ -326,6 +326,17 @@ describe('egg-im-client', () => {
       await waitFor('two receipts', () => receipts.length === 2);
       assert.deepEqual(receipts, cursors);
     });
+
+    it('surfaces a delivered cursor that rode in the send\'s ack as a receipt, after the send resolves', async () => {
+      server.cursorInAck = true;
+      const a = await online('alice');
+      const events: unknown[] = [];
+      a.client.on('receipt', (receipt) => events.push(receipt));
+      const sent = await a.client.send({ type: 'user', id: bob }, 'text', { text: 'with its receipt' });
+      events.push('resolved');
+      await waitFor('the receipt', () => events.length === 2);
+      assert.deepEqual(events, [ 'resolved', { conversationId: sent.conversationId, userId: bob, deliveredSeq: sent.seq } ]);
+    });
   });
 
   describe('session end', () => {

@@ -38,7 +38,11 @@ export interface SendBody<TType extends string = string, TContent extends JsonOb
 }
 
 export type Reply<T extends object = object> = ({ ok: true } & T) | FailedReply;
-export type SendReply = Reply<{ message: Message }>;
+/**
+ * `cursors`: to a device that asked for cursors, the recipient's delivered cursor of a one-to-one message when
+ * its device acknowledged the push before the ack left (then no `message:cursors` frame brings it).
+ */
+export type SendReply = Reply<{ message: Message; cursors?: CursorEvent[] }>;
 export type SyncReply = Reply<{ messages: Message[]; hasMore: boolean }>;
 
 export interface ReadBody {

@@ -40,6 +40,12 @@ export default () => {
       maxAttempts: 5,
       /** How long a message that arrives ahead of its predecessor waits for it before being pushed anyway. */
       reorderWaitMs: 250,
+      /**
+       * How long the ack of a one-to-one `message:send` from a device that asked for cursors waits for the
+       * recipient's device on this node to acknowledge the push: the delivered cursor then rides in the ack
+       * (`cursors`) instead of a `message:cursors` frame of its own. 0 sends the ack at once, without it.
+       */
+      deliveredInAckMs: 30,
       /** Messages pushed on connect (the rest come through `sync`). */
       replayLimit: 500,
       /** How often the outbox is swept for messages a node accepted but did not route (it died); 0 turns the sweeper off. */

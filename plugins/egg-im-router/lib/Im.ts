@@ -74,8 +74,8 @@ export class Im {
    * A message from host code (system notices, bots): the same pipeline as a client's send (validation, hooks,
    * dedupe, seq, persistence, delivery), from the user `from`, without the per-user send limit.
    */
-  send({ from, clientMsgId = randomUUID(), ...body }: ServerSend): Promise<Message> {
-    return this.built().pipeline.send(from, { ...body, clientMsgId }, { origin: 'server' });
+  async send({ from, clientMsgId = randomUUID(), ...body }: ServerSend): Promise<Message> {
+    return (await this.built().pipeline.send(from, { ...body, clientMsgId }, { origin: 'server' })).message;
   }
 
   /** The delivery status of any message (host code sees every conversation). */

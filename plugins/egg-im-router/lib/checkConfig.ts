@@ -26,7 +26,7 @@ export function checkConfig(config: ImConfig): string[] {
   check(limits.sendsPerUser.durationMs, 'limits.sendsPerUser.durationMs', 'positive');
   for (const name of [ 'ackTimeoutMs', 'maxBackoffMs', 'maxAttempts', 'replayLimit' ] as const) check(delivery[name], `delivery.${name}`, 'positive');
   check(delivery.backoffFactor, 'delivery.backoffFactor', 'atLeastOne', false);
-  for (const name of [ 'reorderWaitMs', 'outboxSweepMs', 'outboxGraceMs' ] as const) check(delivery[name], `delivery.${name}`, 'nonNegative');
+  for (const name of [ 'reorderWaitMs', 'deliveredInAckMs', 'outboxSweepMs', 'outboxGraceMs' ] as const) check(delivery[name], `delivery.${name}`, 'nonNegative');
   check(history.windowSize, 'history.windowSize', 'nonNegative');
   check(history.idleTtlMs, 'history.idleTtlMs', 'positive');
   check(history.writeLingerMs, 'history.writeLingerMs', 'nonNegative');

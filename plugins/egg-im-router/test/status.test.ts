@@ -112,4 +112,68 @@ describe('egg-im-router: delivery status and read receipts', () => {
     // Delivered and read reach the cursor device only as cursors.
     assert.deepStrictEqual(phoneStatuses, []);
   });
+
+  describe('the delivered cursor in the ack (a one-to-one send from a device with cursors)', () => {
+    const cursorsOf = (frames: any[], userId: string, seq: number) => frames.flatMap(frame => frame.cursors)
+      .filter((c: any) => c.userId === userId && c.deliveredSeq === seq);
+
+    it('rides in the ack when the recipient acknowledges in time; no frame repeats it to that device, the others still hear', async () => {
+      const alice = await h.user('alice');
+      const bob = await h.user('bob');
+      const { socket: phone } = await h.online(alice, { cursors: true, record: false });
+      const { socket: tablet } = await h.online(await h.login(alice), { cursors: true, record: false });
+      const laptop = await h.socket(await h.login(alice));
+      const phoneFrames = cursorFrames(phone);
+      const tabletFrames = cursorFrames(tablet);
+      const laptopStatuses = statuses(laptop);
+      await h.online(bob);
+
+      const reply = await h.text(phone, to(bob), 'with its receipt');
+      assert.equal(reply.ok, true);
+      const { message } = reply;
+      assert.deepStrictEqual(reply.cursors, [ { conversationId: message.conversationId, userId: bob.userId, deliveredSeq: message.seq } ]);
+      await waitFor(() => cursorsOf(tabletFrames, bob.userId, message.seq).length === 1, 5000, 'the tablet\'s cursor frame');
+      await waitFor(() => laptopStatuses.some(e => e.messageId === message.id && e.status === 'delivered'), 5000, 'the laptop\'s status');
+      await sleep(100);
+      assert.deepStrictEqual(phoneFrames, [], 'the phone had it in the ack');
+      assert.equal((await h.status(alice.token, message.id)).status, 'delivered');
+    });
+
+    it('leaves without it when the recipient is offline, or acknowledges after the wait (then a frame brings it)', async () => {
+      const alice = await h.user('alice');
+      const bob = await h.user('bob');
+      const carol = await h.user('carol');
+      const { socket: phone } = await h.online(alice, { cursors: true, record: false });
+      const frames = cursorFrames(phone);
+
+      const offline = await h.text(phone, to(bob), 'bob is away');
+      assert.equal(offline.ok, true);
+      assert.equal(offline.cursors, undefined);
+
+      // Carol's device acknowledges each push 200 ms late: past the wait (30 ms in this fixture's defaults).
+      const slow = await h.socket(carol);
+      slow.on('message:new' as any, (_message: unknown, ack: () => void) => setTimeout(ack, 200));
+      const late = await h.text(phone, to(carol), 'carol is slow');
+      assert.equal(late.ok, true);
+      assert.equal(late.cursors, undefined);
+      await waitFor(() => cursorsOf(frames, carol.userId, late.message.seq).length === 1, 5000, 'the cursor frame after the late acknowledgement');
+    });
+
+    it('is not in the ack of a device that did not ask for cursors, nor of a group message', async () => {
+      const alice = await h.user('alice');
+      const bob = await h.user('bob');
+      const carol = await h.user('carol');
+      const laptop = await h.socket(await h.login(alice));
+      const { socket: phone } = await h.online(alice, { cursors: true, record: false });
+      await h.online(bob);
+      await h.online(carol);
+      const plain = await h.text(laptop, to(bob), 'no cursors asked');
+      assert.equal(plain.ok, true);
+      assert.equal(plain.cursors, undefined);
+      const { groupId } = await h.createGroup(alice, [ bob, carol ]);
+      const group = await h.text(phone, { type: 'group', id: groupId }, 'to the group');
+      assert.equal(group.ok, true);
+      assert.equal(group.cursors, undefined);
+    });
+  });
 });

@@ -41,6 +41,8 @@ declare module 'egg' {
       maxBackoffMs: number;
       maxAttempts: number;
       reorderWaitMs: number;
+      /** 0: the ack of a one-to-one send never waits for the delivered cursor. */
+      deliveredInAckMs: number;
       replayLimit: number;
       /** 0 turns the sweeper off. */
       outboxSweepMs: number;

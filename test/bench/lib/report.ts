@@ -160,7 +160,8 @@ export function renderMarkdown(report: any): string {
     const b = bare.steady;
     p('## 2. One-to-one, steady', `${s.clients.toLocaleString('en')} clients connected, ${s.clients / 2} pairs, ${s.steadyRate.toLocaleString('en')} msg/s ` +
       `spread over the pairs (both ways) for ${s.steadyS} s. egg-im persists every message (MySQL), routes it, pushes it, records the ` +
-      'delivery receipt and tells the sender (`message:cursors`: the clients ask for cursors, as the typed client does).');
+      'delivery receipt and tells the sender: the clients ask for cursors, as the typed client does, so the delivered cursor rides in the ' +
+      'sender\'s ack when the recipient acknowledged before it left (`im.delivery.deliveredInAckMs`), else in a `message:cursors` frame.');
     const rows = trafficRows([ e, b ]);
     const ratios2: Record<string, string> = {
       [E2E]: `${ratio(e?.e2eMs.p50, b?.e2eMs.p50)} (p50), ${ratio(e?.e2eMs.p99, b?.e2eMs.p99)} (p99)`,

@@ -43,6 +43,8 @@ export class ClientTestServer {
   readonly faults: SendFault[] = [];
   /** The server's largest sync page (the contract clamps larger limits to it). */
   maxSyncLimit = 100;
+  /** Like egg-im when the recipient acknowledged in time: a one-to-one send's ack carries its delivered cursor. */
+  cursorInAck = false;
 
   private constructor() {
     this.httpServer = http.createServer((req, res) => {
@@ -182,6 +184,9 @@ export class ClientTestServer {
     }
     const message = this.#append(conversation, userId, body.type, body.content, body.meta ?? {}, body.clientMsgId);
     for (const member of conversation.members) void this.push(member, message, from);
+    if (this.cursorInAck && conversation.type === 'direct') {
+      return { ok: true, message, cursors: [ { conversationId: conversation.id, userId: body.to.id, deliveredSeq: message.seq } ] };
+    }
     return { ok: true, message };
   }
 

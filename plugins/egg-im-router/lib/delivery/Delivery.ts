@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { backoffDelay, jsonOnce, NodeMessageType, parseOnce, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
+import { backoffDelay, jsonOnce, NodeMessageType, parseOnce, type CursorEvent, type Message, type RecipientStatus, type StatusEvent } from 'egg-im-protocol';
 import type { ImSocket } from 'egg-im-connection';
 import type { HotHistory } from '../history/HotHistory';
 import type { Hooks } from '../hooks/Hooks';
@@ -24,6 +24,15 @@ interface InFlight {
   timer?: NodeJS.Timeout;
   /** A device acknowledged it (a late ack of an earlier push counts: the device has the message). */
   acknowledged?: boolean;
+}
+
+/** The ack of a one-to-one send, waiting for the recipient's acknowledgement to carry its delivered cursor. */
+interface AckWait {
+  /** The sender's socket that waits: the cursor reaches it in the ack, not in a `message:cursors` frame. */
+  socketId: string;
+  /** performance.now() after which the ack leaves without it. */
+  deadline: number;
+  resolve: (cursor: CursorEvent | undefined) => void;
 }
 
 interface Replay {
@@ -85,6 +94,11 @@ export class Delivery {
    * a client that asked for cursors as one `message:cursors` frame.
    */
   private statuses = new Map<string, StatusEvent[]>();
+  /** Queued statuses an ack already carried, by the socket it answered (that socket gets no frame for them). */
+  private answered = new Map<StatusEvent, string>();
+  /** Acks waiting for a delivery, by delivery key; in deadline order, since every wait is as long. */
+  private readonly ackWaits = new Map<string, AckWait>();
+  private ackWaitTimer?: NodeJS.Timeout;
 
   private readonly sockets: Sockets;
   private readonly nodes: Sockets['nodes'];
@@ -128,6 +142,9 @@ export class Delivery {
     this.replaying.clear();
     for (const flight of this.inFlight.values()) clearTimeout(flight.timer);
     this.inFlight.clear();
+    clearTimeout(this.ackWaitTimer);
+    for (const wait of this.ackWaits.values()) wait.resolve(undefined);
+    this.ackWaits.clear();
     this.reorder.clear();
   }
 
@@ -155,6 +172,40 @@ export class Delivery {
 
   private sent(message: Message): void {
     for (const listener of this.sentListeners) listener(message);
+  }
+
+  /**
+   * For the ack of a one-to-one send from `socketId` (a device that asked for cursors): resolves with the
+   * recipient's delivered cursor when a device of the recipient on this node acknowledges the push within
+   * `deliveredInAckMs`, and that device's socket then gets no `message:cursors` frame for it; else with nothing.
+   * Nothing to wait for (undefined at once): a group, a recipient with no device here, a push not sent yet (held
+   * for its predecessor, or behind a replay).
+   */
+  deliveredCursor(message: Message, memberIds: readonly string[], socketId: string): Promise<CursorEvent | undefined> | undefined {
+    const waitMs = this.config.deliveredInAckMs;
+    if (!(waitMs > 0) || memberIds.length !== 2 || this.stopped) return undefined;
+    const userId = memberIds[0] === message.senderId ? memberIds[1] : memberIds[0];
+    if (userId === message.senderId) return undefined;
+    const key = deliveryKey(userId, message);
+    if (this.inFlight.get(key)?.message.id !== message.id || this.ackWaits.has(key)) return undefined;
+    return new Promise(resolve => {
+      this.ackWaits.set(key, { socketId, deadline: performance.now() + waitMs, resolve });
+      this.ackWaitTimer ??= setTimeout(() => this.expireAckWaits(), waitMs);
+    });
+  }
+
+  /** The acks whose wait is over leave without the cursor; one timer for all of them. */
+  private expireAckWaits(): void {
+    this.ackWaitTimer = undefined;
+    const now = performance.now();
+    for (const [ key, wait ] of this.ackWaits) {
+      if (wait.deadline > now) {
+        this.ackWaitTimer = setTimeout(() => this.expireAckWaits(), wait.deadline - now);
+        return;
+      }
+      this.ackWaits.delete(key);
+      wait.resolve(undefined);
+    }
   }
 
   /** The in-flight count, for health and tests. */
@@ -280,7 +331,7 @@ export class Delivery {
 
   /** One delivery: pushes to every local device of the user until one acknowledges, with backoff. */
   private push(userId: string, message: Message): void {
-    const key = `${userId}\n${message.conversationId}\n${message.seq}`;
+    const key = deliveryKey(userId, message);
     if (this.inFlight.has(key)) return;
     const flight: InFlight = { userId, message, attempts: 0, firstPushAt: performance.now() };
     this.inFlight.set(key, flight);
@@ -323,7 +374,12 @@ export class Delivery {
     const { message, userId, attempts } = flight;
     this.deps.receipts.delivered({ conversationId: message.conversationId, userId, seq: message.seq, attempts })
       .then(() => this.recorded(flight, 'delivered'), err => this.logReceiptError('delivered', flight, err));
-    this.notifySender(message, userId, 'delivered');
+    const wait = this.ackWaits.get(key);
+    if (wait) {
+      this.ackWaits.delete(key);
+      wait.resolve({ conversationId: message.conversationId, userId, deliveredSeq: message.seq });
+    }
+    this.notifySender(message, userId, 'delivered', wait?.socketId);
   }
 
   private recordAttempts(flight: InFlight): void {
@@ -343,10 +399,11 @@ export class Delivery {
     this.notifySender(message, userId, 'failed');
   }
 
-  /** Tells every device of the sender, on every node, how a recipient's delivery stands. */
-  notifySender(message: Pick<Message, 'id' | 'conversationId' | 'seq' | 'senderId'>, userId: string, status: RecipientStatus): void {
+  /** Tells every device of the sender, on every node, how a recipient's delivery stands (but the one whose ack told it). */
+  notifySender(message: Pick<Message, 'id' | 'conversationId' | 'seq' | 'senderId'>, userId: string, status: RecipientStatus, answeredSocketId?: string): void {
     const event: StatusEvent = { messageId: message.id, conversationId: message.conversationId, seq: message.seq, userId, status };
     this.queueStatus(message.senderId, event);
+    if (answeredSocketId) this.answered.set(event, answeredSocketId);
     // Best effort across nodes (the status API is the record): sent when the adapter is connected.
     if (this.nodes.ready) this.nodes.publish({ type: NodeMessageType.Status, senderId: message.senderId, status: event });
   }
@@ -361,7 +418,9 @@ export class Delivery {
 
   private flushStatuses(): void {
     const bySender = this.statuses;
+    const answered = this.answered;
     this.statuses = new Map();
+    if (answered.size > 0) this.answered = new Map();
     if (this.stopped) return;
     for (const [ senderId, events ] of bySender) {
       // A room broadcast would cost more than the frames it sends.
@@ -372,12 +431,22 @@ export class Delivery {
           for (const event of events) socket.emit('message:status', event);
           continue;
         }
+        if (answered.size > 0 && events.some(event => answered.get(event) === socket.id)) {
+          // An ack carried some of them: the rest, coalesced for this socket alone.
+          const rest = events.filter(event => answered.get(event) !== socket.id);
+          if (rest.length > 0) this.emitCursors(socket, toCursors(rest));
+          continue;
+        }
         coalesced ??= toCursors(events);
-        // A failure first: a delivery reported in the same turn came after it (a late acknowledgement).
-        for (const event of coalesced.perMessage) socket.emit('message:status', event);
-        if (coalesced.cursors) socket.emit('message:cursors', coalesced.cursors);
+        this.emitCursors(socket, coalesced);
       }
     }
+  }
+
+  private emitCursors(socket: ImSocket, { perMessage, cursors }: ReturnType<typeof toCursors>): void {
+    // A failure first: a delivery reported in the same turn came after it (a late acknowledgement).
+    for (const event of perMessage) socket.emit('message:status', event);
+    if (cursors) socket.emit('message:cursors', cursors);
   }
 
   /**
@@ -434,4 +503,9 @@ export class Delivery {
   private logReceiptError(kind: string, flight: InFlight, err: Error): void {
     this.logger.error(new Error(`[egg-im-router] could not record ${kind} for message ${flight.message.id} user ${flight.userId}`, { cause: err }));
   }
+}
+
+/** One delivery: a message to one recipient. */
+function deliveryKey(userId: string, message: Pick<Message, 'conversationId' | 'seq'>): string {
+  return `${userId}\n${message.conversationId}\n${message.seq}`;
 }

@@ -29,7 +29,7 @@ export function messagingRoutes(router: Router, sessions: Sessions, pipeline: Me
   });
   router.post('imSend', `${prefix}/messages`, requireSession, async ctx => {
     ctx.status = 201;
-    ctx.body = { ok: true, message: await pipeline.send(ctx.imSession.userId, ctx.request.body, { origin: 'http' }) };
+    ctx.body = { ok: true, message: (await pipeline.send(ctx.imSession.userId, ctx.request.body, { origin: 'http' })).message };
   });
   router.post('imSendBatch', `${prefix}/messages/batch`, requireSession, async ctx => {
     ctx.body = { results: await pipeline.sendBatch(ctx.imSession.userId, (ctx.request.body as { messages?: unknown })?.messages) };

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ImError, errorReply, isImError, type FailedReply, type Message } from 'egg-im-protocol';
+import { ImError, errorReply, isImError, type CursorEvent, type FailedReply, type Message } from 'egg-im-protocol';
 import { toMessage } from 'egg-im-store';
 import type { Delivery } from '../delivery/Delivery';
 import type { ImConfig, Logger, Observer, Store } from '../ports';
@@ -14,6 +14,14 @@ export interface SendSource {
   origin: SendOrigin;
   /** The socket the message came from: it gets the ack, not a `message:new` copy. */
   socketId?: string;
+  /** The socket asked for cursors: the ack may carry the recipient's delivered cursor (`Delivery.deliveredCursor`). */
+  cursors?: boolean;
+}
+
+export interface Sent {
+  message: Message;
+  /** The recipient's delivered cursor, when the ack is to wait for it (a one-to-one send from a socket with cursors). */
+  delivered?: Promise<CursorEvent | undefined>;
 }
 
 type Prepared = { command: SendCommand; target: Target } | { error: FailedReply };
@@ -47,7 +55,7 @@ export class MessagePipeline {
   }
 
   /** One send; the host app's own (`origin: 'server'`) is not counted against the sender's rate. */
-  async send(senderId: string, body: unknown, source: SendSource): Promise<Message> {
+  async send(senderId: string, body: unknown, source: SendSource): Promise<Sent> {
     const arrivedAt = performance.now();
     try {
       this.admission.admit();
@@ -86,7 +94,7 @@ export class MessagePipeline {
       const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body, 'http').catch(err => ({ error: this.reply(err) }))));
       // Submitted in one synchronous pass, so the writer sequences them in request order.
       const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, { origin: 'http' }, arrivedAt)
-        .then(message => ({ ok: true as const, message }), err => this.reply(err))));
+        .then(({ message }) => ({ ok: true as const, message }), err => this.reply(err))));
       return await Promise.all(commits);
     } finally {
       this.admission.release(bodies.length);
@@ -110,7 +118,7 @@ export class MessagePipeline {
     return { command, target };
   }
 
-  private async commit(command: SendCommand, target: Target, source: SendSource, arrivedAt: number): Promise<Message> {
+  private async commit(command: SendCommand, target: Target, source: SendSource, arrivedAt: number): Promise<Sent> {
     const { message, created } = await this.deps.writer.append({
       conversationId: target.conversationId,
       kind: target.kind,
@@ -124,15 +132,17 @@ export class MessagePipeline {
     });
     if (!created) {
       this.deps.observer.answered('deduplicated', (performance.now() - arrivedAt) / 1000);
-      return toMessage(message);
+      return { message: toMessage(message) };
     }
     // Delivered as sent: the objects that were validated, not a re-parse of the stored text.
     const wire = toMessage(message, command);
     // Test-only switch (im.delivery.routeAfterCommit: false): leave routing to the outbox sweeper, as if this
     // node had died between its commit and its routing.
+    let delivered: Sent['delivered'];
     if (this.config.delivery.routeAfterCommit !== false) {
       try {
         this.deps.delivery.route(wire, target.memberIds, source.socketId);
+        if (source.cursors && source.socketId) delivered = this.deps.delivery.deliveredCursor(wire, target.memberIds, source.socketId);
       } catch (err) {
         // The message is committed, so the sender is answered with it; its outbox entry stays for the sweeper.
         this.deps.logger.error(new Error(`[egg-im-router] routing message ${wire.id} failed; the outbox sweeper will route it`, { cause: err }));
@@ -140,7 +150,7 @@ export class MessagePipeline {
     }
     if (this.deps.hooks.hasAfterSend) void this.afterSend(wire, recipientsOf(target, command.senderId), source.origin);
     this.deps.observer.answered('accepted', (performance.now() - arrivedAt) / 1000);
-    return wire;
+    return { message: wire, delivered };
   }
 
   /** After the commit, never delaying the ack: the host app learns of the message and of who is offline. */

@@ -4,9 +4,11 @@ import type { Sockets } from '../ports';
 
 /** The client events of the protocol; egg-im-connection routes them here with rate limits and acks. */
 export function socketHandlers(sockets: Sockets, pipeline: MessagePipeline, conversations: Conversations): void {
-  sockets.handle('message:send', async (socket, body) => ({
-    message: await pipeline.send(socket.data.userId, body, { origin: 'socket', socketId: socket.id }),
-  }));
+  sockets.handle('message:send', async (socket, body) => {
+    const { message, delivered } = await pipeline.send(socket.data.userId, body, { origin: 'socket', socketId: socket.id, cursors: socket.data.cursors });
+    const cursor = await delivered;
+    return cursor ? { message, cursors: [ cursor ] } : { message };
+  });
   sockets.handle('message:read', async (socket, body) => {
     await conversations.markRead(socket.data.userId, body);
   });
