@@ -167,10 +167,11 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       throw err;
     }
     this.#receive(reply.message);
-    // A delivered cursor that rode in the ack: told after the send resolves, as if its own frame came next.
+    // A delivered cursor that rode in the ack: told once the caller's `await send()` has resumed, before the
+    // next frame is read.
     if (Array.isArray(reply.cursors) && reply.cursors.length > 0) {
       const { cursors } = reply;
-      setTimeout(() => this.#receipts(cursors), 0);
+      queueMicrotask(() => queueMicrotask(() => this.#receipts(cursors)));
     }
     return reply.message as unknown as TypedMessage<M, K>;
   }

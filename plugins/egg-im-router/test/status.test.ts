@@ -116,17 +116,31 @@ describe('egg-im-router: delivery status and read receipts', () => {
   describe('the delivered cursor in the ack (a one-to-one send from a device with cursors)', () => {
     const cursorsOf = (frames: any[], userId: string, seq: number) => frames.flatMap(frame => frame.cursors)
       .filter((c: any) => c.userId === userId && c.deliveredSeq === seq);
+    /** The wait, for one test: the default (30 ms) is too short to count on under a loaded test machine. */
+    const waitFor30 = () => { h.app.config.im.delivery.deliveredInAckMs = 30; };
+    const waitLong = () => { h.app.config.im.delivery.deliveredInAckMs = 1000; };
+    afterEach(waitFor30);
+    /** A device of `login` that holds its acknowledgements until `release()`. */
+    const holdingAcks = async (login: { token: string }) => {
+      const socket = await h.socket(login);
+      const held: Array<() => void> = [];
+      socket.on('message:new' as any, (_message: unknown, ack: () => void) => held.push(ack));
+      return { socket, held, release: () => held.splice(0).forEach(ack => ack()) };
+    };
 
     it('rides in the ack when the recipient acknowledges in time; no frame repeats it to that device, the others still hear', async () => {
+      waitLong();
       const alice = await h.user('alice');
       const bob = await h.user('bob');
       const { socket: phone } = await h.online(alice, { cursors: true, record: false });
       const { socket: tablet } = await h.online(await h.login(alice), { cursors: true, record: false });
       const laptop = await h.socket(await h.login(alice));
+      const { inbox: bobInbox } = await h.online(bob);
+      // Bob's connect has been served (its backlog read): what is routed to him now is pushed at once.
+      await arrival(bobInbox, (await h.text(laptop, to(bob), 'warm-up')).message.id);
       const phoneFrames = cursorFrames(phone);
       const tabletFrames = cursorFrames(tablet);
       const laptopStatuses = statuses(laptop);
-      await h.online(bob);
 
       const reply = await h.text(phone, to(bob), 'with its receipt');
       assert.equal(reply.ok, true);
@@ -135,8 +149,13 @@ describe('egg-im-router: delivery status and read receipts', () => {
       await waitFor(() => cursorsOf(tabletFrames, bob.userId, message.seq).length === 1, 5000, 'the tablet\'s cursor frame');
       await waitFor(() => laptopStatuses.some(e => e.messageId === message.id && e.status === 'delivered'), 5000, 'the laptop\'s status');
       await sleep(100);
-      assert.deepStrictEqual(phoneFrames, [], 'the phone had it in the ack');
+      assert.deepStrictEqual(cursorsOf(phoneFrames, bob.userId, message.seq), [], 'the phone had it in the ack');
       assert.equal((await h.status(alice.token, message.id)).status, 'delivered');
+
+      // The same clientMsgId again (the client lost the first ack): the same message, and the recorded cursor.
+      const again = await h.send(phone, { to: to(bob), type: 'text', content: { text: 'with its receipt' }, clientMsgId: message.clientMsgId });
+      assert.equal(again.message.id, message.id);
+      assert.deepStrictEqual(again.cursors, reply.cursors);
     });
 
     it('leaves without it when the recipient is offline, or acknowledges after the wait (then a frame brings it)', async () => {
@@ -150,16 +169,44 @@ describe('egg-im-router: delivery status and read receipts', () => {
       assert.equal(offline.ok, true);
       assert.equal(offline.cursors, undefined);
 
-      // Carol's device acknowledges each push 200 ms late: past the wait (30 ms in this fixture's defaults).
-      const slow = await h.socket(carol);
-      slow.on('message:new' as any, (_message: unknown, ack: () => void) => setTimeout(ack, 200));
+      const slow = await holdingAcks(carol);
       const late = await h.text(phone, to(carol), 'carol is slow');
       assert.equal(late.ok, true);
       assert.equal(late.cursors, undefined);
+      await waitFor(() => slow.held.length === 1, 5000, 'the push to carol');
+      slow.release();
       await waitFor(() => cursorsOf(frames, carol.userId, late.message.seq).length === 1, 5000, 'the cursor frame after the late acknowledgement');
     });
 
-    it('is not in the ack of a device that did not ask for cursors, nor of a group message', async () => {
+    it('is never followed by a lower cursor of the same member in a frame', async () => {
+      waitLong();
+      const alice = await h.user('alice');
+      const bob = await h.user('bob');
+      const { socket: phone } = await h.online(alice, { cursors: true, record: false });
+      const slow = await holdingAcks(bob);
+      const events: Array<{ ack: number } | { frame: any }> = [];
+      phone.on('message:cursors' as any, (frame: any) => events.push({ frame }));
+      const send = (text: string) => new Promise<any>(resolve => phone.emit('message:send' as any, { to: to(bob), type: 'text', content: { text }, clientMsgId: h.clientMsgId() },
+        (reply: any) => { events.push({ ack: reply.message.seq }); resolve(reply); }));
+
+      // The first ack leaves without a cursor (0 ms wait); the second waits while bob acknowledges both at once.
+      h.app.config.im.delivery.deliveredInAckMs = 0;
+      const first = await send('one');
+      assert.equal(first.cursors, undefined);
+      waitLong();
+      const second = send('two');
+      await waitFor(() => slow.held.length === 2, 5000, 'both pushes to bob');
+      slow.release();
+      const reply = await second;
+      assert.deepStrictEqual(reply.cursors, [ { conversationId: reply.message.conversationId, userId: bob.userId, deliveredSeq: reply.message.seq } ]);
+      await sleep(150);
+      const ackAt = events.findIndex(e => 'ack' in e && e.ack === reply.message.seq);
+      const after = events.slice(ackAt + 1).flatMap(e => ('frame' in e ? e.frame.cursors : []));
+      assert.deepStrictEqual(after.filter((c: any) => c.userId === bob.userId && c.deliveredSeq < reply.message.seq), []);
+    });
+
+    it('is not in the ack of a device that did not ask for cursors, nor of a group message (two members too)', async () => {
+      waitLong();
       const alice = await h.user('alice');
       const bob = await h.user('bob');
       const carol = await h.user('carol');
@@ -174,6 +221,10 @@ describe('egg-im-router: delivery status and read receipts', () => {
       const group = await h.text(phone, { type: 'group', id: groupId }, 'to the group');
       assert.equal(group.ok, true);
       assert.equal(group.cursors, undefined);
+      const pair = await h.createGroup(alice, [ bob ], 'two of us');
+      const small = await h.text(phone, { type: 'group', id: pair.groupId }, 'to the group of two');
+      assert.equal(small.ok, true);
+      assert.equal(small.cursors, undefined);
     });
   });
 });

@@ -194,6 +194,16 @@ export class Delivery {
     });
   }
 
+  /** The recipient's delivered cursor as recorded, for the ack of a resent one-to-one message (no wait). */
+  async recordedCursor(message: Message, memberIds: readonly string[]): Promise<CursorEvent | undefined> {
+    const userId = memberIds.find(id => id !== message.senderId);
+    if (!userId) return undefined;
+    const status = await this.deps.receipts.statusOf(message.id);
+    const recipient = status?.recipients.find(r => r.userId === userId);
+    if (recipient?.status !== 'delivered' && recipient?.status !== 'read') return undefined;
+    return { conversationId: message.conversationId, userId, deliveredSeq: message.seq };
+  }
+
   /** The acks whose wait is over leave without the cursor; one timer for all of them. */
   private expireAckWaits(): void {
     this.ackWaitTimer = undefined;
@@ -432,8 +442,7 @@ export class Delivery {
           continue;
         }
         if (answered.size > 0 && events.some(event => answered.get(event) === socket.id)) {
-          // An ack carried some of them: the rest, coalesced for this socket alone.
-          const rest = events.filter(event => answered.get(event) !== socket.id);
+          const rest = notAnswered(events, event => answered.get(event) === socket.id);
           if (rest.length > 0) this.emitCursors(socket, toCursors(rest));
           continue;
         }
@@ -503,6 +512,21 @@ export class Delivery {
   private logReceiptError(kind: string, flight: InFlight, err: Error): void {
     this.logger.error(new Error(`[egg-im-router] could not record ${kind} for message ${flight.message.id} user ${flight.userId}`, { cause: err }));
   }
+}
+
+/**
+ * The statuses a socket still needs when its acks carried some: not those, nor a delivery they cover (a lower
+ * seq of the same conversation and member), which would follow the ack as a lower cursor.
+ */
+function notAnswered(events: StatusEvent[], carried: (event: StatusEvent) => boolean): StatusEvent[] {
+  const covered = new Map<string, number>();
+  for (const event of events) {
+    if (!carried(event)) continue;
+    const key = `${event.conversationId}\n${event.userId}`;
+    covered.set(key, Math.max(covered.get(key) ?? 0, event.seq));
+  }
+  return events.filter(event => !carried(event) &&
+    !(event.status === 'delivered' && event.seq <= (covered.get(`${event.conversationId}\n${event.userId}`) ?? 0)));
 }
 
 /** One delivery: a message to one recipient. */

@@ -132,7 +132,10 @@ export class MessagePipeline {
     });
     if (!created) {
       this.deps.observer.answered('deduplicated', (performance.now() - arrivedAt) / 1000);
-      return { message: toMessage(message) };
+      const stored = toMessage(message);
+      // A resend may come because the first ack, and the cursor it carried, never reached the client.
+      if (this.waitsForCursor(target, source)) return { message: stored, delivered: this.deps.delivery.recordedCursor(stored, target.memberIds) };
+      return { message: stored };
     }
     // Delivered as sent: the objects that were validated, not a re-parse of the stored text.
     const wire = toMessage(message, command);
@@ -142,7 +145,7 @@ export class MessagePipeline {
     if (this.config.delivery.routeAfterCommit !== false) {
       try {
         this.deps.delivery.route(wire, target.memberIds, source.socketId);
-        if (source.cursors && source.socketId) delivered = this.deps.delivery.deliveredCursor(wire, target.memberIds, source.socketId);
+        if (this.waitsForCursor(target, source)) delivered = this.deps.delivery.deliveredCursor(wire, target.memberIds, source.socketId!);
       } catch (err) {
         // The message is committed, so the sender is answered with it; its outbox entry stays for the sweeper.
         this.deps.logger.error(new Error(`[egg-im-router] routing message ${wire.id} failed; the outbox sweeper will route it`, { cause: err }));
@@ -151,6 +154,11 @@ export class MessagePipeline {
     if (this.deps.hooks.hasAfterSend) void this.afterSend(wire, recipientsOf(target, command.senderId), source.origin);
     this.deps.observer.answered('accepted', (performance.now() - arrivedAt) / 1000);
     return { message: wire, delivered };
+  }
+
+  /** The ack of a one-to-one send from a socket that asked for cursors carries the recipient's delivered cursor. */
+  private waitsForCursor(target: Target, source: SendSource): boolean {
+    return target.kind === 'direct' && source.cursors === true && source.socketId !== undefined;
   }
 
   /** After the commit, never delaying the ack: the host app learns of the message and of who is offline. */
