@@ -15,6 +15,8 @@ describe('egg-im-connection: OnceEncoder (unit)', () => {
       { type: EVENT, nsp: '/', data: [ 'message:new', jsonOnceOf(message()) ], id: 12 },
       { type: EVENT, nsp: '/', data: [ 'message:new', jsonOnceOf(message()) ] },
       { type: ACK, nsp: '/', data: [ { ok: true, message: jsonOnceOf(message()), skipped: undefined, n: 0, none: null } ], id: 0 },
+      { type: ACK, nsp: '/', data: [ { ok: true, message: jsonOnceOf(message()), cursors: [ { conversationId: 'd:a:b', userId: 'b', deliveredSeq: 3 } ] } ], id: 5 },
+      { type: ACK, nsp: '/', data: [ { ok: true, message: jsonOnceOf(message()), deep: [ [ [ [ 1 ] ] ] ], when: { at: new Date(0) } } ], id: 6 },
       { type: EVENT, nsp: '/admin', data: [ 'x', jsonOnceOf(message()), undefined, 7, 'two' ], id: 3 },
       // nothing encoded once in them, or shapes taken by the default encoder
       { type: EVENT, nsp: '/', data: [ 'message:status', { messageId: 'm_1', seq: 3 } ] },
@@ -39,6 +41,10 @@ describe('egg-im-connection: OnceEncoder (unit)', () => {
     assert.strictEqual(reads, 1);
     for (let id = 0; id < 5; id++) assert.deepStrictEqual(once.encode({ type: EVENT, nsp: '/', data: [ 'message:new', counted ], id }), [ `2${id}["message:new",${text}]` ]);
     assert.deepStrictEqual(once.encode({ type: ACK, nsp: '/', data: [ { ok: true, message: counted } ], id: 9 }), [ `39[{"ok":true,"message":${text}}]` ]);
+    // An ack with the delivered cursor beside the message (egg-im-router's one-to-one send).
+    const cursors = [ { conversationId: 'd:a:b', userId: 'b', deliveredSeq: 3 } ];
+    assert.deepStrictEqual(once.encode({ type: ACK, nsp: '/', data: [ { ok: true, message: counted, cursors } ], id: 10 }),
+      [ `310[{"ok":true,"message":${text},"cursors":${JSON.stringify(cursors)}}]` ]);
     assert.strictEqual(reads, 1);
     // The default encoder reads it for each frame (looking for binary, then stringifying).
     standard.encode({ type: EVENT, nsp: '/', data: [ 'message:new', counted ], id: 1 });

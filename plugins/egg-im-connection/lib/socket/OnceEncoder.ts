@@ -66,11 +66,22 @@ function encodeObject(object: Record<string, unknown>): { text: string; once: bo
     } else if (isPrimitive(value)) {
       // as JSON.stringify does: a property whose value is undefined is left out
       if (value !== undefined) parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
+    } else if (isSmallPlainJson(value, 2)) {
+      // e.g. the cursors beside a message in an ack: no binary in it, so JSON.stringify writes what socket.io would
+      parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
     } else {
       return undefined;
     }
   }
   return { text: `{${parts.join(',')}}`, once };
+}
+
+/** Arrays and plain objects, `depth` levels at most, of strings, numbers, booleans and null only. */
+function isSmallPlainJson(value: unknown, depth: number): boolean {
+  if (depth < 0) return false;
+  const values = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : undefined;
+  if (!values) return false;
+  return values.every(item => (item !== undefined && isPrimitive(item)) || isSmallPlainJson(item, depth - 1));
 }
 
 function isPrimitive(value: unknown): value is string | number | boolean | null | undefined {
