@@ -55,9 +55,12 @@ function encodeArgs(args: unknown[]): string | undefined {
 }
 
 function encodeObject(object: Record<string, unknown>): { text: string; once: boolean } | undefined {
+  const keys = Object.keys(object);
+  // Only an object that carries a message encoded once is worth more than a look (a group's cursors are not).
+  const carriesOnce = keys.some(key => knownJson(object[key]) !== undefined);
   let once = false;
   const parts: string[] = [];
-  for (const key of Object.keys(object)) {
+  for (const key of keys) {
     const value = object[key];
     const known = knownJson(value);
     if (known !== undefined) {
@@ -66,7 +69,7 @@ function encodeObject(object: Record<string, unknown>): { text: string; once: bo
     } else if (isPrimitive(value)) {
       // as JSON.stringify does: a property whose value is undefined is left out
       if (value !== undefined) parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
-    } else if (isSmallPlainJson(value, 2)) {
+    } else if (carriesOnce && isSmallPlainJson(value, 2)) {
       // e.g. the cursors beside a message in an ack: no binary in it, so JSON.stringify writes what socket.io would
       parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
     } else {
