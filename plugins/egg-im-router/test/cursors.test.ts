@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import type { StatusEvent } from 'egg-im-protocol';
-import { toCursors } from '../lib/delivery/cursors';
+import { notAnswered, toCursors } from '../lib/delivery/cursors';
 
 const status = (userId: string, seq: number, kind: StatusEvent['status'], conversationId = 'g:1'): StatusEvent => ({
   messageId: `m${conversationId}${seq}`, conversationId, seq, userId, status: kind,
@@ -19,6 +19,18 @@ describe('egg-im-router: statuses as cursors (unit)', () => {
       { conversationId: 'd:alice:bob', userId: 'bob', deliveredSeq: 7 },
     ] });
     assert.deepStrictEqual(perMessage, [ status('carol', 4, 'failed') ]);
+  });
+
+  it('leaves out what an ack carried, and the deliveries of the same member it covers (reads and failures stay)', () => {
+    const carried = status('bob', 5, 'delivered', 'd:alice:bob');
+    const events = [
+      status('bob', 4, 'delivered', 'd:alice:bob'), carried, status('bob', 6, 'delivered', 'd:alice:bob'),
+      status('bob', 3, 'read', 'd:alice:bob'), status('bob', 2, 'failed', 'd:alice:bob'), status('bob', 4, 'delivered'),
+    ];
+    assert.deepStrictEqual(notAnswered(events, event => event === carried), [
+      status('bob', 6, 'delivered', 'd:alice:bob'), status('bob', 3, 'read', 'd:alice:bob'), status('bob', 2, 'failed', 'd:alice:bob'),
+      status('bob', 4, 'delivered'),
+    ]);
   });
 
   it('a group message acknowledged by 499 members is one frame of 499 cursors, not 499 frames', () => {

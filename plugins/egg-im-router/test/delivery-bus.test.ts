@@ -5,8 +5,9 @@ import { Delivery, type DeliveryDeps } from '../lib/delivery/Delivery';
 type Emitted = { socketId: string; event: string; message: Message };
 
 /** A Delivery on fakes: one node of several, with `local` users connected here. */
-function deliveryOn(local: string[]) {
+function deliveryOn(local: string[], statusOf: () => Promise<unknown> = async () => undefined) {
   const published: NodeMessage[] = [];
+  const warnings: unknown[][] = [];
   const emitted: Emitted[] = [];
   const errors: unknown[] = [];
   let onDeliver: ((message: DeliverMessage) => void) | undefined;
@@ -31,14 +32,14 @@ function deliveryOn(local: string[]) {
   };
   const delivery = new Delivery({
     sockets, history: { note: () => undefined },
-    receipts: { delivered: async () => undefined, attempted: async () => undefined, failed: async () => undefined },
+    receipts: { delivered: async () => undefined, attempted: async () => undefined, failed: async () => undefined, statusOf },
     config: { reorderWaitMs: 5, ackTimeoutMs: 60000, maxBackoffMs: 60000, backoffFactor: 2, maxAttempts: 3, replayLimit: 100 },
     observer: { delivered: () => undefined, retried: () => undefined, failed: () => undefined },
-    logger: { info: () => undefined, warn: () => undefined, error: (err: unknown) => errors.push(err) },
+    logger: { info: () => undefined, warn: (...args: unknown[]) => warnings.push(args), error: (err: unknown) => errors.push(err) },
     timers: { ran: () => undefined },
   } as unknown as DeliveryDeps);
   delivery.start();
-  return { delivery, published, emitted, errors, deliver: (message: DeliverMessage) => onDeliver!(message) };
+  return { delivery, published, emitted, errors, warnings, deliver: (message: DeliverMessage) => onDeliver!(message) };
 }
 
 const message = (): Message => ({
@@ -47,6 +48,21 @@ const message = (): Message => ({
 } as unknown as Message);
 
 describe('egg-im-router: Delivery and the other nodes (unit)', () => {
+  it('answers a resend without the recorded cursor when it cannot be read, and says so (the message is stored)', async () => {
+    const node = deliveryOn([], async () => { throw new Error('store down'); });
+    assert.strictEqual(await node.delivery.recordedCursor(message(), [ 'alice', 'bob' ]), undefined);
+    node.delivery.stop();
+    assert.strictEqual(node.warnings.length, 1);
+    assert.match(String(node.warnings[0][0]), /delivered cursor of message %s not read/);
+    assert.deepStrictEqual(node.warnings[0].slice(1), [ 'm_1', 'store down' ]);
+  });
+
+  it('answers a resend with the recorded cursor once the recipient has the message', async () => {
+    const node = deliveryOn([], async () => ({ recipients: [ { userId: 'bob', status: 'read' } ] }));
+    assert.deepStrictEqual(await node.delivery.recordedCursor(message(), [ 'alice', 'bob' ]), { conversationId: 'd:alice:bob', userId: 'bob', deliveredSeq: 1 });
+    node.delivery.stop();
+  });
+
   it('routes a message to the other nodes as the text it was encoded as once', () => {
     const node = deliveryOn([]);
     const routed = message();

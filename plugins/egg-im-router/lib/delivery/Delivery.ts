@@ -5,7 +5,7 @@ import type { HotHistory } from '../history/HotHistory';
 import type { Hooks } from '../hooks/Hooks';
 import type { ImConfig, Logger, Observer, Sockets, Store, Timers } from '../ports';
 import { Reorder } from './Reorder';
-import { toCursors } from './cursors';
+import { notAnswered, toCursors } from './cursors';
 
 /**
  * Memory for deliveries held for the other nodes while the adapter is down (their JSON size, roughly); beyond
@@ -198,7 +198,14 @@ export class Delivery {
   async recordedCursor(message: Message, memberIds: readonly string[]): Promise<CursorEvent | undefined> {
     const userId = memberIds.find(id => id !== message.senderId);
     if (!userId) return undefined;
-    const status = await this.deps.receipts.statusOf(message.id);
+    let status: Awaited<ReturnType<Store['receipts']['statusOf']>>;
+    try {
+      status = await this.deps.receipts.statusOf(message.id);
+    } catch (err) {
+      // The message is stored: its ack goes out without the cursor (the status API has it).
+      this.logger.warn('[egg-im-router] delivered cursor of message %s not read for its resend: %s', message.id, (err as Error).message);
+      return undefined;
+    }
     const recipient = status?.recipients.find(r => r.userId === userId);
     if (recipient?.status !== 'delivered' && recipient?.status !== 'read') return undefined;
     return { conversationId: message.conversationId, userId, deliveredSeq: message.seq };
@@ -512,21 +519,6 @@ export class Delivery {
   private logReceiptError(kind: string, flight: InFlight, err: Error): void {
     this.logger.error(new Error(`[egg-im-router] could not record ${kind} for message ${flight.message.id} user ${flight.userId}`, { cause: err }));
   }
-}
-
-/**
- * The statuses a socket still needs when its acks carried some: not those, nor a delivery they cover (a lower
- * seq of the same conversation and member), which would follow the ack as a lower cursor.
- */
-function notAnswered(events: StatusEvent[], carried: (event: StatusEvent) => boolean): StatusEvent[] {
-  const covered = new Map<string, number>();
-  for (const event of events) {
-    if (!carried(event)) continue;
-    const key = `${event.conversationId}\n${event.userId}`;
-    covered.set(key, Math.max(covered.get(key) ?? 0, event.seq));
-  }
-  return events.filter(event => !carried(event) &&
-    !(event.status === 'delivered' && event.seq <= (covered.get(`${event.conversationId}\n${event.userId}`) ?? 0)));
 }
 
 /** One delivery: a message to one recipient. */

@@ -13,11 +13,28 @@ export function toCursors(events: StatusEvent[]): { cursors?: CursorsEvent; perM
       perMessage.push(event);
       continue;
     }
-    const key = `${event.conversationId}\n${event.userId}`;
+    const key = memberKey(event);
     let cursor = byMember.get(key);
     if (!cursor) byMember.set(key, cursor = { conversationId: event.conversationId, userId: event.userId });
     if (event.status === 'read') cursor.readSeq = Math.max(cursor.readSeq ?? 0, event.seq);
     else cursor.deliveredSeq = Math.max(cursor.deliveredSeq ?? 0, event.seq);
   }
   return { cursors: byMember.size > 0 ? { cursors: [ ...byMember.values() ] } : undefined, perMessage };
+}
+
+/**
+ * The statuses a socket still needs when its acks carried some: not those, nor a delivery they cover (a lower
+ * seq of the same conversation and member), which would follow the ack as a lower cursor.
+ */
+export function notAnswered(events: StatusEvent[], carried: (event: StatusEvent) => boolean): StatusEvent[] {
+  const covered = new Map<string, number>();
+  for (const event of events) {
+    if (carried(event)) covered.set(memberKey(event), Math.max(covered.get(memberKey(event)) ?? 0, event.seq));
+  }
+  return events.filter(event => !carried(event) && !(event.status === 'delivered' && event.seq <= (covered.get(memberKey(event)) ?? 0)));
+}
+
+/** One member of one conversation. */
+function memberKey(event: Pick<StatusEvent, 'conversationId' | 'userId'>): string {
+  return `${event.conversationId}\n${event.userId}`;
 }
