@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import * as egg from 'egg';
 import mm, { type MockApplication } from 'egg-mock';
-import { createTestDatabase, dropTestDatabase, TEST_REDIS_URL, uniqueName } from 'egg-im-testkit';
+import { createTestDatabase, dropTestDatabase, TEST_REDIS_URL, uniqueName, waitFor } from 'egg-im-testkit';
 import { appliedV8Flags, flagsToApply, notGiven } from '../lib/v8Flags';
 
 /** Boots the `basic` fixture on the framework with these environment variables, restoring them afterwards. */
@@ -73,8 +73,12 @@ describe('egg-im framework', () => {
       assert.equal(app.imCache.mode, 'redis');
     });
 
-    it('logs the V8 flags it set', () => {
-      app.expectLog('[egg-im] V8 flags set by the framework: --no-allocation-site-pretenuring --heap-growing-percent=200', 'coreLogger');
+    it('logs the V8 flags it set', async () => {
+      // egg's file logger writes its buffer out about once a second: the line reaches the file after boot
+      await waitFor(() => {
+        app.expectLog('[egg-im] V8 flags set by the framework: --no-allocation-site-pretenuring --heap-growing-percent=200', 'coreLogger');
+        return true;
+      }, 5000, 'the V8 flags line in egg-web.log');
     });
 
     it('joins socket.io to the other nodes through the Redis adapter', () => {
