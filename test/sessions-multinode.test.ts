@@ -4,7 +4,7 @@ import path from 'node:path';
 import { connect, createTestDatabase, dropTestDatabase, sleep, TEST_REDIS_URL, uniqueName, waitFor, type Socket, type TestLogin } from 'egg-im-testkit';
 import { httpJson, remoteLogin, remoteRegister } from 'egg-im-testkit/lib/http';
 import { deleteKeysUnder, keysUnder } from 'egg-im-testkit/lib/redisKeys';
-import { startNode, type Node } from './support/cluster';
+import { NODE_START_MS, startNode, type Node } from './support/cluster';
 
 /** The presence TTL of the nodes: a dead node's entries lapse this long after its last heartbeat (every 1 s). */
 const PRESENCE_TTL_MS = 3000;
@@ -32,7 +32,7 @@ function nodeLogs(node: Node): string {
 }
 
 describe('sessions and presence across two nodes (socket.io Redis adapter)', function() {
-  this.timeout(60000);
+  this.timeout(NODE_START_MS + 30000); // the before hook starts two nodes
   let database: { name: string; url: string } | undefined;
   const prefix = `${uniqueName('multi')}:`;
   const nodes: Node[] = [];

@@ -6,6 +6,9 @@ import { freePort, getJson, start, type Started } from './process';
 
 const ROOT = path.resolve(__dirname, '../..');
 
+/** How long a node may take to answer /readyz (about 7 s here; 20 s with both cores busy). A hook that starts nodes allows more. */
+export const NODE_START_MS = 60000;
+
 export interface Node {
   url: string;
   port: number;
@@ -29,14 +32,17 @@ export async function startNode(env: Record<string, string>, baseDir = path.join
   });
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => {
-      if (started.child.exitCode !== null) throw new Error(`node exited early:\n${started.output()}`);
-      return (await getJson(`${url}/readyz`)).status === 200;
-    }, 120000, `node on port ${port} to be ready`);
+    // Gives up before the hooks' own timeouts (a hook that starts nodes allows more than NODE_START_MS), and at
+    // once when the node exits, so a start that failed says why.
+    const outcome = await waitFor(async () => {
+      if (started.child.exitCode !== null || started.child.signalCode !== null) return 'exited';
+      return (await getJson(`${url}/readyz`)).status === 200 ? 'ready' : undefined;
+    }, NODE_START_MS, `node on port ${port} to be ready`);
+    if (outcome === 'exited') throw new Error(`node on port ${port} exited while starting (code ${started.child.exitCode}, signal ${started.child.signalCode})`);
   } catch (err) {
     // The whole tree: egg's master, agent and worker would outlive cluster.js.
     killTree(started.child.pid!);
-    throw err;
+    throw new Error(`${(err as Error).message}\n${started.output()}${logTails(logDir)}`);
   }
   return {
     url,
@@ -71,4 +77,18 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** The last lines of each log file a node wrote (egg writes its own errors there, not to the console). */
+function logTails(logDir: string, lines = 30): string {
+  const tails: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : []) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else tails.push(`--- ${path.relative(logDir, full)}\n${fs.readFileSync(full, 'utf8').split('\n').slice(-lines).join('\n')}`);
+    }
+  };
+  walk(logDir);
+  return tails.length ? `\n${tails.join('\n')}` : '';
 }

@@ -50,11 +50,12 @@ export async function startRegistry(dir: string): Promise<Registry> {
     await started.exited;
   };
   try {
-    await waitFor(async () => {
-      if (started.child.exitCode !== null) throw new Error(`verdaccio exited: ${started.output()}`);
+    const outcome = await waitFor(async () => {
+      if (started.child.exitCode !== null) return 'exited';
       const res = await fetch(`${url}-/ping`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-      return res?.ok;
+      return res?.ok ? 'answering' : undefined;
     }, 30000, 'verdaccio to answer');
+    if (outcome === 'exited') throw new Error(`verdaccio exited: ${started.output()}`);
     const res = await fetch(`${url}-/user/org.couchdb.user:publisher`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },

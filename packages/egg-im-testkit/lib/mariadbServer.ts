@@ -5,11 +5,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { installExitHook, ownedDirs, ownedProcesses } from './owned';
+import { freeTcpPort } from './ports';
 
 const PREFIX = '[egg-im-testkit]';
 
@@ -40,20 +40,6 @@ function findBinary(names: string[], envName: string): string {
     }
   }
   throw new Error(`${PREFIX} cannot find ${names.join(' or ')} (set ${envName})`);
-}
-
-/** A TCP port nobody listens on right now (bound then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error(`${PREFIX} no free port`))));
-    });
-  });
 }
 
 function tail(file: string, lines = 15): string {
@@ -90,7 +76,7 @@ export class MariadbServer {
     installExitHook();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'egg-im-mdb-'));
     ownedDirs.add(dir);
-    const server = new MariadbServer(dir, options.port ?? (await freePort()), options);
+    const server = new MariadbServer(dir, options.port ?? (await freeTcpPort()), options);
     try {
       server.installDb();
       await server.start();

@@ -5,22 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { installExitHook, ownedProcesses } from './owned';
+import { freeTcpPort } from './ports';
 
 const OUTPUT_TAIL = 8192;
-
-/** A TCP port nothing listens on right now (the OS picks it; it is released before returning). */
-export async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(err => (err ? reject(err) : resolve(port)));
-    });
-  });
-}
 
 /**
  * Sends one inline command over a plain socket and returns the reply's text (a simple string,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import mm, { type MockApplication } from 'egg-mock';
-import { freePort, waitFor } from 'egg-im-testkit';
+import { freeTcpPort, waitFor } from 'egg-im-testkit';
 import { cleanFixture, coreLogShowing, readCoreLog, rejectionOf } from './helpers';
 
 describe('egg-im-store start failures', () => {
@@ -28,7 +28,7 @@ describe('egg-im-store start failures', () => {
   });
 
   it('fails the start after the logged attempts when the database is unreachable', async () => {
-    const port = await freePort(); // nothing listens there
+    const port = await freeTcpPort(); // nothing listens there
     const password = 'S3cretUnreachable';
     mm(process.env, 'STORE_TEST_MYSQL_URL', `mysql://im:${password}@127.0.0.1:${port}/egg_im_nowhere`);
     app = mm.app({ baseDir: 'apps/unreachable', cache: false });
@@ -47,7 +47,7 @@ describe('egg-im-store start failures', () => {
   });
 
   it('stops waiting for the database as soon as the app is closed', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     mm(process.env, 'STORE_TEST_MYSQL_URL', `mysql://im@127.0.0.1:${port}/egg_im_nowhere`);
     app = mm.app({ baseDir: 'apps/slow-start', cache: false });
     const ready = app.ready().then(() => 'ready', (err: Error) => err);
