@@ -48,10 +48,10 @@ describe('egg-im-connection: session expiry (TTL 1.5 s)', () => {
     assert.ok(seen.disconnectedAt! - expiresAt < 1000, `disconnected ${seen.disconnectedAt! - expiresAt} ms after the expiry`);
     assert.strictEqual(seen.reason, 'io server disconnect', 'no automatic reconnection with an expired token');
 
-    // its resources are released: no room, no expiry timer, and the user is offline
+    // its resources are released: no room, not among the node's sockets, no expiry timer, and the user is offline
     const { io } = socketServerOf(fx.app);
     await waitFor(() => !io.of('/').adapter.rooms.has(`s:${session.sessionId}`), 1000, 'the session room to go');
-    assert.strictEqual(io.of('/').adapter.rooms.get(`u:${session.userId}`), undefined);
+    assert.strictEqual(socketServerOf(fx.app).hasUser(session.userId), false);
     assert.strictEqual((socketServerOf(fx.app) as any).expiryTimers.size, 0, 'no expiry timer left');
   });
 

@@ -57,7 +57,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       assert.deepStrictEqual({ ...server.data }, {
         sessionId: session.sessionId, userId: session.userId, deviceId: 'phone', expiresAt: Date.parse(session.expiresAt), cursors: false,
       });
-      assert.ok(server.rooms.has(`u:${session.userId}`) && server.rooms.has(`s:${session.sessionId}`));
+      assert.ok(server.rooms.has(`s:${session.sessionId}`) && fx.app.imSockets.ofUser(session.userId).includes(server));
       const reply = await request(socket, 'echo', { hello: 'world' });
       assert.deepStrictEqual(reply, { ok: true, payload: { hello: 'world' } });
     });
@@ -419,6 +419,27 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
       for (const client of clients) client.close();
       await waitFor(() => !sockets.hasUser(user.userId), 2000, 'the user to leave this node');
       assert.deepStrictEqual(sockets.ofUser(user.userId), []);
+    });
+
+    it('no longer counts a closing socket as its user\'s when the disconnect hooks run', async () => {
+      const user = await register(fx.app, 'leaving');
+      fx.secrets.add(user.password);
+      const [ phone, laptop ] = [ await login(fx.app, user, 'phone'), await login(fx.app, user, 'laptop') ];
+      fx.secrets.add(phone.token).add(laptop.token);
+      const sockets = fx.app.imSockets;
+      const seen: Array<{ closing: string; left: string[] }> = [];
+      sockets.onDisconnect(socket => {
+        if (socket.data.userId === user.userId) seen.push({ closing: socket.id, left: sockets.ofUser(user.userId).map(s => s.id) });
+      });
+      const [ first, second ] = [ await open(phone.token), await open(laptop.token) ];
+      first.close();
+      await waitFor(() => seen.length === 1, 2000, 'the first disconnect hook');
+      assert.deepStrictEqual(seen[0], { closing: seen[0].closing, left: [ second.id ] });
+      assert.strictEqual(sockets.hasUser(user.userId), true);
+      second.close();
+      await waitFor(() => seen.length === 2, 2000, 'the second disconnect hook');
+      assert.deepStrictEqual(seen[1].left, []);
+      assert.strictEqual(sockets.hasUser(user.userId), false);
     });
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert';
-import { SocketsByUser } from '../lib/presence/SocketsByUser';
+import { SocketsByUser } from '../lib/socket/SocketsByUser';
 
 describe('egg-im-connection: SocketsByUser (unit)', () => {
   it('finds a user\'s sockets by user, and keeps both views in step through set, replace, delete and clear', () => {

@@ -1,7 +1,7 @@
 import type { Application, EggAppConfig } from 'egg';
 import { noTimerObserver, timedRun, type TimerObserver } from 'egg-im-metrics';
 import type { PresenceResult } from 'egg-im-protocol';
-import { SocketsByUser } from './SocketsByUser';
+import { SocketsByUser } from '../socket/SocketsByUser';
 
 /** What presence uses of the cache: leases (see egg-im-cache's README), plain strings, and keys. */
 export type PresenceCache = Pick<Application['imCache'], 'key' | 'get' | 'set' | 'leasePut' | 'leaseAcquire' | 'leaseRelease' | 'leaseRead'>;

@@ -23,7 +23,5 @@ export type EventHandler = (socket: ImSocket, payload: unknown) => Promise<objec
 /** Runs for every authenticated connection (and disconnection); errors are logged, never thrown at the socket. */
 export type ConnectionHook = (socket: ImSocket) => void | Promise<void>;
 
-/** Socket.IO room names: one per user (every device), one per session (every socket of a login). */
-export const USER_ROOM_PREFIX = 'u:';
-export const userRoom = (userId: string) => USER_ROOM_PREFIX + userId;
+/** The Socket.IO room of a session: every socket of one login, on every node (a logout ends them all). */
 export const sessionRoom = (sessionId: string) => `s:${sessionId}`;

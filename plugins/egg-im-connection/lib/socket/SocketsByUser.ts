@@ -38,6 +38,11 @@ export class SocketsByUser<V> {
     return this.byUser.get(userId) ?? this.none;
   }
 
+  /** The users with at least one socket here. */
+  users(): IterableIterator<string> {
+    return this.byUser.keys();
+  }
+
   clear(): void {
     this.bySocket.clear();
     this.byUser.clear();
