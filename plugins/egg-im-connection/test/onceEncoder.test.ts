@@ -16,6 +16,8 @@ describe('egg-im-connection: OnceEncoder (unit)', () => {
       { type: EVENT, nsp: '/', data: [ 'message:new', jsonOnceOf(message()) ] },
       { type: ACK, nsp: '/', data: [ { ok: true, message: jsonOnceOf(message()), skipped: undefined, n: 0, none: null } ], id: 0 },
       { type: ACK, nsp: '/', data: [ { ok: true, message: jsonOnceOf(message()), cursors: [ { conversationId: 'd:a:b', userId: 'b', deliveredSeq: 3 } ] } ], id: 5 },
+      { type: ACK, nsp: '/', data: [ { ok: true, cursors: [ { conversationId: 'd:a:b', userId: 'b', deliveredSeq: 3 } ], message: jsonOnceOf(message()) } ], id: 7 },
+      { type: EVENT, nsp: '/', data: [ 'message:cursors', { cursors: [ { conversationId: 'g:1', userId: 'b', deliveredSeq: 3 } ] } ] },
       { type: ACK, nsp: '/', data: [ { ok: true, message: jsonOnceOf(message()), deep: [ [ [ [ 1 ] ] ] ], when: { at: new Date(0) } } ], id: 6 },
       { type: EVENT, nsp: '/admin', data: [ 'x', jsonOnceOf(message()), undefined, 7, 'two' ], id: 3 },
       // nothing encoded once in them, or shapes taken by the default encoder
@@ -45,6 +47,9 @@ describe('egg-im-connection: OnceEncoder (unit)', () => {
     const cursors = [ { conversationId: 'd:a:b', userId: 'b', deliveredSeq: 3 } ];
     assert.deepStrictEqual(once.encode({ type: ACK, nsp: '/', data: [ { ok: true, message: counted, cursors } ], id: 10 }),
       [ `310[{"ok":true,"message":${text},"cursors":${JSON.stringify(cursors)}}]` ]);
+    // …and with the cursors before the message (the message is looked for ahead)
+    assert.deepStrictEqual(once.encode({ type: ACK, nsp: '/', data: [ { ok: true, cursors, message: counted } ], id: 11 }),
+      [ `311[{"ok":true,"cursors":${JSON.stringify(cursors)},"message":${text}}]` ]);
     assert.strictEqual(reads, 1);
     // The default encoder reads it for each frame (looking for binary, then stringifying).
     standard.encode({ type: EVENT, nsp: '/', data: [ 'message:new', counted ], id: 1 });

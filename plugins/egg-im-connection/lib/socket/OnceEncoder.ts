@@ -56,11 +56,10 @@ function encodeArgs(args: unknown[]): string | undefined {
 
 function encodeObject(object: Record<string, unknown>): { text: string; once: boolean } | undefined {
   const keys = Object.keys(object);
-  // Only an object that carries a message encoded once is worth more than a look (a group's cursors are not).
-  const carriesOnce = keys.some(key => knownJson(object[key]) !== undefined);
   let once = false;
   const parts: string[] = [];
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const value = object[key];
     const known = knownJson(value);
     if (known !== undefined) {
@@ -69,14 +68,21 @@ function encodeObject(object: Record<string, unknown>): { text: string; once: bo
     } else if (isPrimitive(value)) {
       // as JSON.stringify does: a property whose value is undefined is left out
       if (value !== undefined) parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
-    } else if (carriesOnce && isSmallPlainJson(value, 2)) {
-      // e.g. the cursors beside a message in an ack: no binary in it, so JSON.stringify writes what socket.io would
+    } else if ((once || carriesOnceFrom(object, keys, i + 1)) && isSmallPlainJson(value, 2)) {
+      // e.g. the cursors beside a message in an ack: no binary in it, so JSON.stringify writes what socket.io would.
+      // Only an object that carries a message encoded once is worth more than a look (a group's cursors are not).
       parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
     } else {
       return undefined;
     }
   }
   return { text: `{${parts.join(',')}}`, once };
+}
+
+/** Whether one of `keys` from `from` on holds a value encoded once. */
+function carriesOnceFrom(object: Record<string, unknown>, keys: string[], from: number): boolean {
+  for (let i = from; i < keys.length; i++) if (knownJson(object[keys[i]]) !== undefined) return true;
+  return false;
 }
 
 /** Arrays and plain objects, `depth` levels at most, of strings, numbers, booleans and null only. */
