@@ -29,7 +29,9 @@ export function toCursors(events: StatusEvent[]): { cursors?: CursorsEvent; perM
 export function notAnswered(events: StatusEvent[], carried: (event: StatusEvent) => boolean): StatusEvent[] {
   const covered = new Map<string, number>();
   for (const event of events) {
-    if (carried(event)) covered.set(memberKey(event), Math.max(covered.get(memberKey(event)) ?? 0, event.seq));
+    if (!carried(event)) continue;
+    const key = memberKey(event);
+    covered.set(key, Math.max(covered.get(key) ?? 0, event.seq));
   }
   return events.filter(event => !carried(event) && !(event.status === 'delivered' && event.seq <= (covered.get(memberKey(event)) ?? 0)));
 }
