@@ -377,11 +377,17 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
   });
 
   describe('the sockets of a user on this node (ofUser, hasUser, userIds, emitToUser, emitToSockets)', () => {
-    it('lists a user\'s sockets, and emits to each of them or to the ones given', async () => {
-      const user = await register(fx.app, 'api');
+    /** A user logged in on a phone and a laptop (not connected yet). */
+    const userWithTwoDevices = async (label: string) => {
+      const user = await register(fx.app, label);
       fx.secrets.add(user.password);
       const [ phone, laptop ] = [ await login(fx.app, user, 'phone'), await login(fx.app, user, 'laptop') ];
       fx.secrets.add(phone.token).add(laptop.token);
+      return { user, phone, laptop };
+    };
+
+    it('lists a user\'s sockets, and emits to each of them or to the ones given', async () => {
+      const { user, phone, laptop } = await userWithTwoDevices('api');
       const sockets = fx.app.imSockets;
       assert.deepStrictEqual(sockets.ofUser(user.userId), []);
       assert.strictEqual(sockets.hasUser(user.userId), false);
@@ -422,10 +428,7 @@ describe('egg-im-connection: sockets (handshake, logout, presence)', () => {
     });
 
     it('no longer counts a closing socket as its user\'s when the disconnect hooks run', async () => {
-      const user = await register(fx.app, 'leaving');
-      fx.secrets.add(user.password);
-      const [ phone, laptop ] = [ await login(fx.app, user, 'phone'), await login(fx.app, user, 'laptop') ];
-      fx.secrets.add(phone.token).add(laptop.token);
+      const { user, phone, laptop } = await userWithTwoDevices('leaving');
       const sockets = fx.app.imSockets;
       const seen: Array<{ closing: string; left: string[] }> = [];
       sockets.onDisconnect(socket => {
