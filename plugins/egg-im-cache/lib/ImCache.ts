@@ -213,7 +213,7 @@ export class ImCache extends EventEmitter<ImCacheEvents> {
 
   /**
    * Adds or refreshes leases (members of lease sets, scored by their expiry) and sets each set's TTL to `keyTtlMs`,
-   * and writes `stamps` (plain strings with their own TTL), all in one pipelined round trip. See `#leaseCall`.
+   * and writes `stamps` (plain strings with their own TTL), all in one command (a script on Redis). See `#leaseCall`.
    */
   async leasePut(leases: readonly Lease[], keyTtlMs: number, stamps: readonly Stamp[] = []): Promise<void> {
     assert(Array.isArray(leases) && leases.length > 0, `${LOG_PREFIX} leasePut() takes a non-empty array of leases`);

@@ -144,6 +144,34 @@ describe('egg-im-cache: redis mode', () => {
     await c.del(key, seen);
   });
 
+  it('writes leases and stamps in one command (a script), not three commands per lease', async () => {
+    const c = app.imCache;
+    const leases = Array.from({ length: 20 }, (_, i) => ({ key: c.key('presence', `one-command-${i}`), member: 'n|s|d', expiresAt: Date.now() + 30_000 }));
+    const stamps = leases.map((_, i) => ({ key: c.key('lastseen', `one-command-${i}`), value: '1', ttlMs: 60_000 }));
+    await c.leasePut(leases, 60_000, stamps);
+    // What Redis receives, from clients and (marked "lua") from scripts.
+    const monitor = redis.duplicate();
+    monitor.on('error', () => {
+      // a duplicate needs its own error listener
+    });
+    await monitor.connect();
+    const seen: string[] = [];
+    try {
+      await monitor.monitor(line => {
+        if (line.includes(`${prefix}presence:one-command-`) || line.includes(`${prefix}lastseen:one-command-`)) seen.push(line);
+      });
+      await c.leasePut(leases, 60_000, stamps);
+      // The stamps' SETs come last, sent by the client or run by the script.
+      await waitFor(() => seen.filter(line => /"set"/i.test(line)).length >= stamps.length, 3000, 'the commands seen by MONITOR');
+    } finally {
+      await monitor.close();
+    }
+    const fromScripts = seen.filter(line => / \[\d+ lua\] /.test(line));
+    assert.strictEqual(seen.length - fromScripts.length, 1, `commands sent: ${seen.filter(line => !fromScripts.includes(line)).map(line => line.slice(0, 80)).join('\n')}`);
+    assert.strictEqual(fromScripts.length, 3 * leases.length, 'ZADD + PEXPIRE per lease, SET per stamp');
+    await c.del(...leases.map(l => l.key), ...stamps.map(s => s.key));
+  });
+
   describe('the socket.io adapter\'s connections', () => {
     it('are two duplicates of the client, ready once connected, publishing on channels under the given key', async () => {
       const c = app.imCache;

@@ -176,7 +176,7 @@ export class Presence {
   }
 
   /**
-   * Writes entries in pipelined chunks, one after another: a heartbeat of 10,000 sockets as one MULTI was
+   * Writes entries in chunks (one script call each), one after another: a heartbeat of 10,000 sockets as one MULTI was
    * a periodic stall (tens of milliseconds building it here, and Redis blocked while running it), seen as
    * the p99 of the message path in the benchmark. No atomicity is needed: each entry stands alone.
    */
