@@ -382,6 +382,7 @@ class Bench {
     if (!report) return undefined;
     await this.clientStats(true);
     const rssSeries: number[] = [];
+    const holdCpu = new CpuWindow(this.cpuPids(pids));
     const holdEnd = Date.now() + holdS * 1000;
     while (Date.now() < holdEnd) {
       await sleep(Math.min(5000, Math.max(0, holdEnd - Date.now())));
@@ -390,6 +391,7 @@ class Bench {
       const s = await this.clientStats();
       this.log(`  ${target} hold: ${s.connected.toLocaleString('en')} connected, ${s.disconnects} disconnects, server RSS ${round(m.rss / MiB)} MiB`);
     }
+    const cpuHold = holdCpu.stop();
     const held = await this.clientStats(true);
     const after = await memory(true);
     const connected = result.connected || 1;
@@ -413,6 +415,8 @@ class Bench {
         externalPerConnectionKB: round((after.external - before.external) / connected / KB),
       },
       cpuWhileConnecting: cpuConnect,
+      // Idle sockets: the relay's cost is engine.io's pings; egg-im's adds presence heartbeats and session expiry.
+      cpuWhileHolding: cpuHold,
       loadGeneratorsRssMiB: round(held.rssBytes / MiB),
     };
   }

@@ -127,6 +127,10 @@ export function renderMarkdown(report: any): string {
       [ 'server CPU while connecting', e && `${n(serverCpu(e.cpuWhileConnecting), 0)} %`, b && `${n(serverCpu(b.cpuWhileConnecting), 0)} %`, '' ],
       [ 'MariaDB / Redis CPU while connecting', e && `${cpuOf(e.cpuWhileConnecting, 'mariadb')} / ${cpuOf(e.cpuWhileConnecting, 'redis')}`,
         b && `${cpuOf(b.cpuWhileConnecting, 'mariadb')} / ${cpuOf(b.cpuWhileConnecting, 'redis')}`, '' ],
+      [ 'server CPU while holding (idle sockets)', e?.cpuWhileHolding && `${n(serverCpu(e.cpuWhileHolding), 1)} %`,
+        b?.cpuWhileHolding && `${n(serverCpu(b.cpuWhileHolding), 1)} %`, ratio(e?.cpuWhileHolding && serverCpu(e.cpuWhileHolding), b?.cpuWhileHolding && serverCpu(b.cpuWhileHolding)) ],
+      [ 'MariaDB / Redis CPU while holding', e?.cpuWhileHolding && `${cpuOf(e.cpuWhileHolding, 'mariadb')} / ${cpuOf(e.cpuWhileHolding, 'redis')}`,
+        b?.cpuWhileHolding && `${cpuOf(b.cpuWhileHolding, 'mariadb')} / ${cpuOf(b.cpuWhileHolding, 'redis')}`, '' ],
     ]));
   }
 

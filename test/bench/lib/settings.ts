@@ -36,7 +36,7 @@ const FULL: Omit<Settings, 'quick' | 'scenarios' | 'bare' | 'cpuProf' | 'out' | 
   clientsPerLoadGen: 8000,
   connectConcurrency: 400,
   holdS: 60,
-  bareHoldS: 15,
+  bareHoldS: 30,
   steadyRate: 2000,
   steadyS: 60,
   drainS: 15,
