@@ -76,7 +76,8 @@ describe('the benchmark\'s per-second timeline (test/bench/lib/timeline.ts)', ()
   it('a stall second is one whose slowest delivery is over 3× the median second\'s; the facts name what else happened then', () => {
     const quiet: Omit<ServerSecond, 't'> = { sampledLateMs: 2, loopMaxMs: 5, loopP99Ms: 4, gc: { minor: { count: 1, totalMs: 2, maxMs: 2 }, major: { count: 0, totalMs: 0, maxMs: 0 } }, timers: {},
       batches: 10, batchMean: 5, commitMeanMs: 2, commitMaxMs: 5, cacheDegraded: false, redisRttMs: 0.3, mysqlRttMs: 0.4 };
-    const stalled: Omit<ServerSecond, 't'> = { ...quiet, loopMaxMs: 140, gc: { ...quiet.gc, major: { count: 1, totalMs: 120, maxMs: 120 } }, timers: { outboxSweep: { runs: 1, ms: 30 } } };
+    const stalled: Omit<ServerSecond, 't'> = { ...quiet, loopMaxMs: 140, gc: { ...quiet.gc, major: { count: 1, totalMs: 120, maxMs: 120 } }, timers: { outboxSweep: { runs: 1, ms: 30 } },
+      commitMaxMs: 250 };
     const rows = [ row(0, 20), row(1, 22), row(2, 180), row(3, 21), row(4, 61) ]
       .map((r, i) => ({ ...r, server: { t: i, ...(i === 2 ? stalled : quiet) }, loadGen: { loopMaxMs: i === 4 ? 50 : 10, gcMs: 3, pings: i === 2 ? 80 : 2 } }));
     assert.deepStrictEqual(stallSeconds(rows), [ 2 ], 'the median second: 22 ms; 61 ms is not over 3× that, 180 ms is');
@@ -84,6 +85,7 @@ describe('the benchmark\'s per-second timeline (test/bench/lib/timeline.ts)', ()
     assert.match(text, /1 stall second\(s\) of 5/);
     assert.match(text, /second 2: slowest 180 ms.*event-loop delay max 140 ms.*1 major \(120 ms, longest 120 ms\).*outboxSweep ×1 \(30 ms\)/);
     assert.match(text, /a major GC: 1 of 1 stall seconds, 0 of 4 others/);
+    assert.match(text, /a write batch's slowest commit over 3× its median second's \(≤ 5 ms\): 1 of 1 stall seconds, 0 of 4 others/);
     assert.match(text, /outboxSweep ran: 1 of 1 stall seconds, 0 of 4 others/);
     assert.match(text, /second 2: .*load generators: loop delay max 10 ms, GC 3 ms, 80 engine.io pings received/);
     assert.match(text, /engine.io pings over 3× the median second's \(2\): 1 of 1 stall seconds, 0 of 4 others/);

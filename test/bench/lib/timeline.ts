@@ -112,6 +112,9 @@ export function describeTimeline(label: string, rows: SecondRow[]): string[] {
   lines.push('', 'In the stall seconds and in the others:', '');
   lines.push(`- server event-loop delay max over 3× its median second's (${loopTypical} ms): ${share(rows, set, r => r.server!.loopMaxMs > 3 * loopTypical)}`);
   lines.push(`- a major GC: ${share(rows, set, r => r.server!.gc.major.count > 0)}`);
+  // The histogram bucket (egg_im_store_commit_seconds) that holds the second's slowest write-batch commit.
+  const commitTypical = median(rows.filter(r => r.server?.batches).map(r => r.server!.commitMaxMs));
+  lines.push(`- a write batch's slowest commit over 3× its median second's (≤ ${commitTypical} ms): ${share(rows, set, r => r.server!.commitMaxMs > 3 * commitTypical)}`);
   const ownTypical = median(rows.filter(r => r.loadGen).map(r => r.loadGen!.loopMaxMs));
   if (rows.some(r => r.loadGen)) {
     lines.push(`- a load generator's loop delay over 3× its median second's (${ownTypical} ms): ${share(rows, set, r => (r.loadGen?.loopMaxMs ?? 0) > 3 * ownTypical)}`);
