@@ -19,16 +19,14 @@ const { values } = parseArgs({
 });
 
 const register = require.resolve('ts-node/register/transpile-only');
+const framework = path.dirname(require.resolve('egg-im/package.json'));
 if (!process.execArgv.some(arg => arg.includes('ts-node'))) {
   // Workers inherit execArgv: restart with ts-node preloaded so every process can load .ts.
   const { spawn } = require('node:child_process');
-  // V8 flags that only take effect at start (the framework sets the others); workers inherit them:
-  // - a larger young generation: the message path allocates many short-lived objects (measured: GC from 7.7 %
-  //   to 4.0 % of a worker at 1,200 msg/s);
-  // - no memory reducer: when allocation slowed (the load dropped), V8 compacted the whole heap, grown by the
-  //   framework's --heap-growing-percent, in one pause of 130-180 ms while requests still came.
-  const NODE_FLAGS = [ '--max-semi-space-size=64', '--no-memory-reducer' ];
-  const child = spawn(process.execPath, [ ...NODE_FLAGS, '--require', register, __filename, ...process.argv.slice(2) ], { stdio: 'inherit' });
+  // The V8 flags that only take effect at start (the framework sets the others at run time); workers inherit them.
+  require(register);
+  const { START_FLAGS } = require(path.join(framework, 'lib/v8Flags'));
+  const child = spawn(process.execPath, [ ...START_FLAGS, '--require', register, __filename, ...process.argv.slice(2) ], { stdio: 'inherit' });
   for (const signal of [ 'SIGINT', 'SIGTERM' ]) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
   return;
@@ -42,7 +40,7 @@ process.env.NODE_ENV = process.env.NODE_ENV || 'production';
 process.env.EGG_APP_CLOSE_TIMEOUT = process.env.EGG_APP_CLOSE_TIMEOUT || '30000';
 require('egg-im').startCluster({
   baseDir: path.resolve(values.baseDir),
-  framework: path.dirname(require.resolve('egg-im/package.json')),
+  framework,
   workers: Number(values.workers),
   port: Number(values.port),
   sticky: values.sticky,

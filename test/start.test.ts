@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from 'egg-im-testkit';
+import { START_FLAGS } from '../framework/egg-im/lib/v8Flags';
 import { spawn } from 'node:child_process';
 import { freePort, getJson, start, type Started } from './support/process';
 
@@ -65,10 +66,10 @@ describe('npm start, and workers without Redis', function() {
     assert.match(run.output(), /"env":"prod"/);
     assert.match(run.output(), /app_worker#1:\d+ started/);
     assert.doesNotMatch(run.output(), /app_worker#2/);
-    // The V8 flags read only at start reach the worker (scripts/cluster.js; the framework sets the others).
+    // The V8 flags read only at start (START_FLAGS) reach the worker through scripts/cluster.js.
     const workerPid = /app_worker#1:(\d+) started/.exec(run.output())![1];
     const workerArgs = fs.readFileSync(`/proc/${workerPid}/cmdline`, 'utf8').split('\0');
-    for (const flag of [ '--max-semi-space-size=64', '--no-memory-reducer' ]) assert.ok(workerArgs.includes(flag), `the worker runs with ${flag}: ${workerArgs.join(' ')}`);
+    for (const flag of START_FLAGS) assert.ok(workerArgs.includes(flag), `the worker runs with ${flag}: ${workerArgs.join(' ')}`);
     // No EGG_KEYS: cookies are signed with a key made for this install, readable by its user only.
     const keys = fs.statSync(path.join(ROOT, 'examples/chat/run/egg-keys'));
     assert.equal(keys.mode & 0o077, 0, 'run/egg-keys is private');

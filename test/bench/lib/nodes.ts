@@ -2,17 +2,11 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freeTcpPort as freePort } from 'egg-im-testkit';
-import { notGiven } from '../../../framework/egg-im/lib/v8Flags';
+import { START_FLAGS, notGiven } from '../../../framework/egg-im/lib/v8Flags';
 import { alive, commandLine, descendantsOf, killTree } from './proc';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 const REGISTER = require.resolve('ts-node/register/transpile-only');
-/** scripts/cluster.js's node flags (read from it: one place says what production runs with). */
-const PRODUCTION_FLAGS = (() => {
-  const list = /const NODE_FLAGS = \[([^\]]*)\]/.exec(fs.readFileSync(path.join(ROOT, 'scripts/cluster.js'), 'utf8'))?.[1];
-  if (!list) throw new Error('scripts/cluster.js names no NODE_FLAGS');
-  return [ ...list.matchAll(/'([^']+)'/g) ].map(match => match[1]);
-})();
 
 /** Every process the benchmark started, by PID, so that any exit path can end them. */
 export const started = new Set<{ name: string; child: ChildProcess; stop: () => Promise<void> }>();
@@ -82,7 +76,7 @@ export async function startEggNode(options: EggNodeOptions): Promise<EggNode> {
   };
   // cluster.js adds its node flags only when it restarts itself (without ts-node preloaded): a run with flags of
   // its own runs with the same as `npm start`, except those it sets itself.
-  const production = notGiven(PRODUCTION_FLAGS, options.execArgv ?? []);
+  const production = notGiven(START_FLAGS, options.execArgv ?? []);
   const flags = options.execArgv?.length ? [ '--require', REGISTER, ...production, ...options.execArgv ] : [];
   const child = spawn(process.execPath, [ ...flags, 'scripts/cluster.js', '--baseDir', 'test/bench/app', '--workers', '1', '--port', String(port) ], {
     cwd: ROOT, env, stdio: [ 'ignore', 'pipe', 'pipe' ],
