@@ -176,9 +176,9 @@ export class Presence {
   }
 
   /**
-   * Writes entries in chunks (one script call each), one after another: a heartbeat of 10,000 sockets as one MULTI was
-   * a periodic stall (tens of milliseconds building it here, and Redis blocked while running it), seen as
-   * the p99 of the message path in the benchmark. No atomicity is needed: each entry stands alone.
+   * Writes entries in chunks, one script call each, one after another: a heartbeat of 10,000 sockets as one
+   * MULTI was a periodic stall (tens of milliseconds building it here, and Redis blocked while running it), seen
+   * as the p99 of the message path in the benchmark. No atomicity is needed: each entry stands alone.
    */
   private async write(entries: Entry[]): Promise<void> {
     for (let start = 0; start < entries.length; start += Presence.CHUNK) {
