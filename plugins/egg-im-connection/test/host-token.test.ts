@@ -223,6 +223,26 @@ describe('egg-im-connection: the host application\'s own tokens (verifyToken) an
       assert.strictEqual(existsCalls.length, 2);
     });
 
+    it('answers a single id this process already knows without a lookup', async () => {
+      const { users } = fx.app.imStore;
+      assert.deepStrictEqual(await fx.app.imSessions.ensureUsers([ first ]), [ first ], 'mirrored (now or by the test before)');
+      const exists = users.exists;
+      const asked: string[] = [];
+      users.exists = async (id: string) => {
+        asked.push(id);
+        return exists.call(users, id);
+      };
+      try {
+        assert.deepStrictEqual(await fx.app.imSessions.ensureUsers([ first ]), [ first ]);
+        assert.deepStrictEqual(asked, []);
+        assert.deepStrictEqual(await fx.app.imSessions.ensureUsers([ first, first ]), [ first ], 'more than one id: the general path');
+        assert.deepStrictEqual(asked, [ first ]);
+        assert.deepStrictEqual(await fx.app.imSessions.ensureUsers([ `${first} ` ]), [], 'a padded id is not the user');
+      } finally {
+        users.exists = exists;
+      }
+    });
+
     it('without userExists, answers from egg-im\'s user table alone', async () => {
       const original = fx.app.imSessions.userExists;
       fx.app.imSessions.userExists = undefined;

@@ -14,6 +14,17 @@ for (const driver of drivers) {
   describe(`egg-im-store: users mirrored from the host application (ensureMany, ensure without a name) on ${driver.name}`, () => {
     const storeOf = storeOn(driver, 'mirror');
 
+    it('isKnown: true only for an id this store has seen exist (mirrored or looked up), never by guess', async () => {
+      const fresh = '0b6f1e0e-8d5e-4c1f-9a39-2f1f4c1f0a0f';
+      const users = storeOf().users;
+      assert.equal(users.isKnown(fresh), false);
+      assert.equal(await users.exists(fresh), false);
+      assert.equal(users.isKnown(fresh), false, 'a miss is not remembered');
+      await users.ensureMany([ fresh ]);
+      assert.equal(users.isKnown(fresh), true);
+      assert.equal(users.isKnown(` ${fresh}`), false);
+    });
+
     it('mirrors many ids in one statement, without a password, under a generated "#" username; a second call writes nothing', async () => {
       const manager = storeOf().dataSource.manager;
       const query = manager.query;

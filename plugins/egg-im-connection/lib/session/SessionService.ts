@@ -109,8 +109,10 @@ export class SessionService {
    */
   async ensureUsers(userIds: string[]): Promise<string[]> {
     if (!Array.isArray(userIds)) throw new TypeError('[egg-im-connection] ensureUsers takes an array of user ids');
-    const ids = [ ...new Set(userIds.filter(isId)) ];
     const { users } = this.app.imStore;
+    // A direct message's recipient, already known: no lookup (this runs for every one-to-one send).
+    if (userIds.length === 1 && users.isKnown(userIds[0])) return [ userIds[0] ];
+    const ids = [ ...new Set(userIds.filter(isId)) ];
     const stored = await Promise.all(ids.map(id => users.exists(id)));
     const unknown = ids.filter((_, i) => !stored[i]);
     const userExists = this.hostUserExists;

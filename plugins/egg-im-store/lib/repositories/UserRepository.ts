@@ -113,6 +113,11 @@ export class UserRepository {
     return ids.filter(id => !found.has(id));
   }
 
+  /** True when this process already knows that a user with this id exists (no query); false: ask `exists`. */
+  isKnown(userId: string): boolean {
+    return this.known.has(userId);
+  }
+
   /** True when a user with this id exists. */
   async exists(userId: string): Promise<boolean> {
     if (!isId(userId)) return false;
