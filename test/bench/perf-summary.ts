@@ -1,7 +1,9 @@
 /**
  * Compares on-CPU samples of processes recorded with Linux perf: the share of one core each spent per category
  * (test/bench/lib/perfSamples.ts). The recipe, for the worker and the bare relay in one run (docs/performance.md):
- *   NODE_OPTIONS=--perf-prof npm run bench -- --scenarios=1,2 …       (JIT symbols, jit-<pid>.dump in the cwd)
+ * (from a scratch clone: every process writes its jit-<pid>.dump and an isolate log into the cwd, `perf inject` its
+ * jitted-*.so files; NODE_OPTIONS reaches the load generators too, which then run slower)
+ *   NODE_OPTIONS=--perf-prof npm run bench -- --scenarios=1,2 …       (JIT symbols for perf)
  *   perf record -k mono -F 499 -g -p <pid> -o <name>.data -- sleep 30    (during the steady minute)
  *   perf inject --jit -i <name>.data -o <name>.jit.data && perf script -i <name>.jit.data -F ip,sym,dso > <name>.txt
  *   node -r ts-node/register/transpile-only test/bench/perf-summary.ts --hz 499 --seconds 30 relay=relay.txt worker=worker.txt \
