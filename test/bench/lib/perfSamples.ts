@@ -92,13 +92,9 @@ export function compareCategories(processes: Stack[][], hz: number, seconds: num
 }
 
 export function formatComparison(names: string[], { rows, totals }: { rows: CategoryRow[]; totals: number[] }): string {
-  const cell = (n: number) => n.toFixed(1).padStart(9);
-  const head = `${'on-CPU, % of one core'.padEnd(42)}${names.map(n => n.slice(0, 9).padStart(9)).join('')}`;
-  const diff = names.length > 1 ? `${'last − first'.padStart(13)}` : '';
-  const lines = [ head + diff ];
-  for (const row of rows) {
-    lines.push(`${row.category.padEnd(42)}${row.core.map(cell).join('')}${names.length > 1 ? cell(row.core[row.core.length - 1] - row.core[0]).padStart(13) : ''}`);
-  }
-  lines.push(`${'total'.padEnd(42)}${totals.map(cell).join('')}${names.length > 1 ? cell(totals[totals.length - 1] - totals[0]).padStart(13) : ''}`);
-  return lines.join('\n');
+  const cell = (n: number, width = 9) => n.toFixed(1).padStart(width);
+  const gap = (values: number[]) => (values.length > 1 ? cell(values[values.length - 1] - values[0], 13) : '');
+  const line = (label: string, values: number[]) => `${label.padEnd(42)}${values.map(v => cell(v)).join('')}${gap(values)}`;
+  const head = `${'on-CPU, % of one core'.padEnd(42)}${names.map(n => n.slice(0, 9).padStart(9)).join('')}${names.length > 1 ? 'last − first'.padStart(13) : ''}`;
+  return [ head, ...rows.map(row => line(row.category, row.core)), line('total', totals) ].join('\n');
 }
