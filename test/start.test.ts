@@ -69,6 +69,7 @@ describe('npm start, and workers without Redis', function() {
     // The V8 flags read only at start (START_FLAGS) reach the worker through scripts/cluster.js.
     const workerPid = /app_worker#1:(\d+) started/.exec(run.output())![1];
     const workerArgs = fs.readFileSync(`/proc/${workerPid}/cmdline`, 'utf8').split('\0');
+    assert.ok(START_FLAGS.length > 0, 'the framework names its start flags');
     for (const flag of START_FLAGS) assert.ok(workerArgs.includes(flag), `the worker runs with ${flag}: ${workerArgs.join(' ')}`);
     // No EGG_KEYS: cookies are signed with a key made for this install, readable by its user only.
     const keys = fs.statSync(path.join(ROOT, 'examples/chat/run/egg-keys'));
