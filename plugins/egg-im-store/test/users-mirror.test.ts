@@ -14,7 +14,7 @@ for (const driver of drivers) {
   describe(`egg-im-store: users mirrored from the host application (ensureMany, ensure without a name) on ${driver.name}`, () => {
     const storeOf = storeOn(driver, 'mirror');
 
-    it('isKnown: true only for an id this store has seen exist (mirrored or looked up), never by guess', async () => {
+    it('isKnown: true only for an id this store has seen exist (created, mirrored or looked up), never by guess', async () => {
       const fresh = '0b6f1e0e-8d5e-4c1f-9a39-2f1f4c1f0a0f';
       const users = storeOf().users;
       assert.equal(users.isKnown(fresh), false);
@@ -23,6 +23,8 @@ for (const driver of drivers) {
       await users.ensureMany([ fresh ]);
       assert.equal(users.isKnown(fresh), true);
       assert.equal(users.isKnown(` ${fresh}`), false);
+      const registered = await users.create(`known_${Date.now()}`, null);
+      assert.equal(users.isKnown(registered), true, 'a user this store created');
     });
 
     it('mirrors many ids in one statement, without a password, under a generated "#" username; a second call writes nothing', async () => {

@@ -45,19 +45,19 @@ export class UserRepository {
   async create(username: string, passwordHash: string | null): Promise<string> {
     checkUsername(username);
     const id = newId('u_');
-    return this.store.withRetry(async manager => {
+    await this.store.withRetry(async manager => {
       const users = manager.getRepository(ImUser);
       try {
         await users.insert({ id, username, passwordHash, createdAt: new Date(), lastSeenAt: null });
-        return id;
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err;
         // a retry after a COMMIT whose answer was lost finds its own row
         const holder = await users.findOneBy({ username });
-        if (holder?.id === id) return id;
-        throw new ImError('USERNAME_TAKEN', 'this username is already taken', { field: 'username' });
+        if (holder?.id !== id) throw new ImError('USERNAME_TAKEN', 'this username is already taken', { field: 'username' });
       }
     }, { label: 'create user' });
+    this.known.add(id);
+    return id;
   }
 
   /**
