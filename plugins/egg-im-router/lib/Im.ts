@@ -98,7 +98,7 @@ export class Im {
     const pipeline = new MessagePipeline({
       config,
       messageTypes: this.messageTypes,
-      authorizer: new Authorizer(sessions, membership),
+      authorizer: new Authorizer(sessions, store.users, membership),
       senderLimit,
       writer: store.writer,
       delivery,

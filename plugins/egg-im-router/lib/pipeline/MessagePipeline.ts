@@ -24,7 +24,8 @@ export interface Sent {
   delivered?: Promise<CursorEvent | undefined>;
 }
 
-type Prepared = { command: SendCommand; target: Target } | { error: FailedReply };
+type Ready = { command: SendCommand; target: Target };
+type Prepared = Ready | { error: FailedReply };
 
 export interface PipelineDeps {
   config: ImConfig;
@@ -64,7 +65,8 @@ export class MessagePipeline {
     }
     try {
       if (source.origin !== 'server') this.deps.senderLimit.take(senderId);
-      const { command, target } = await this.prepare(senderId, body, source.origin);
+      const prepared = this.prepare(senderId, body, source.origin);
+      const { command, target } = prepared instanceof Promise ? await prepared : prepared;
       return await this.commit(command, target, source, arrivedAt);
     } catch (err) {
       throw this.refused(err);
@@ -91,7 +93,13 @@ export class MessagePipeline {
       throw this.refused(err, bodies.length);
     }
     try {
-      const prepared: Prepared[] = await Promise.all(bodies.map(body => this.prepare(senderId, body, 'http').catch(err => ({ error: this.reply(err) }))));
+      const prepared: Prepared[] = await Promise.all(bodies.map(async body => {
+        try {
+          return await this.prepare(senderId, body, 'http');
+        } catch (err) {
+          return { error: this.reply(err) };
+        }
+      }));
       // Submitted in one synchronous pass, so the writer sequences them in request order.
       const commits = prepared.map(p => ('error' in p ? Promise.resolve(p.error) : this.commit(p.command, p.target, { origin: 'http' }, arrivedAt)
         .then(({ message }) => ({ ok: true as const, message }), err => this.reply(err))));
@@ -101,13 +109,24 @@ export class MessagePipeline {
     }
   }
 
-  private async prepare(senderId: string, body: unknown, origin: SendOrigin): Promise<{ command: SendCommand; target: Target }> {
-    let command = validateSend(senderId, body, this.config.limits);
-    await this.deps.messageTypes.check(command.type, command.content);
-    const target = await this.deps.authorizer.target(command);
+  /**
+   * validate → check the content by its type → authorize (→ the host's `beforeSend`). Done at once, with no
+   * promise, when every step can be (a synchronous type check, a recipient known to exist, no `beforeSend`):
+   * that is most sends, and the send path is hot.
+   */
+  private prepare(senderId: string, body: unknown, origin: SendOrigin): Ready | Promise<Ready> {
+    const command = validateSend(senderId, body, this.config.limits);
+    const checking = this.deps.messageTypes.checkNow(command.type, command.content);
+    const known = this.deps.authorizer.knownTarget(command);
+    return known && !checking && !this.deps.hooks.hasBeforeSend ? { command, target: known } : this.prepareLater(command, checking, known, origin);
+  }
+
+  private async prepareLater(command: SendCommand, checking: Promise<void> | void, known: Target | undefined, origin: SendOrigin): Promise<Ready> {
+    await checking;
+    const target = known ?? await this.deps.authorizer.target(command);
     if (this.deps.hooks.hasBeforeSend) {
       const { content, meta } = await this.deps.hooks.runBeforeSend({
-        origin, senderId, to: command.to, conversationId: target.conversationId, recipients: recipientsOf(target, senderId),
+        origin, senderId: command.senderId, to: command.to, conversationId: target.conversationId, recipients: recipientsOf(target, command.senderId),
         type: command.type, content: command.content, meta: command.meta,
       });
       if (content !== command.content || meta !== command.meta) {

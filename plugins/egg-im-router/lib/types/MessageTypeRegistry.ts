@@ -63,22 +63,37 @@ export class MessageTypeRegistry extends Map<string, Readonly<MessageTypeDefinit
 
   /** Throws UNKNOWN_MESSAGE_TYPE or VALIDATION_FAILED; resolves when `content` is valid for `type`. */
   async check(type: string, content: JsonObject): Promise<void> {
+    await this.checkNow(type, content);
+  }
+
+  /**
+   * `check` without a promise where it needs none: a type checked by a synchronous `validate` alone (`text`,
+   * every chat message) is checked at once (returns, or throws); a `schema`, or a `validate` that answers with
+   * a promise, gives the pending check. The send path calls this: no promise per message for a text.
+   */
+  checkNow(type: string, content: JsonObject): void | Promise<void> {
     const definition = this.get(type);
     if (!definition) throw new ImError('UNKNOWN_MESSAGE_TYPE', `message type "${type}" is not registered`, { type });
-    const problems: string[] = [];
-    if (definition.schema) {
-      const instance = plainToInstance(definition.schema, content, { enableImplicitConversion: false });
-      const oversized = oversizedArray(instance, 'content');
-      // class-validator validates every item of an array even when the array is already too long.
-      if (oversized) problems.push(oversized);
-      else problems.push(...flatten(await classValidate(instance as object, { ...DEFAULT_VALIDATOR_OPTIONS, ...definition.validatorOptions }), 'content'));
-    }
-    if (problems.length === 0 && definition.validate) problems.push(...await definition.validate(content));
-    if (problems.length > 0) {
-      const shown = problems.slice(0, MAX_PROBLEMS).map(clip);
-      throw new ImError('VALIDATION_FAILED', shown[0], { type, problems: shown });
-    }
+    if (definition.schema) return this.checkSchema(type, definition, content);
+    const problems = definition.validate!(content);
+    if (!Array.isArray(problems)) return Promise.resolve(problems).then(found => throwIfProblems(type, found));
+    throwIfProblems(type, problems);
   }
+
+  private async checkSchema(type: string, definition: MessageTypeDefinition, content: JsonObject): Promise<void> {
+    const instance = plainToInstance(definition.schema!, content, { enableImplicitConversion: false });
+    // class-validator validates every item of an array even when the array is already too long.
+    const oversized = oversizedArray(instance, 'content');
+    if (oversized) throwIfProblems(type, [ oversized ]);
+    throwIfProblems(type, flatten(await classValidate(instance as object, { ...DEFAULT_VALIDATOR_OPTIONS, ...definition.validatorOptions }), 'content'));
+    if (definition.validate) throwIfProblems(type, await definition.validate(content));
+  }
+}
+
+function throwIfProblems(type: string, problems: string[]): void {
+  if (problems.length === 0) return;
+  const shown = problems.slice(0, MAX_PROBLEMS).map(clip);
+  throw new ImError('VALIDATION_FAILED', shown[0], { type, problems: shown });
 }
 
 function clip(text: string): string {
