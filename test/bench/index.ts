@@ -20,6 +20,7 @@ import { CpuWindow, cpuSeconds, machineInfo, pidsByName, rssBytes, type CpuReadi
 import { formatSummary, summarizeProfile, type ProfileSummary } from './lib/profile';
 import type { ClientSpec, ClientStats, ConnectResult, HttpResult, Route, TrafficResult } from './lib/protocol';
 import { figures } from './lib/figures';
+import { causeOf } from './lib/causes';
 import { renderMarkdown, reportJson } from './lib/report';
 import { perSecond } from './lib/timeline';
 import {
@@ -907,6 +908,7 @@ class Bench {
       target(`messages lost (two nodes at ${eggIm.twoNodes.targetRate.toLocaleString('en')} msg/s)`, '0', eggIm.twoNodes.lost, allAccepted(eggIm.twoNodes) && eggIm.twoNodes.lost === 0,
         allAccepted(eggIm.twoNodes) ? lostNote(eggIm.twoNodes) : `not every send was accepted: ${eggIm.twoNodes.acked} of ${eggIm.twoNodes.sent} acked, ${eggIm.twoNodes.lost} of those lost`);
     }
+    for (const t of targets) if (t.met === false) Object.assign(t, causeOf(t.name, eggIm, bare));
   }
 
   /** The node's logged warnings and errors, counted per message and per scenario (or setup / shutdown) they fell in. */

@@ -44,6 +44,16 @@ function table(head: string[], rows: Array<Array<string | number | undefined>>):
   return [ line(head), line(head.map(() => '---')), ...rows.map(line) ].join('\n');
 }
 
+/** A row per target not met; targets of one window (steady p99, its ratio, p50) share their cause, said once. */
+export function notMetRows(notMet: Array<{ name: string; cause?: string; change?: string }>): string[][] {
+  return notMet.map((t, i) => {
+    const before = notMet[i - 1];
+    return before && t.cause !== undefined && t.cause === before.cause && t.change === before.change
+      ? [ t.name, 'as the row above', 'as the row above' ]
+      : [ t.name, t.cause ?? 'see its scenario below', t.change ?? '–' ];
+  });
+}
+
 export function renderMarkdown(report: any): string {
   const { meta, bare, eggIm, ratios, targets, profiles } = report;
   const m = meta.machine;
@@ -103,8 +113,11 @@ export function renderMarkdown(report: any): string {
     ])));
     const notes = targets.filter((t: any) => t.note).map((t: any) => `- ${t.name}: ${t.note}`);
     if (notes.length) p(...notes);
-    if (targets.some((t: any) => t.met === false)) {
-      p('For each target not met, the measured cause and the change that would close it: [performance.md, "What would close the remaining ' +
+    const notMet = targets.filter((t: any) => t.met === false);
+    if (notMet.length) {
+      p('### Targets not met: the cause measured in this run, and the change that would close it');
+      p(table([ 'target', 'measured beside it in this run', 'what would close it' ], notMetRows(notMet)));
+      p('The evidence for each change, and what each change already made bought: [performance.md, "What would close the remaining ' +
         'gaps"](performance.md#what-would-close-the-remaining-gaps).');
     }
   }
