@@ -88,7 +88,7 @@ class Bench {
   get outDir(): string {
     if (this.settings.out) return path.resolve(this.settings.out);
     const partial = [ 1, 2, 3, 4, 5, 6 ].some(scenario => !this.has(scenario)) || !this.settings.bare;
-    if (this.settings.quick || partial || this.settings.cpuProf || this.settings.appConfig || this.settings.nodeFlags.length) {
+    if (this.settings.quick || partial || this.settings.cpuProf || this.settings.appConfig || this.settings.nodeFlags.length || this.settings.warmupS) {
       return path.join(os.tmpdir(), `egg-im-bench-${this.settings.quick ? 'quick' : 'variant'}-${this.runId}`);
     }
     return path.join(ROOT, 'docs');
@@ -153,18 +153,33 @@ class Bench {
     return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
   }
 
-  /** One-to-one routes of load generator k: each of its pairs (2p, 2p+1), both ways. */
-  pairRoutes(k: number, users: User[], filter: (pair: number) => boolean = () => true): Route[] {
+  /**
+   * One-to-one routes of load generator k: each of its pairs (2p, 2p+1), both ways; `offset` 1 makes the pairs
+   * (2p+1, 2p+2) instead, each client with its other neighbour (other conversations).
+   */
+  pairRoutes(k: number, users: User[], offset = 0): Route[] {
     const clients = this.clientsOf(k);
     const forward: Route[] = [];
     const back: Route[] = [];
-    for (let i = 0; i + 1 < clients.length; i += 2) {
+    for (let i = offset; i + 1 < clients.length; i += 2) {
       const [ a, b ] = [ clients[i], clients[i + 1] ];
-      if (!filter(a / 2)) continue;
       forward.push({ from: a, to: { type: 'user', id: users[b].userId }, recipients: [ b ] });
       back.push({ from: b, to: { type: 'user', id: users[a].userId }, recipients: [ a ] });
     }
     return [ ...forward, ...back ];
+  }
+
+  /**
+   * With --warmup: the steady rate for that long on other pairs (their own conversations), unmeasured, so the steady
+   * minute starts with the send path already run (a variant: tells a cold process from the steady load itself).
+   */
+  async warmUp(target: string, users: User[], server: { pids: Record<string, number[]>; stats?: () => Promise<any>; node?: EggNode },
+    settle: () => Promise<void>): Promise<void> {
+    const { warmupS, steadyRate, drainS } = this.settings;
+    if (!warmupS) return;
+    const r = await this.traffic(`${target} warm-up`, `wu-${this.runId}`, k => this.pairRoutes(k, users, 1), steadyRate, warmupS, drainS, server);
+    this.log(`${target} warm-up: ${warmupS} s at ${steadyRate} msg/s on other pairs, p99 ${r.e2eMs.p99} ms (not part of the results)`);
+    await settle();
   }
 
   /** Runs `fn` while printing the load generators' progress and the server's CPU every few seconds. */
@@ -497,6 +512,7 @@ class Bench {
       if (this.has(2) || this.has(6)) {
         this.step('bare relay one-to-one steady');
         this.log(`bare: one-to-one steady, ${settings.steadyRate} msg/s for ${settings.steadyS} s`);
+        await this.warmUp('bare', users, { pids }, () => sleep(1000));
         this.report.bare.steady = await this.traffic('bare steady', `st-${this.runId}`, k => this.pairRoutes(k, users), settings.steadyRate,
           settings.steadyS, settings.drainS, { pids });
         this.logSteady('bare', this.report.bare.steady);
@@ -641,6 +657,7 @@ class Bench {
     if (this.has(2)) {
       this.step('egg-im one-to-one steady');
       this.log(`egg-im: one-to-one steady, ${settings.steadyRate} msg/s for ${settings.steadyS} s`);
+      await this.warmUp('egg-im', users, { pids: pids1, stats: stats1, node: node1 }, () => this.quiesce([ node1 ]));
       await this.markWindow('steady', node1, 'from');
       this.report.eggIm.steady = await this.traffic('egg-im steady', `st-${this.runId}`, k => this.pairRoutes(k, users), settings.steadyRate,
         settings.steadyS, settings.drainS, { pids: pids1, stats: stats1, checkStore: true, node: node1 });

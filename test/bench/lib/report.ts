@@ -96,7 +96,8 @@ export function renderMarkdown(report: any): string {
       `${s.clientsPerLoadGen.toLocaleString('en')} clients), on 127.0.0.1. End-to-end latency is send → the recipient's \`message:new\` ` +
       '(the send time travels in `content`; both ends of a pair live in the same process); ack latency is send → the sender\'s ack. ' +
       'A message is lost when its send was acknowledged and the recipient never got it; counted per pair.',
-    `- **Sizes**: ${s.clients.toLocaleString('en')} clients; steady ${s.steadyRate.toLocaleString('en')} msg/s for ${s.steadyS} s; ` +
+    `- **Sizes**: ${s.clients.toLocaleString('en')} clients; steady ${s.steadyRate.toLocaleString('en')} msg/s for ${s.steadyS} s` +
+      `${s.warmupS ? ` (after a warm-up of ${s.warmupS} s at that rate on other pairs, not measured)` : ''}; ` +
       `hold ${s.holdS} s (bare relay ${s.bareHoldS} s); saturation steps of ${s.saturation.stepS} s from ${s.saturation.startRate.toLocaleString('en')} msg/s ` +
       `(×${s.saturation.factor}) until p99 > ${s.saturation.p99LimitMs} ms; group of ${s.group.members} at ${s.group.rate} msg/s for ${s.group.seconds} s; ` +
       `history ${(s.history.conversations * s.history.perConversation).toLocaleString('en')} messages in ${s.history.conversations.toLocaleString('en')} ` +

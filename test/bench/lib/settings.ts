@@ -9,6 +9,8 @@ export interface Settings {
   appConfig?: string;
   /** Node flags for the egg-im processes (e.g. --max-semi-space-size=64); recorded in the report. */
   nodeFlags: string[];
+  /** Seconds of the steady rate on other pairs before each steady minute (0: none), so the minute starts warm (a variant). */
+  warmupS: number;
   clients: number;
   clientsPerLoadGen: number;
   /** Handshakes in flight at once, over all load generators. */
@@ -31,7 +33,7 @@ export interface Settings {
   deadlineS: number;
 }
 
-const FULL: Omit<Settings, 'quick' | 'scenarios' | 'bare' | 'cpuProf' | 'out' | 'appConfig' | 'nodeFlags'> = {
+const FULL: Omit<Settings, 'quick' | 'scenarios' | 'bare' | 'cpuProf' | 'out' | 'appConfig' | 'nodeFlags' | 'warmupS'> = {
   clients: 10000,
   clientsPerLoadGen: 8000,
   connectConcurrency: 400,
@@ -80,6 +82,8 @@ export const USAGE = `egg-im benchmark: egg-im on MySQL and Redis against a bare
   --app-config=JSON    merged into the bench app's config, to measure a variant, e.g.
                        --app-config='{"im":{"delivery":{"reorderWaitMs":50}}}'; the report goes to a temporary folder
   --node-flags="..."   Node flags for the egg-im processes, e.g. --node-flags="--max-semi-space-size=64" (a variant too)
+  --warmup=S           S seconds of the steady rate on other pairs before each steady minute (egg-im and the relay),
+                       so the minute starts with the send path warm (a variant too)
   --clients=N --rate=N --hold=S --steady=S   override the scenario sizes
 
 Needs MariaDB/MySQL and Redis (IM_BENCH_MYSQL_URL / IM_BENCH_REDIS_URL, else IM_TEST_MYSQL_URL / IM_TEST_REDIS_URL,
@@ -92,7 +96,7 @@ export function parseSettings(argv: string[]): Settings | 'help' {
     if (!match) throw new Error(`unknown argument ${arg}\n\n${USAGE}`);
     flags.set(match[1], match[2] ?? 'true');
   }
-  const known = [ 'quick', 'scenarios', 'out', 'no-bare', 'cpu-prof', 'app-config', 'node-flags', 'clients', 'rate', 'hold', 'steady', 'help' ];
+  const known = [ 'quick', 'scenarios', 'out', 'no-bare', 'cpu-prof', 'app-config', 'node-flags', 'clients', 'rate', 'hold', 'steady', 'warmup', 'help' ];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n\n${USAGE}`);
   if (flags.has('help')) return 'help';
   const quick = flags.has('quick');
@@ -113,6 +117,7 @@ export function parseSettings(argv: string[]): Settings | 'help' {
     out: flags.get('out'),
     appConfig: flags.get('app-config'),
     nodeFlags: (flags.get('node-flags') ?? '').split(/\s+/).filter(Boolean),
+    warmupS: flags.has('warmup') ? int('warmup', 0) : 0,
   };
   if (settings.nodeFlags.some(f => !f.startsWith('--'))) throw new Error('--node-flags takes Node options, e.g. --node-flags="--max-semi-space-size=64"');
   if (settings.appConfig !== undefined) {
@@ -145,20 +150,21 @@ export const SCENARIOS: Record<number, string> = { 1: 'connections', 2: 'one-to-
 export function plannedSteps(s: Settings): Array<{ name: string; seconds: number }> {
   const connect = s.clients / 1100 + 3;
   const window = (seconds: number) => seconds + (s.quick ? 1.5 : 5);
+  const warmup = s.warmupS ? window(s.warmupS) : 0;
   const saturation = (Math.min(s.saturation.maxSteps, 6) + (s.saturation.refine ? 1 : 0)) * window(s.saturation.stepS);
   const { history: h } = s;
   const sockets = [ 1, 2, 3, 4, 6 ].some(n => s.scenarios.includes(n));
   const steps: Array<{ name: string; seconds: number }> = [];
   if (s.bare && sockets) {
     steps.push({ name: 'bare relay connections', seconds: connect / 2 + (s.scenarios.includes(1) ? s.bareHoldS : 0) });
-    if (s.scenarios.includes(2) || s.scenarios.includes(6)) steps.push({ name: 'bare relay one-to-one steady', seconds: window(s.steadyS) });
+    if (s.scenarios.includes(2) || s.scenarios.includes(6)) steps.push({ name: 'bare relay one-to-one steady', seconds: window(s.steadyS) + warmup });
     if (s.scenarios.includes(3)) steps.push({ name: 'bare relay saturation', seconds: saturation });
     if (s.scenarios.includes(4)) steps.push({ name: 'bare relay group', seconds: window(s.group.seconds) });
   }
   steps.push({ name: 'egg-im start and users', seconds: 15 + s.clients / 2000 });
   if (sockets) steps.push({ name: 'egg-im connections', seconds: connect + (s.scenarios.includes(1) ? s.holdS : 0) });
   const egg: Record<number, number> = {
-    2: window(s.steadyS),
+    2: window(s.steadyS) + warmup,
     3: saturation,
     4: window(s.group.seconds),
     5: (h.conversations * h.perConversation) / 80000 + (3 * h.pages) / h.rate + (s.quick ? 2 : 10),
