@@ -68,7 +68,9 @@ export function causeOf(name: string, eggIm: any, bare: any): Cause | undefined 
     return {
       cause: `${load(w)}; ${batches(w)}${gc(w)}. The bare relay's run: ${load(bare.steady ?? {})}`,
       change: 'Headroom in the worker at this rate: its latency is queueing behind its own work and MariaDB\'s commits, on two ' +
-        `cores shared with the load generators. ${CPU_CHANGE}`,
+        'cores shared with the load generators. Its worst seconds are a cold process\'s first seconds (a start-up ramp of the ' +
+        'overload limit, or the send path warmed before ready) and a full GC\'s main-thread work (less old-generation growth ' +
+        `per message): performance.md, "The steady start and the last seconds". ${CPU_CHANGE}`,
     };
   }
   if (name.startsWith('server CPU per message')) {
