@@ -30,6 +30,7 @@ describe('the benchmark\'s causes of targets not met (test/bench/lib/causes.ts)'
       history: { recentRead: { clientMs: { p99: 16.6 }, serverMs: { p99: 12.7 }, ...steady } },
       twoNodes: { sent: 120000, acked: 103137, errors: { RATE_LIMITED: 16863 }, ...steady },
       twoNodesAtTargetRate: steady,
+      group: steady,
     };
     const bare = { steady: bareSteady };
     const p99 = causeOf('one-to-one steady p99', eggIm, bare)!;
@@ -43,6 +44,9 @@ describe('the benchmark\'s causes of targets not met (test/bench/lib/causes.ts)'
     assert.match(causeOf('history page p99, recent conversation ("from cache")', eggIm, bare)!.cause, /^client p99 16\.6 ms, the server's own p99 12\.7 ms/);
     assert.match(causeOf('messages lost (two nodes at 2,000 msg/s)', eggIm, bare)!.cause, /^16863 of 120000 sends refused \(\{"RATE_LIMITED":16863\}\), none of the accepted lost/);
     assert.match(causeOf('two nodes p99 at 1,000 msg/s', eggIm, bare)!.cause, /statements per message 2\.45; write batches of 50/);
+    const group = causeOf('group of 500 p99 vs bare relay', eggIm, bare)!;
+    assert.match(group.cause, /^the machine's cores 87 % busy.*longest young GC pause 57 ms/);
+    assert.match(group.change, /^Headroom, as for steady: .*less CPU per message in the worker\./);
     assert.equal(causeOf('server memory per idle connection (RSS)', eggIm, bare), undefined);
   });
 

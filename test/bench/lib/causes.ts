@@ -101,7 +101,9 @@ export function causeOf(name: string, eggIm: any, bare: any): Cause | undefined 
   if (name.startsWith('group of')) {
     return {
       cause: `${load(eggIm.group ?? {})}${gc(eggIm.group ?? {})}`,
-      change: 'The slow seconds of the group runs were single slow commits and GC pauses with the machine busy (performance.md, the group row)',
+      change: 'Headroom, as for steady: the group\'s slow seconds in earlier runs were single slow commits and GC pauses (a full GC ' +
+        'among them) with the machine busy (performance.md, the group row). Less old-generation growth per message would make ' +
+        `full GCs rarer; ${CPU_CHANGE.charAt(0).toLowerCase()}${CPU_CHANGE.slice(1)}`,
     };
   }
   if (name.startsWith('two nodes p99')) {
