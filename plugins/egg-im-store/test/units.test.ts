@@ -279,6 +279,22 @@ describe('egg-im-store units', () => {
       await queue.drain();
     });
 
+    it('a batch waiting in full when a run ends starts at once, ahead of the callbacks the event loop queued meanwhile', async () => {
+      const { queue, runs, finish } = recorded({ maxBatch: 2, lingerMs: 60 });
+      const all = [ 1, 2 ].map(n => queue.push(n));
+      await tick();
+      all.push(queue.push(3), queue.push(4));
+      // What a busy worker has queued by the time the database answers: other sockets' reads.
+      const order: string[] = [];
+      setImmediate(() => order.push(`other I/O (runs: ${runs.length})`));
+      finish();
+      await tick();
+      assert.deepEqual(order, [ 'other I/O (runs: 2)' ], 'the next run was under way before the queued callbacks ran');
+      assert.deepEqual(runs.map(r => r.items), [ [ 1, 2 ], [ 3, 4 ] ]);
+      finish();
+      assert.deepEqual(await Promise.all(all), [ 10, 20, 30, 40 ]);
+    });
+
     it('answers each item with its own result or Error; a run that throws rejects its whole batch', async () => {
       const { queue, finish } = recorded({ maxBatch: 10, lingerMs: 0 }, n => (n === 2 ? new Error('no 2') : n));
       const answers = [ 1, 2, 3 ].map(n => queue.push(n).then(v => v, (e: Error) => e.message));

@@ -88,8 +88,12 @@ export class BatchQueue<I, O> {
       for (const w of batch) w.reject(err);
     } finally {
       this.running = false;
-      if (this.waiting.length > 0) this.schedule();
-      else this.settleIdle();
+      if (this.waiting.length === 0) this.settleIdle();
+      // A full batch is waiting: it goes now, not behind the callbacks a busy event loop has queued meanwhile
+      // (other sockets' reads), which would stretch every run's cycle by the loop's backlog just when the
+      // queue is longest.
+      else if (!this.worthWaiting()) void this.flush();
+      else this.schedule();
     }
   }
 
