@@ -8,7 +8,7 @@ import { isImError } from 'egg-im-protocol';
 import { ImStore } from '../lib/ImStore';
 import { cleanFixture, coreLogShowing } from './helpers';
 import { migrations } from '../lib/migrations';
-import { runScript } from '../lib/sql/runScript';
+import { runScript, ScriptText } from '../lib/sql/runScript';
 
 const MIGRATION_NAMES = migrations.map(M => new M().name);
 
@@ -157,10 +157,8 @@ describe('egg-im-store on MariaDB', () => {
     const { dataSource } = app.imStore;
     mm(dataSource.options, 'maxQueryExecutionTime', 20);
     app.mockLog(app.coreLogger);
-    const results = await runScript(dataSource, 'mysql', [
-      { sql: 'SELECT ? AS a', params: [ 7 ] },
-      { sql: 'SELECT SLEEP(0.05) AS slept, @@in_transaction AS inside', params: [] },
-    ]) as Array<Array<Record<string, unknown>>>;
+    const results = await runScript(dataSource, 'mysql', new ScriptText([ 'SELECT ? AS a', 'SELECT SLEEP(0.05) AS slept, @@in_transaction AS inside' ]),
+      [ 7 ]) as Array<Array<Record<string, unknown>>>;
     assert.equal(Number(results[0][0].a), 7);
     assert.equal(Number(results[1][0].inside), 1, 'the statements ran inside the transaction');
     app.expectLog(/\[egg-im-store\] slow query \(\d+ ms\): START TRANSACTION; SELECT \? AS a; SELECT SLEEP/, app.coreLogger);

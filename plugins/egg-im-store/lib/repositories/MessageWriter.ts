@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
+import { LRUCache } from 'lru-cache';
 import type { StoreObserver } from 'egg-im-metrics';
 import type { ImStore } from '../ImStore';
 import { BatchQueue } from '../batch/BatchQueue';
 import { newId } from '../ids';
 import { derivedRows, dialectOf, marks, readInt, readTime, sqlTime, type Dialect } from '../sql/dialect';
-import { runScript, type Statement } from '../sql/runScript';
+import { runScript, ScriptText } from '../sql/runScript';
 import { KnownIds } from './KnownIds';
 import { byMemberKey, type StoredMessage } from './rows';
 import { isDuplicateKeyError } from '../dbErrors';
@@ -68,6 +69,8 @@ export class MessageWriter {
    * conversation's rows are made in the transaction that creates it), so a batch needs no statement for them.
    */
   private readonly knownConversations = new KnownIds(100_000);
+  /** The statements' text of the batches written so far, by shape (see `BatchPlan`): a few megabytes at most. */
+  private readonly scriptTexts = new LRUCache<string, ScriptText>({ maxSize: 2_000_000, sizeCalculation: text => text.packet.length });
 
   constructor(private readonly store: ImStore, private readonly options: MessageWriterOptions, private readonly observer: StoreObserver) {
     this.shards = Array.from({ length: Math.max(1, options.shards) },
@@ -130,7 +133,8 @@ export class MessageWriter {
       // 2. Sequence and persist, in one transaction (one round trip on MySQL). A message's seq is its
       //    conversation's new last_seq minus how many of the batch's messages follow it there (`back`).
       const plan = new BatchPlan(fresh.map(i => items[i]), newIdsFor(fresh.length), sqlTime(now), this.knownConversations, dialectOf(this.store.driver));
-      const out = await runScript(this.store.dataSource, this.store.driver, plan.statements());
+      const { text, params } = plan.script(this.scriptTexts);
+      const out = await runScript(this.store.dataSource, this.store.driver, text, params);
       const lastSeq = new Map((out.at(-1) as Array<{ id: string; last_seq: unknown }>).map(row => [ row.id, readInt(row.last_seq) ]));
       for (const conversationId of lastSeq.keys()) this.knownConversations.add(conversationId);
       fresh.forEach((i, n) => {
@@ -172,16 +176,20 @@ export class MessageWriter {
 /** A conversation's last_seq inside the transaction, after the batch's bump, read by a subquery. */
 const LAST_SEQ = (conversation: string) => `(SELECT k.last_seq FROM im_conversations k WHERE k.id = ${conversation})`;
 
-/** SQL for a value, with the parameters its `?` take. */
-interface Expr {
-  sql: string;
-  params: unknown[];
+/** A member row whose read cursor a batch moves: the sender's, to its latest message of the batch there. */
+interface CursorRow {
+  conversationId: string;
+  userId: string;
+  /** The row's seq is the conversation's new last_seq minus this (as `BatchPlan.back`). */
+  back: number;
 }
 
 /**
  * The statements of one write batch (new messages only). Seqs are computed by the database from the
  * conversation rows the first statement locks and bumps, so the batch needs no read before its writes. On
  * MySQL the new last_seqs are read once into session variables (`@im_seq0`…); on SQLite each seq is a subquery.
+ * The statements' text depends only on the batch's shape (how many conversations, and which of them each row
+ * belongs to): it is built once per shape and kept by the writer; a batch builds only its parameters.
  */
 class BatchPlan {
   /** For each message: how many later messages of the batch share its conversation (seq = last_seq - back). */
@@ -189,10 +197,17 @@ class BatchPlan {
   private readonly counts = new Map<string, { item: AppendItem; count: number }>();
   /** Conversations in id order, so concurrent writers lock rows in the same order; locks are held to commit. */
   private readonly conversations: string[];
-  private readonly variable = new Map<string, string>();
+  /** A conversation's place in `conversations`; on MySQL its new last_seq is in `@im_seq<place>`. */
+  private readonly place = new Map<string, number>();
+  /** The messages' rows, as item indices: by conversation, then in the order they came (their seqs ascending). */
+  private readonly rows: number[];
+  private readonly directCursors: CursorRow[] = [];
+  private readonly groupCursors: CursorRow[] = [];
+  /** The other member of each direct conversation the batch creates: conversation, user, its count, time. */
+  private readonly otherMembers: unknown[][] = [];
 
   constructor(private readonly items: AppendItem[], readonly ids: string[], private readonly at: string,
-    private readonly knownConversations: KnownIds, private readonly dialect: Dialect) {
+    knownConversations: KnownIds, private readonly dialect: Dialect) {
     for (const item of items) {
       const entry = this.counts.get(item.conversationId);
       if (entry) entry.count++;
@@ -205,51 +220,25 @@ class BatchPlan {
       return this.counts.get(item.conversationId)!.count - n;
     });
     this.conversations = [ ...this.counts.keys() ].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    if (dialect.sessionVariables) this.conversations.forEach((id, i) => this.variable.set(id, `@im_seq${i}`));
+    this.conversations.forEach((id, i) => this.place.set(id, i));
+    this.rows = items.map((_, n) => n).sort((a, b) => this.placeOf(items[a]) - this.placeOf(items[b]) || a - b);
+    this.planCursors(knownConversations);
   }
 
-  /** The seq of a message `back` places before the end of its conversation's part of the batch. */
-  private seq(conversationId: string, back: number): Expr {
-    const variable = this.variable.get(conversationId);
-    return variable ? { sql: `${variable} - ?`, params: [ back ] } : { sql: `${LAST_SEQ('?')} - ?`, params: [ conversationId, back ] };
+  /** The statements' text (from `texts` when a batch of this shape ran before) and each statement's parameters. */
+  script(texts: LRUCache<string, ScriptText>): { text: ScriptText; params: unknown[] } {
+    const shape = this.shape();
+    let text = texts.get(shape);
+    if (!text) texts.set(shape, text = new ScriptText(this.texts()));
+    return { text, params: this.params() };
   }
 
-  statements(): Statement[] {
-    const { items, ids, back, at, dialect, conversations } = this;
-    const seqs = items.map((m, n) => this.seq(m.conversationId, back[n]));
-    const statements: Statement[] = [
-      {
-        // Bump each conversation's last_seq by its count (creating direct ones on their first message).
-        sql: `INSERT INTO im_conversations (id, type, group_id, last_seq, created_at, updated_at) VALUES ${rowsOf(conversations.length, 6)} ` +
-          dialect.onConflict([ 'id' ], v => `last_seq = last_seq + ${v('last_seq')}, updated_at = ${v('updated_at')}`),
-        params: conversations.flatMap(id => {
-          const { item, count } = this.counts.get(id)!;
-          return [ id, item.kind, item.groupId ?? null, count, at, at ];
-        }),
-      },
-    ];
-    if (dialect.sessionVariables) {
-      statements.push({
-        sql: `SELECT ${conversations.map(() => 'MAX(CASE WHEN id = ? THEN last_seq END)').join(', ')} INTO ${[ ...this.variable.values() ].join(', ')} ` +
-          `FROM im_conversations WHERE id IN (${marks(conversations.length)})`,
-        params: [ ...conversations, ...conversations ],
-      });
-    }
-    statements.push(
-      {
-        sql: `INSERT INTO im_messages (${MESSAGE_COLUMNS}) VALUES ${seqs.map(seq => `(?, ?, ${seq.sql}, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
-        params: items.flatMap((m, n) => [ ids[n], m.conversationId, ...seqs[n].params, m.senderId, m.clientMsgId, m.type, m.contentJson, m.metaJson, at ]),
-      },
-      { sql: `INSERT INTO im_outbox (message_id, created_at) VALUES ${rowsOf(ids.length, 2)}`, params: ids.flatMap(id => [ id, at ]) },
-      ...this.cursorStatements(),
-      { sql: `SELECT id, last_seq FROM im_conversations WHERE id IN (${marks(conversations.length)})`, params: conversations },
-    );
-    return statements;
+  private placeOf(item: { conversationId: string }): number {
+    return this.place.get(item.conversationId)!;
   }
 
   /** The sender has read what it sent (its read cursor moves to it); a new direct conversation gets its member rows. */
-  private cursorStatements(): Statement[] {
-    const { dialect } = this;
+  private planCursors(knownConversations: KnownIds): void {
     // conversation\nsender → the smallest `back` of the sender's messages there (its latest message).
     const direct = new Map<string, number>();
     const group = new Map<string, number>();
@@ -258,48 +247,102 @@ class BatchPlan {
       const key = `${item.conversationId}\n${item.senderId}`;
       target.set(key, Math.min(target.get(key) ?? Infinity, this.back[n]));
     });
-    const statements: Statement[] = [];
-    if (direct.size > 0) {
+    const cursorRows = (cursors: Map<string, number>, into: CursorRow[]) => {
+      for (const [ key, back ] of [ ...cursors ].sort(byMemberKey)) {
+        const [ conversationId, userId ] = key.split('\n');
+        into.push({ conversationId, userId, back });
+      }
+    };
+    cursorRows(direct, this.directCursors);
+    cursorRows(group, this.groupCursors);
+    // A conversation known to exist already has both member rows; one this batch creates (its last_seq is the
+    // batch's count) needs the other member's.
+    for (const [ conversationId, { item, count } ] of this.counts) {
+      if (item.kind !== 'direct' || knownConversations.has(conversationId)) continue;
+      for (const memberId of item.directMemberIds ?? []) {
+        if (!direct.has(`${conversationId}\n${memberId}`)) this.otherMembers.push([ conversationId, memberId, count, this.at ]);
+      }
+    }
+  }
+
+  /** What the statements' text depends on: the conversations' count, and the conversation of each row. */
+  private shape(): string {
+    const places = (rows: Array<{ conversationId: string }>) => rows.map(row => this.placeOf(row)).join(',');
+    return `${this.conversations.length}|${places(this.rows.map(n => this.items[n]))}|${places(this.directCursors)}|` +
+      `${this.otherMembers.length}|${places(this.groupCursors)}`;
+  }
+
+  /** The seq of a row of `conversationId`, with one `?` for its `back` (and one before it for the id, on SQLite). */
+  private seqSql(conversationId: string): string {
+    return this.dialect.sessionVariables ? `@im_seq${this.place.get(conversationId)} - ?` : `${LAST_SEQ('?')} - ?`;
+  }
+
+  private pushSeq(params: unknown[], conversationId: string, back: number): void {
+    if (this.dialect.sessionVariables) params.push(back);
+    else params.push(conversationId, back);
+  }
+
+  private texts(): string[] {
+    const { dialect, conversations, directCursors, groupCursors } = this;
+    const cursorRow = (row: CursorRow) => `(?, ?, ${this.seqSql(row.conversationId)}, ?)`;
+    // Bump each conversation's last_seq by its count (creating direct ones on their first message).
+    const texts = [ `INSERT INTO im_conversations (id, type, group_id, last_seq, created_at, updated_at) VALUES ${rowsOf(conversations.length, 6)} ` +
+      dialect.onConflict([ 'id' ], v => `last_seq = last_seq + ${v('last_seq')}, updated_at = ${v('updated_at')}`) ];
+    if (dialect.sessionVariables) {
+      texts.push(`SELECT ${conversations.map(() => 'MAX(CASE WHEN id = ? THEN last_seq END)').join(', ')} ` +
+        `INTO ${conversations.map((_, i) => `@im_seq${i}`).join(', ')} FROM im_conversations WHERE id IN (${marks(conversations.length)})`);
+    }
+    texts.push(
+      `INSERT INTO im_messages (${MESSAGE_COLUMNS}) VALUES ${this.rows.map(n => `(?, ?, ${this.seqSql(this.items[n].conversationId)}, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
+      `INSERT INTO im_outbox (message_id, created_at) VALUES ${rowsOf(this.ids.length, 2)}`,
+    );
+    if (directCursors.length > 0) {
       // Direct conversations: an upsert makes the sender's row the first time.
-      const rows = [ ...direct ].sort(byMemberKey).map(([ key, back ]) => {
-        const [ conversationId, userId ] = key.split('\n');
-        return { conversationId, userId, seq: this.seq(conversationId, back) };
-      });
-      statements.push({
-        sql: `INSERT INTO im_members (conversation_id, user_id, read_seq, joined_at) VALUES ${rows.map(r => `(?, ?, ${r.seq.sql}, ?)`).join(', ')} ` +
-          dialect.onConflict([ 'conversation_id', 'user_id' ], v => `read_seq = ${dialect.greatest('read_seq', v('read_seq'))}`),
-        params: rows.flatMap(r => [ r.conversationId, r.userId, ...r.seq.params, this.at ]),
-      });
-      // …and the other member's row, when this batch created the conversation (its last_seq is the batch's
-      // count); a conversation known to exist already has it.
-      const others: unknown[][] = [];
-      for (const [ conversationId, { item, count } ] of this.counts) {
-        if (item.kind !== 'direct' || this.knownConversations.has(conversationId)) continue;
-        for (const memberId of item.directMemberIds ?? []) {
-          if (!direct.has(`${conversationId}\n${memberId}`)) others.push([ conversationId, memberId, count, this.at ]);
-        }
-      }
-      if (others.length > 0) {
-        statements.push({
-          sql: `${dialect.insertIgnore} INTO im_members (conversation_id, user_id, read_seq, joined_at) ` +
-            `SELECT v.c, v.u, 0, v.t FROM (${derivedRows([ 'c', 'u', 'n', 't' ], others.length)}) v WHERE ${LAST_SEQ('v.c')} = v.n`,
-          params: others.flat(),
-        });
-      }
+      texts.push(`INSERT INTO im_members (conversation_id, user_id, read_seq, joined_at) VALUES ${directCursors.map(cursorRow).join(', ')} ` +
+        dialect.onConflict([ 'conversation_id', 'user_id' ], v => `read_seq = ${dialect.greatest('read_seq', v('read_seq'))}`));
     }
-    if (group.size > 0) {
+    if (this.otherMembers.length > 0) {
+      texts.push(`${dialect.insertIgnore} INTO im_members (conversation_id, user_id, read_seq, joined_at) ` +
+        `SELECT v.c, v.u, 0, v.t FROM (${derivedRows([ 'c', 'u', 'n', 't' ], this.otherMembers.length)}) v WHERE ${LAST_SEQ('v.c')} = v.n`);
+    }
+    if (groupCursors.length > 0) {
       // Groups: update only; a member removed a moment ago must not come back through its own message.
-      const rows = [ ...group ].sort(byMemberKey).map(([ key, back ]) => {
-        const [ conversationId, userId ] = key.split('\n');
-        return { conversationId, userId, seq: this.seq(conversationId, back) };
-      });
-      statements.push({
-        sql: dialect.updateFrom('im_members', 'm', [ 'c', 'u', 's', 't' ], rows.length, 'm.conversation_id = v.c AND m.user_id = v.u',
-          'm.read_seq = v.s, m.read_at = v.t', 'm.read_seq < v.s', (row, column) => (column === 2 ? rows[row].seq.sql : '?')),
-        params: rows.flatMap(r => [ r.conversationId, r.userId, ...r.seq.params, this.at ]),
-      });
+      texts.push(dialect.updateFrom('im_members', 'm', [ 'c', 'u', 's', 't' ], groupCursors.length, 'm.conversation_id = v.c AND m.user_id = v.u',
+        'm.read_seq = v.s, m.read_at = v.t', 'm.read_seq < v.s', (row, column) => (column === 2 ? this.seqSql(groupCursors[row].conversationId) : '?')));
     }
-    return statements;
+    texts.push(`SELECT id, last_seq FROM im_conversations WHERE id IN (${marks(conversations.length)})`);
+    return texts;
+  }
+
+  /** The statements' parameters, one after the other in the order of `texts()`. */
+  private params(): unknown[] {
+    const { items, ids, at, conversations } = this;
+    const params: unknown[] = [];
+    for (const id of conversations) {
+      const { item, count } = this.counts.get(id)!;
+      params.push(id, item.kind, item.groupId ?? null, count, at, at);
+    }
+    if (this.dialect.sessionVariables) params.push(...conversations, ...conversations);
+    for (const n of this.rows) {
+      const m = items[n];
+      params.push(ids[n], m.conversationId);
+      this.pushSeq(params, m.conversationId, this.back[n]);
+      params.push(m.senderId, m.clientMsgId, m.type, m.contentJson, m.metaJson, at);
+    }
+    for (const id of ids) params.push(id, at);
+    this.pushCursors(params, this.directCursors);
+    for (const row of this.otherMembers) params.push(...row);
+    this.pushCursors(params, this.groupCursors);
+    params.push(...conversations);
+    return params;
+  }
+
+  private pushCursors(params: unknown[], rows: CursorRow[]): void {
+    for (const row of rows) {
+      params.push(row.conversationId, row.userId);
+      this.pushSeq(params, row.conversationId, row.back);
+      params.push(this.at);
+    }
   }
 }
 

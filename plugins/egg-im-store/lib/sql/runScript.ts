@@ -1,31 +1,45 @@
 import type { DataSource } from 'typeorm';
 import type { StoreDriver } from '../types';
 
-export interface Statement {
-  sql: string;
-  params: unknown[];
+/**
+ * The text of a script's statements, how many parameters (`?`) each takes, and the whole transaction as one
+ * packet (MySQL). A caller that runs scripts of the same shape many times builds it once per shape and keeps it.
+ */
+export class ScriptText {
+  readonly packet: string;
+  readonly paramCounts: readonly number[];
+
+  constructor(readonly statements: readonly string[]) {
+    this.packet = [ 'START TRANSACTION', ...statements, 'COMMIT' ].join(';\n');
+    this.paramCounts = statements.map(sql => sql.split('?').length - 1);
+  }
 }
 
 /**
- * Runs `statements` as one transaction and resolves each one's result (rows for a SELECT). On MySQL the
- * whole transaction is one multi-statement packet (`START TRANSACTION; …; COMMIT`): one round trip instead
- * of one per statement, which on the message path is most of what a write batch costs the process (each
- * write to a socket wakes the database). On SQLite the statements run one after the other in a transaction.
- * Not retried here: wrap it in `ImStore.withRetry`.
+ * Runs the statements of `text` with `params` (all of them, in order) as one transaction and resolves each one's
+ * result (rows for a SELECT). On MySQL the whole transaction is one multi-statement packet: one round trip
+ * instead of one per statement, which on the message path is most of what a write batch costs the process
+ * (each write to a socket wakes the database). On SQLite the statements run one after the other in a
+ * transaction. Not retried here: wrap it in `ImStore.withRetry`.
  */
-export async function runScript(dataSource: DataSource, driver: StoreDriver, statements: Statement[]): Promise<unknown[]> {
+export async function runScript(dataSource: DataSource, driver: StoreDriver, text: ScriptText, params: readonly unknown[]): Promise<unknown[]> {
+  const expected = text.paramCounts.reduce((sum, n) => sum + n, 0);
+  if (params.length !== expected) throw new Error(`[egg-im-store] a script of ${expected} parameters was given ${params.length}`);
   if (driver !== 'mysql') {
     return dataSource.transaction(async manager => {
       const results: unknown[] = [];
-      for (const { sql, params } of statements) results.push(await manager.query(sql, params));
+      let from = 0;
+      for (const [ i, sql ] of text.statements.entries()) {
+        results.push(await manager.query(sql, params.slice(from, from += text.paramCounts[i])));
+      }
       return results;
     });
   }
   const connection: RawConnection = await (dataSource.driver as any).obtainMasterConnection();
-  const sql = [ 'START TRANSACTION', ...statements.map(s => s.sql), 'COMMIT' ].join(';\n');
+  const sql = text.packet;
   const started = Date.now();
   try {
-    const results = await query(connection, sql, statements.flatMap(s => s.params));
+    const results = await query(connection, sql, params as unknown[]);
     connection.release();
     // TypeORM's slow-query warning (slowQueryMs) for the packet, which does not go through its query runner.
     const took = Date.now() - started;
