@@ -4,7 +4,7 @@ import { SenderLimit, type Limiter } from '../lib/pipeline/SenderLimit';
 /** The shared count as the cache's limiter keeps it, in memory, recording each call. */
 class SharedCount implements Limiter {
   points = 10;
-  readonly durationMs = 60_000;
+  durationMs = 60_000;
   readonly calls: Array<[ string, number ]> = [];
   readonly taken = new Map<string, number>();
 
@@ -63,6 +63,26 @@ describe('egg-im-router: SenderLimit', () => {
       await sleep(150);
       refused(() => limit.take('u1'));
       limit.take('u2');
+    } finally {
+      limit.stop();
+    }
+  });
+
+  it('forgets a user whose window ended, though no one sent enough to be shared', async () => {
+    const shared = new SharedCount();
+    shared.points = 100;
+    shared.durationMs = 60;
+    const limit = new SenderLimit(shared, logger);
+    try {
+      for (const user of [ 'a', 'b', 'c' ]) limit.take(user);
+      assert.strictEqual(limit.tracked, 3);
+      await sleep(100);
+      limit.take('d');
+      await sleep(100);
+      assert.strictEqual(limit.tracked, 0, 'ended windows are not kept');
+      assert.deepStrictEqual(shared.calls, [], 'nothing was shared');
+      limit.take('a');
+      assert.strictEqual(limit.tracked, 1, 'a returning user starts a new window');
     } finally {
       limit.stop();
     }

@@ -36,6 +36,7 @@ export class SenderLimit {
   private toShare = new Set<string>();
   private readonly shareFrom: number;
   private shareTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
   private unreported = 0;
   private readonly users = new Set<string>();
   private reportedAt = 0;
@@ -52,7 +53,10 @@ export class SenderLimit {
       this.blockedUntil.delete(senderId);
     }
     let window = this.windows.get(senderId);
-    if (!window || now - window.startedAt >= this.limiter.durationMs) this.windows.set(senderId, window = { startedAt: now, taken: 0, shared: 0 });
+    if (!window || this.ended(window, now)) {
+      this.windows.set(senderId, window = { startedAt: now, taken: 0, shared: 0 });
+      this.sweepLater();
+    }
     if (window.taken + count > this.limiter.points) return this.refuse(senderId, count, window.startedAt + this.limiter.durationMs - now);
     window.taken += count;
     if (window.taken >= this.shareFrom) {
@@ -61,10 +65,34 @@ export class SenderLimit {
     }
   }
 
+  /** How many users this node keeps a window or a refusal for (ended ones are forgotten within a window's length). */
+  get tracked(): number {
+    return new Set([ ...this.windows.keys(), ...this.blockedUntil.keys() ]).size;
+  }
+
   /** Stops sharing (the app closes): what was not shared yet is dropped with the node's windows. */
   stop(): void {
     clearTimeout(this.shareTimer);
+    clearTimeout(this.sweepTimer);
     this.shareTimer = undefined;
+    this.sweepTimer = undefined;
+  }
+
+  private sweepLater(): void {
+    this.sweepTimer ??= setTimeout(() => this.sweep(), this.limiter.durationMs).unref();
+  }
+
+  /** Forgets ended windows and refusals, so that a node keeps only the users who sent lately, however many ever did. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const now = Date.now();
+    for (const [ userId, window ] of this.windows) if (this.ended(window, now)) this.windows.delete(userId);
+    for (const [ userId, until ] of this.blockedUntil) if (until <= now) this.blockedUntil.delete(userId);
+    if (this.windows.size > 0 || this.blockedUntil.size > 0) this.sweepLater();
+  }
+
+  private ended(window: Window, now: number): boolean {
+    return now - window.startedAt >= this.limiter.durationMs;
   }
 
   private share(): void {
@@ -72,10 +100,10 @@ export class SenderLimit {
     const users = this.toShare;
     this.toShare = new Set();
     const now = Date.now();
-    for (const [ userId, window ] of this.windows) if (now - window.startedAt >= this.limiter.durationMs) this.windows.delete(userId);
     for (const userId of users) {
       const window = this.windows.get(userId);
-      if (!window || window.taken === window.shared) continue;
+      // An ended window's sends belong to a shared window that has ended too.
+      if (!window || this.ended(window, now) || window.taken === window.shared) continue;
       const points = window.taken - window.shared;
       window.shared = window.taken;
       this.limiter.consume(userId, points).then(decision => {
