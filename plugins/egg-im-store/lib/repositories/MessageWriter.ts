@@ -199,6 +199,8 @@ class BatchPlan {
   private readonly conversations: string[];
   /** A conversation's place in `conversations`; on MySQL its new last_seq is in `@im_seq<place>`. */
   private readonly place = new Map<string, number>();
+  /** Each item's conversation's place. */
+  private readonly itemPlaces: number[];
   /** The messages' rows, as item indices: by conversation, then in the order they came (their seqs ascending). */
   private readonly rows: number[];
   private readonly directCursors: CursorRow[] = [];
@@ -221,7 +223,8 @@ class BatchPlan {
     });
     this.conversations = [ ...this.counts.keys() ].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     this.conversations.forEach((id, i) => this.place.set(id, i));
-    this.rows = items.map((_, n) => n).sort((a, b) => this.placeOf(items[a]) - this.placeOf(items[b]) || a - b);
+    this.itemPlaces = items.map(item => this.placeOf(item));
+    this.rows = items.map((_, n) => n).sort((a, b) => this.itemPlaces[a] - this.itemPlaces[b] || a - b);
     this.planCursors(knownConversations);
   }
 
@@ -268,7 +271,7 @@ class BatchPlan {
   /** What the statements' text depends on: the conversations' count, and the conversation of each row. */
   private shape(): string {
     const places = (rows: Array<{ conversationId: string }>) => rows.map(row => this.placeOf(row)).join(',');
-    return `${this.conversations.length}|${places(this.rows.map(n => this.items[n]))}|${places(this.directCursors)}|` +
+    return `${this.conversations.length}|${this.rows.map(n => this.itemPlaces[n]).join(',')}|${places(this.directCursors)}|` +
       `${this.otherMembers.length}|${places(this.groupCursors)}`;
   }
 

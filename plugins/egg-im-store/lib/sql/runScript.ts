@@ -8,10 +8,13 @@ import type { StoreDriver } from '../types';
 export class ScriptText {
   readonly packet: string;
   readonly paramCounts: readonly number[];
+  /** All the statements' parameters together. */
+  readonly paramCount: number;
 
   constructor(readonly statements: readonly string[]) {
     this.packet = [ 'START TRANSACTION', ...statements, 'COMMIT' ].join(';\n');
     this.paramCounts = statements.map(sql => sql.split('?').length - 1);
+    this.paramCount = this.paramCounts.reduce((sum, n) => sum + n, 0);
   }
 }
 
@@ -23,8 +26,7 @@ export class ScriptText {
  * transaction. Not retried here: wrap it in `ImStore.withRetry`.
  */
 export async function runScript(dataSource: DataSource, driver: StoreDriver, text: ScriptText, params: readonly unknown[]): Promise<unknown[]> {
-  const expected = text.paramCounts.reduce((sum, n) => sum + n, 0);
-  if (params.length !== expected) throw new Error(`[egg-im-store] a script of ${expected} parameters was given ${params.length}`);
+  if (params.length !== text.paramCount) throw new Error(`[egg-im-store] a script of ${text.paramCount} parameters was given ${params.length}`);
   if (driver !== 'mysql') {
     return dataSource.transaction(async manager => {
       const results: unknown[] = [];
