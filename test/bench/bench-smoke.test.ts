@@ -68,6 +68,13 @@ describe('the benchmark, --quick (npm run bench -- --quick)', function() {
       assert.equal(typeof r.deliveriesPerS, 'number', `${label}.deliveriesPerS`);
       assert.equal(typeof r.cpu.machineBusyPct, 'number', `${label}.cpu`);
     }
+    // The cold start: the warm-up before the steady minute, reported apart from it.
+    for (const [ label, r ] of Object.entries<any>({ 'eggIm.coldStart': eggIm.coldStart, 'bare.coldStart': bare.coldStart })) {
+      latency(r?.e2eMs, `${label}.e2eMs`);
+      assert(r.sent > 0 && r.perSecond.rows.length > 0, `${label}: its messages and their seconds`);
+    }
+    assert.match(markdown, /\*\*The cold start\.\*\* Before the minute, 1 s at the same rate/);
+    assert.match(markdown, /\| slowest delivery per second of sending \(ms\) \| [\d,]+( \/ [\d,]+)* \| [\d,]+( \/ [\d,]+)* \|/);
     assert.equal(typeof eggIm.steady.cpu.processes['egg-im worker'], 'number');
     // The server's write system calls (its frames leave in them): the worker and the relay both write.
     assert(eggIm.steady.cpu.writeCallsPerS['egg-im worker'] > 0, 'eggIm.steady write calls');

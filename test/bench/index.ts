@@ -26,7 +26,7 @@ import { perSecond } from './lib/timeline';
 import {
   MYSQL_URL, REDIS_URL, ServiceCounters, countStored, createDatabase, directConversationId, dropDatabase, dropRedisPrefix, mysqlInfo, redisInfo, seedHistory, uniqueName,
 } from './lib/services';
-import { USAGE, parseSettings, plannedSteps, type Settings } from './lib/settings';
+import { DEFAULT_WARMUP_S, USAGE, parseSettings, plannedSteps, type Settings } from './lib/settings';
 
 type Target = 'bare' | 'eggIm';
 interface User { index: number; userId: string; token?: string }
@@ -88,7 +88,8 @@ class Bench {
   get outDir(): string {
     if (this.settings.out) return path.resolve(this.settings.out);
     const partial = [ 1, 2, 3, 4, 5, 6 ].some(scenario => !this.has(scenario)) || !this.settings.bare;
-    if (this.settings.quick || partial || this.settings.cpuProf || this.settings.appConfig || this.settings.nodeFlags.length || this.settings.warmupS) {
+    const variant = this.settings.cpuProf || this.settings.appConfig || this.settings.nodeFlags.length || this.settings.warmupS !== DEFAULT_WARMUP_S;
+    if (this.settings.quick || partial || variant) {
       return path.join(os.tmpdir(), `egg-im-bench-${this.settings.quick ? 'quick' : 'variant'}-${this.runId}`);
     }
     return path.join(ROOT, 'docs');
@@ -170,16 +171,19 @@ class Bench {
   }
 
   /**
-   * With --warmup: the steady rate for that long on other pairs (their own conversations), unmeasured, so the steady
-   * minute starts with the send path already run (a variant: tells a cold process from the steady load itself).
+   * The steady rate for --warmup seconds on other pairs (their own conversations), before the steady minute: the
+   * first seconds of processes that have not run the send path yet (the server's, and the load generators' sending),
+   * reported apart as the cold start, so that the minute measures warm ones. Undefined with --warmup=0.
    */
   async warmUp(target: string, users: User[], server: { pids: Record<string, number[]>; stats?: () => Promise<any>; node?: EggNode },
-    settle: () => Promise<void>): Promise<void> {
+    settle: () => Promise<void>): Promise<any> {
     const { warmupS, steadyRate, drainS } = this.settings;
-    if (!warmupS) return;
-    const r = await this.traffic(`${target} warm-up`, `wu-${this.runId}`, k => this.pairRoutes(k, users, 1), steadyRate, warmupS, drainS, server);
-    this.log(`${target} warm-up: ${warmupS} s at ${steadyRate} msg/s on other pairs, p99 ${r.e2eMs.p99} ms (not part of the results)`);
+    if (!warmupS) return undefined;
+    const r = await this.traffic(`${target} cold start`, `wu-${this.runId}`, k => this.pairRoutes(k, users, 1), steadyRate, warmupS, drainS, server);
+    this.log(`${target} cold start: ${warmupS} s at ${steadyRate} msg/s on other pairs, p99 ${r.e2eMs.p99} ms, slowest delivery per second ` +
+      `${(r.perSecond?.rows ?? []).map((row: { slowestMs: number }) => Math.round(row.slowestMs)).join(' / ')} ms (reported apart from the steady minute)`);
     await settle();
+    return r;
   }
 
   /** Runs `fn` while printing the load generators' progress and the server's CPU every few seconds. */
@@ -512,7 +516,7 @@ class Bench {
       if (this.has(2) || this.has(6)) {
         this.step('bare relay one-to-one steady');
         this.log(`bare: one-to-one steady, ${settings.steadyRate} msg/s for ${settings.steadyS} s`);
-        await this.warmUp('bare', users, { pids }, () => sleep(1000));
+        this.report.bare.coldStart = await this.warmUp('bare', users, { pids }, () => sleep(1000));
         this.report.bare.steady = await this.traffic('bare steady', `st-${this.runId}`, k => this.pairRoutes(k, users), settings.steadyRate,
           settings.steadyS, settings.drainS, { pids });
         this.logSteady('bare', this.report.bare.steady);
@@ -657,7 +661,7 @@ class Bench {
     if (this.has(2)) {
       this.step('egg-im one-to-one steady');
       this.log(`egg-im: one-to-one steady, ${settings.steadyRate} msg/s for ${settings.steadyS} s`);
-      await this.warmUp('egg-im', users, { pids: pids1, stats: stats1, node: node1 }, () => this.quiesce([ node1 ]));
+      this.report.eggIm.coldStart = await this.warmUp('egg-im', users, { pids: pids1, stats: stats1, node: node1 }, () => this.quiesce([ node1 ]));
       await this.markWindow('steady', node1, 'from');
       this.report.eggIm.steady = await this.traffic('egg-im steady', `st-${this.runId}`, k => this.pairRoutes(k, users), settings.steadyRate,
         settings.steadyS, settings.drainS, { pids: pids1, stats: stats1, checkStore: true, node: node1 });

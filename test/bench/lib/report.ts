@@ -39,6 +39,28 @@ function stalls(timeline?: Array<[number, number, number]>): string {
   return `${slow.length} (at ${worst.t} s: ${worst.over} over 1 s, up to ${n(worst.max, 0)} ms)`;
 }
 
+/** The slowest delivery of the messages sent in each second (ms), in order. */
+function slowestPerSecond(r: any): string {
+  const rows: any[] | undefined = r?.perSecond?.rows;
+  return rows?.length ? rows.map(row => n(row.slowestMs, 0)).join(' / ') : '–';
+}
+
+/** The warm-up before the steady minute: the first seconds of processes that had not sent yet, at the same rate. */
+function coldStart(e: any, b: any, seconds: number): string[] {
+  return [
+    `**The cold start.** Before the minute, ${seconds} s at the same rate on other pairs (each client with its other neighbour): the first ` +
+      'messages the server and the load generators handle in this run, on processes that have not run the send path yet (a node that ' +
+      'takes its full load as it starts meets the same). Not part of the figures above; what stalls in it: [performance.md, "The cold start"](performance.md#the-cold-start-reported-apart-session-16).',
+    table([ '', 'egg-im', 'bare relay', 'egg-im / bare' ], [
+      [ 'messages sent / acked', e && `${n(e.sent, 0)} / ${n(e.acked, 0)}`, b && `${n(b.sent, 0)} / ${n(b.acked, 0)}`, '' ],
+      [ E2E, lat(e?.e2eMs), lat(b?.e2eMs), ratio(e?.e2eMs.p99, b?.e2eMs.p99) ],
+      [ 'slowest delivery per second of sending (ms)', slowestPerSecond(e), slowestPerSecond(b), '' ],
+      [ 'lost', e?.lost, b?.lost, '' ],
+      [ CPU, e && `${n(serverCpu(e.cpu), 0)} %`, b && `${n(serverCpu(b.cpu), 0)} %`, '' ],
+    ]),
+  ];
+}
+
 function table(head: string[], rows: Array<Array<string | number | undefined>>): string {
   const line = (cells: Array<string | number | undefined>) => `| ${cells.map(c => (c === undefined ? '–' : String(c))).join(' | ')} |`;
   return [ line(head), line(head.map(() => '---')), ...rows.map(line) ].join('\n');
@@ -97,7 +119,7 @@ export function renderMarkdown(report: any): string {
       '(the send time travels in `content`; both ends of a pair live in the same process); ack latency is send → the sender\'s ack. ' +
       'A message is lost when its send was acknowledged and the recipient never got it; counted per pair.',
     `- **Sizes**: ${s.clients.toLocaleString('en')} clients; steady ${s.steadyRate.toLocaleString('en')} msg/s for ${s.steadyS} s` +
-      `${s.warmupS ? ` (after a warm-up of ${s.warmupS} s at that rate on other pairs, not measured)` : ''}; ` +
+      `${s.warmupS ? ` (after ${s.warmupS} s at that rate on other pairs: a cold process's first seconds, reported apart)` : ' (from a cold start)'}; ` +
       `hold ${s.holdS} s (bare relay ${s.bareHoldS} s); saturation steps of ${s.saturation.stepS} s from ${s.saturation.startRate.toLocaleString('en')} msg/s ` +
       `(×${s.saturation.factor}) until p99 > ${s.saturation.p99LimitMs} ms; group of ${s.group.members} at ${s.group.rate} msg/s for ${s.group.seconds} s; ` +
       `history ${(s.history.conversations * s.history.perConversation).toLocaleString('en')} messages in ${s.history.conversations.toLocaleString('en')} ` +
@@ -187,6 +209,7 @@ export function renderMarkdown(report: any): string {
       [CPU]: ratio(serverCpu(e?.cpu), serverCpu(b?.cpu)),
     };
     p(table([ '', 'egg-im', 'bare relay', 'egg-im / bare' ], rows.map(row => [ ...row, ratios2[row[0] as string] ?? '' ])));
+    if (eggIm.coldStart || bare.coldStart) p(...coldStart(eggIm.coldStart, bare.coldStart, s.warmupS));
   }
 
   if (eggIm.saturation || bare.saturation) {

@@ -9,7 +9,10 @@ export interface Settings {
   appConfig?: string;
   /** Node flags for the egg-im processes (e.g. --max-semi-space-size=64); recorded in the report. */
   nodeFlags: string[];
-  /** Seconds of the steady rate on other pairs before each steady minute (0: none), so the minute starts warm (a variant). */
+  /**
+   * Seconds of the steady rate on other pairs before each steady minute: a cold process's first seconds, reported on
+   * their own, so that the minute measures warm processes (0: none, the minute starts cold).
+   */
   warmupS: number;
   clients: number;
   clientsPerLoadGen: number;
@@ -33,7 +36,7 @@ export interface Settings {
   deadlineS: number;
 }
 
-const FULL: Omit<Settings, 'quick' | 'scenarios' | 'bare' | 'cpuProf' | 'out' | 'appConfig' | 'nodeFlags' | 'warmupS'> = {
+const FULL: Omit<Settings, 'quick' | 'scenarios' | 'bare' | 'cpuProf' | 'out' | 'appConfig' | 'nodeFlags'> = {
   clients: 10000,
   clientsPerLoadGen: 8000,
   connectConcurrency: 400,
@@ -41,6 +44,7 @@ const FULL: Omit<Settings, 'quick' | 'scenarios' | 'bare' | 'cpuProf' | 'out' | 
   bareHoldS: 30,
   steadyRate: 2000,
   steadyS: 60,
+  warmupS: 5,
   drainS: 15,
   ackTimeoutMs: 10000,
   saturation: { startRate: 3000, factor: 1.25, stepS: 10, maxSteps: 9, refine: true, p99LimitMs: 100 },
@@ -58,6 +62,7 @@ const QUICK: typeof FULL = {
   bareHoldS: 1,
   steadyRate: 200,
   steadyS: 2,
+  warmupS: 1,
   drainS: 5,
   ackTimeoutMs: 5000,
   saturation: { startRate: 400, factor: 2, stepS: 1.5, maxSteps: 2, refine: false, p99LimitMs: 100 },
@@ -66,6 +71,9 @@ const QUICK: typeof FULL = {
   twoNodes: { rate: 200, seconds: 2, targetRate: 100, targetSeconds: 2 },
   deadlineS: 240,
 };
+
+/** The full run's warm-up: another length makes a run a variant (its report does not go to docs/). */
+export const DEFAULT_WARMUP_S = FULL.warmupS;
 
 export const USAGE = `egg-im benchmark: egg-im on MySQL and Redis against a bare socket.io relay, on this machine.
 
@@ -82,8 +90,8 @@ export const USAGE = `egg-im benchmark: egg-im on MySQL and Redis against a bare
   --app-config=JSON    merged into the bench app's config, to measure a variant, e.g.
                        --app-config='{"im":{"delivery":{"reorderWaitMs":50}}}'; the report goes to a temporary folder
   --node-flags="..."   Node flags for the egg-im processes, e.g. --node-flags="--max-semi-space-size=64" (a variant too)
-  --warmup=S           S seconds of the steady rate on other pairs before each steady minute (egg-im and the relay),
-                       so the minute starts with the send path warm (a variant too)
+  --warmup=S           S seconds of the steady rate on other pairs before each steady minute, egg-im and the relay
+                       (default ${FULL.warmupS}): a cold process's first seconds, reported apart; 0 starts the minute cold (a variant)
   --clients=N --rate=N --hold=S --steady=S   override the scenario sizes
 
 Needs MariaDB/MySQL and Redis (IM_BENCH_MYSQL_URL / IM_BENCH_REDIS_URL, else IM_TEST_MYSQL_URL / IM_TEST_REDIS_URL,
@@ -117,8 +125,11 @@ export function parseSettings(argv: string[]): Settings | 'help' {
     out: flags.get('out'),
     appConfig: flags.get('app-config'),
     nodeFlags: (flags.get('node-flags') ?? '').split(/\s+/).filter(Boolean),
-    warmupS: flags.has('warmup') ? int('warmup', 0) : 0,
   };
+  if (flags.has('warmup')) {
+    settings.warmupS = Number(flags.get('warmup'));
+    if (!Number.isFinite(settings.warmupS) || settings.warmupS < 0) throw new Error('--warmup must be a number of seconds, 0 or more');
+  }
   if (settings.nodeFlags.some(f => !f.startsWith('--'))) throw new Error('--node-flags takes Node options, e.g. --node-flags="--max-semi-space-size=64"');
   if (settings.appConfig !== undefined) {
     try {
