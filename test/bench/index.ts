@@ -172,8 +172,8 @@ class Bench {
 
   /**
    * The steady rate for --warmup seconds on other pairs (their own conversations), before the steady minute: the
-   * first seconds of processes that have not run the send path yet (the server's, and the load generators' sending),
-   * reported apart as the cold start, so that the minute measures warm ones. Undefined with --warmup=0.
+   * first seconds of a server that has not run the send path yet (in the relay's run, of the load generators too),
+   * reported apart as the cold start, so that the minute measures a warm one. Undefined with --warmup=0.
    */
   async warmUp(target: string, users: User[], server: { pids: Record<string, number[]>; stats?: () => Promise<any>; node?: EggNode },
     settle: () => Promise<void>): Promise<any> {

@@ -45,12 +45,12 @@ function slowestPerSecond(r: any): string {
   return rows?.length ? rows.map(row => n(row.slowestMs, 0)).join(' / ') : '–';
 }
 
-/** The warm-up before the steady minute: the first seconds of processes that had not sent yet, at the same rate. */
+/** The warm-up before the steady minute: the first seconds of a server that had not run the send path yet, at the same rate. */
 function coldStart(e: any, b: any, seconds: number): string[] {
   return [
     `**The cold start.** Before the minute, ${seconds} s at the same rate on other pairs (each client with its other neighbour): the first ` +
-      'messages the server and the load generators handle in this run, on processes that have not run the send path yet (a node that ' +
-      'takes its full load as it starts meets the same). Not part of the figures above; what stalls in it: [performance.md, "The cold start"](performance.md#the-cold-start-reported-apart-session-16).',
+      'messages each server handles, on a process that has not run the send path yet (in the relay\'s run, the load generators\' ' +
+      'first messages too; a node that takes its full load as it starts meets the same). Not part of the figures above; what stalls in it: [performance.md, "The cold start"](performance.md#the-cold-start-reported-apart-session-16).',
     table([ '', 'egg-im', 'bare relay', 'egg-im / bare' ], [
       [ 'messages sent / acked', e && `${n(e.sent, 0)} / ${n(e.acked, 0)}`, b && `${n(b.sent, 0)} / ${n(b.acked, 0)}`, '' ],
       [ E2E, lat(e?.e2eMs), lat(b?.e2eMs), ratio(e?.e2eMs.p99, b?.e2eMs.p99) ],
