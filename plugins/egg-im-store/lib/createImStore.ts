@@ -11,6 +11,7 @@ import { migrations } from './migrations';
 import { endPool, MysqlPoolFactory } from './MysqlPoolFactory';
 import { runMigrations } from './runMigrations';
 import { noPadCollation } from './sql/collation';
+import { takeTurnsOnOneConnection } from './sql/oneConnection';
 import { redactDbError } from './redactDbError';
 import { parseStoreUrl, redactSecret, type MysqlTarget, type StoreTarget } from './storeUrl';
 import { TypeormLogger } from './TypeormLogger';
@@ -154,6 +155,7 @@ async function connect(target: StoreTarget, cfg: ImStoreClientConfig, logger: St
       if (target.driver === 'mysql' && cfg.createDatabase) await ensureDatabase(target, cfg, logger);
       dataSource = new DataSource(buildDataSourceOptions(target, cfg, logger, poolFactory));
       await dataSource.initialize();
+      if (target.driver === 'better-sqlite3') takeTurnsOnOneConnection(dataSource);
       return dataSource;
     } catch (err) {
       await discard(dataSource, logger);

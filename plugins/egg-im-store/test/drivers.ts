@@ -55,18 +55,19 @@ export const drivers: TestDriver[] = [
 ];
 
 /**
- * For the tests of the `describe` it is called in: boots the driver's fixture app on a database of its own before
- * them (then runs `seed`), closes it and drops the database after them. Returns the store's getter.
+ * For the tests of the `describe` it is called in: boots the driver's fixture app (or `options.scenario`, see
+ * `TestDatabase.boot`) on a database of its own before them (then runs `options.seed`), closes it and drops the
+ * database after them. Returns the store's getter.
  */
-export function storeOn(driver: TestDriver, label: string, seed?: (store: ImStore) => Promise<void>): () => ImStore {
+export function storeOn(driver: TestDriver, label: string, options: { seed?: (store: ImStore) => Promise<void>; scenario?: string } = {}): () => ImStore {
   let app: MockApplication | undefined;
   let cleanup: () => Promise<void> = async () => undefined;
   before(async () => {
     const env = await driver.setup(label);
     cleanup = env.cleanup;
-    app = env.boot();
+    app = env.boot(options.scenario);
     await app.ready();
-    await seed?.(app.imStore);
+    await options.seed?.(app.imStore);
   });
   after(async () => {
     await app?.close();

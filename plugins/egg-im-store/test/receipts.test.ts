@@ -5,14 +5,14 @@ for (const driver of drivers) {
   describe(`egg-im-store receipts on ${driver.name}`, () => {
     const conversationId = 'd:pa:pb';
     const ids: string[] = [];
-    const storeOf = storeOn(driver, 'receipts', async store => {
+    const storeOf = storeOn(driver, 'receipts', { seed: async store => {
       for (let n = 1; n <= 4; n++) {
         const { message } = await store.writer.append({
           conversationId, kind: 'direct', directMemberIds: [ 'pa', 'pb' ], senderId: 'pa', clientMsgId: `p${n}`, type: 'text', contentJson: '{}', metaJson: '{}',
         });
         ids.push(message.id);
       }
-    });
+    } });
 
     /** The recipient's state of message n (1-based): status and attempts. */
     async function stateOf(n: number): Promise<{ status: string; attempts: number }> {
