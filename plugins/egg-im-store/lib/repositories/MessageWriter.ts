@@ -373,7 +373,8 @@ function newIdsFor(count: number): string[] {
   return Array.from({ length: count }, () => newId('m_'));
 }
 
-function shardOf(key: string, shards: number): number {
+/** The writer a conversation's messages go to, of `shards`: always the same one, so they commit in order. */
+export function shardOf(key: string, shards: number): number {
   if (shards === 1) return 0;
   let hash = 0;
   for (let i = 0; i < key.length; i++) hash = (hash * 31 + key.charCodeAt(i)) | 0;
