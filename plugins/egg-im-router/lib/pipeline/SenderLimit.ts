@@ -37,6 +37,8 @@ export class SenderLimit {
   private readonly shareFrom: number;
   private shareTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
+  /** When the pending sweep was scheduled (`Date.now()`). */
+  private sweepScheduledAt = 0;
   private unreported = 0;
   private readonly users = new Set<string>();
   private reportedAt = 0;
@@ -65,7 +67,7 @@ export class SenderLimit {
     }
   }
 
-  /** How many users this node keeps a window or a refusal for (ended ones are forgotten within a window's length). */
+  /** How many users this node keeps a window or a refusal for (a window is forgotten within two windows' length of its start). */
   get tracked(): number {
     return new Set([ ...this.windows.keys(), ...this.blockedUntil.keys() ]).size;
   }
@@ -79,14 +81,21 @@ export class SenderLimit {
   }
 
   private sweepLater(): void {
-    this.sweepTimer ??= setTimeout(() => this.sweep(), this.limiter.durationMs).unref();
+    if (this.sweepTimer) return;
+    this.sweepScheduledAt = Date.now();
+    this.sweepTimer = setTimeout(() => this.sweep(), this.limiter.durationMs).unref();
   }
 
-  /** Forgets ended windows and refusals, so that a node keeps only the users who sent lately, however many ever did. */
+  /**
+   * Forgets ended windows and refusals, so that a node keeps only the users who sent lately, however many ever did.
+   * A window begun by the time this sweep was scheduled has ended by the timer's clock. Not by `Date.now()`: a timer
+   * counts from the time its turn of the event loop began, so it can fire a few milliseconds before `Date.now()` says
+   * the window has run its length, and such a window would have been kept a whole window more.
+   */
   private sweep(): void {
     this.sweepTimer = undefined;
     const now = Date.now();
-    for (const [ userId, window ] of this.windows) if (this.ended(window, now)) this.windows.delete(userId);
+    for (const [ userId, window ] of this.windows) if (window.startedAt <= this.sweepScheduledAt) this.windows.delete(userId);
     for (const [ userId, until ] of this.blockedUntil) if (until <= now) this.blockedUntil.delete(userId);
     if (this.windows.size > 0 || this.blockedUntil.size > 0) this.sweepLater();
   }
