@@ -91,7 +91,10 @@ describe('the benchmark, --quick (npm run bench -- --quick)', function() {
       latency(eggIm.history[phase].clientMs, `history.${phase}.clientMs`);
       latency(eggIm.history[phase].serverMs, `history.${phase}.serverMs`);
       assert(eggIm.history[phase].pages > 0);
+      // A request without a response is counted by its cause (none on the smoke run's small load).
+      assert.deepEqual(eggIm.history[phase].errors, {}, `history.${phase}.errors`);
     }
+    assert.match(markdown, /\| pages \(HTTP statuses; requests without a response, by cause\) \| \d+ \(\{"200":\d+\}; none failed\) \|/);
     assert.equal(eggIm.history.seed.messages, meta.settings.history.conversations * meta.settings.history.perConversation);
     // The recent messages' deliveries are over before the first page is timed: the phases time reads alone.
     assert.equal(eggIm.history.deliveriesInFlightAtFirstRead, 0);

@@ -329,14 +329,15 @@ async function httpLoad({ tag, requests, rate, count, maxInFlight }: HttpArgs): 
   const statuses: Record<string, number> = {};
   let issued = 0;
   let done = 0;
-  let errors = 0;
+  let failed = 0;
+  const errors: Record<string, number> = {};
   let bytes = 0;
   let inFlight = 0;
   const started = performance.now();
   if (count > 0) await new Promise<void>(resolve => {
     let lastProgress = started;
     const finishIfDone = () => {
-      if (done + errors >= count) resolve();
+      if (done + failed >= count) resolve();
     };
     const tick = () => {
       const now = performance.now();
@@ -350,7 +351,11 @@ async function httpLoad({ tag, requests, rate, count, maxInFlight }: HttpArgs): 
           statuses[res.status] = (statuses[res.status] ?? 0) + 1;
           bytes += res.bytes;
           done++;
-        }, () => { errors++; }).finally(() => {
+        }, (err: NodeJS.ErrnoException) => {
+          failed++;
+          const cause = err.code ?? err.message;
+          errors[cause] = (errors[cause] ?? 0) + 1;
+        }).finally(() => {
           inFlight--;
           finishIfDone();
         });

@@ -93,7 +93,8 @@ export interface HttpResult {
   tag: string;
   done: number;
   statuses: Record<string, number>;
-  errors: number;
+  /** Requests that got no response, by cause (the error's code, else its message: `timeout` after 30 s). */
+  errors: Record<string, number>;
   bytes: number;
   latency: HistogramData;
   seconds: number;

@@ -264,7 +264,7 @@ export function renderMarkdown(report: any): string {
       'Server time is measured by the bench app\'s middleware.');
     const row = (label: string, f: (x: any) => string | number | undefined) => [ label, f(h.firstRead), f(h.repeatRead), h.recentRead ? f(h.recentRead) : '–' ];
     p(table([ '', 'first read', 'repeat read', 'recent read' ], [
-      row('pages (HTTP statuses)', x => `${x.pages} (${JSON.stringify(x.statuses)})`),
+      row('pages (HTTP statuses; requests without a response, by cause)', x => `${x.pages} (${JSON.stringify(x.statuses)}; ${failedRequests(x.errors)})`),
       row('client p50 / p95 / p99 / max (ms)', x => lat(x.clientMs)),
       row('server p50 / p95 / p99 / max (ms)', x => lat(x.serverMs)),
       row('bytes per page', x => n(x.bytesPerPage, 0)),
@@ -319,6 +319,12 @@ export function renderMarkdown(report: any): string {
   }
   p('<details><summary>Settings of this run (JSON)</summary>', '', '```json', JSON.stringify(s, null, 2), '```', '</details>');
   return out.join('\n');
+}
+
+/** A history phase's requests that got no response: by cause, or only their count in reports written before causes were kept. */
+function failedRequests(errors: Record<string, number> | number | undefined): string {
+  if (typeof errors === 'number') return errors ? `${errors} failed, cause not recorded` : 'none failed';
+  return errors && Object.keys(errors).length ? `failed: ${JSON.stringify(errors)}` : 'none failed';
 }
 
 function gcCell(gc: { minor: { count: number; totalMs: number; maxMs: number }; major: { count: number; totalMs: number; maxMs: number } }): string {
