@@ -189,7 +189,9 @@ export class ImStore {
    *
    * `fn` may run more than once: make it idempotent, or pass `{ transaction: true }` so each try is one
    * transaction (a connection lost during COMMIT can still leave the outcome unknown; use natural keys,
-   * such as a client message id, to make a repeat harmless).
+   * such as a client message id, to make a repeat harmless). Inside a transaction, `fn` must use `manager` and await
+   * nothing that needs the store from outside it (a queued write): on SQLite, whose one connection the transaction
+   * holds, that would wait for ever.
    */
   async withRetry<T>(fn: (manager: EntityManager, attempt: number) => Promise<T>, options: WithRetryOptions = {}): Promise<T> {
     const policy = normalizeBackoff(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
+import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import type { EntityManager } from 'typeorm';
+import { ImUser } from '../lib/entity';
 import { drivers, storeOn } from './drivers';
 
 /** A promise the test settles: `fail(err)` rejects it, `pass()` resolves it. */
@@ -55,6 +56,37 @@ for (const driver of drivers) {
       second.pass();
       await other;
       assert.deepEqual(await rows(), [ 'b' ]);
+    });
+
+    it('a statement that a finished transaction left behind (a timer it set) waits its turn like any other', async () => {
+      let leftBehind: Promise<unknown> | undefined;
+      await storeOf().withRetry(async manager => {
+        await manager.query('INSERT INTO t_turns (id) VALUES (?)', [ 'a' ]);
+        setTimeout(() => { leftBehind = storeOf().dataSource.query('INSERT INTO t_turns (id) VALUES (?)', [ 'c' ]); }, 20);
+      }, { transaction: true, attempts: 1, label: 'leaves a timer' });
+      const second = gate();
+      const failing = insertThenWait('b', second.until);
+      failing.catch(() => undefined);
+      while (!leftBehind) await sleep(5);
+      await settle();
+      second.fail(new Error('the second one fails'));
+      await assert.rejects(failing, /the second one fails/);
+      await leftBehind;
+      assert.deepEqual(await rows(), [ 'a', 'c' ]);
+    });
+
+    it('save() opens a transaction of its own: inside withRetry({ transaction: true }) it runs in that one; outside, refused on SQLite', async () => {
+      const user = (id: string) => ({ id, username: id, passwordHash: null, createdAt: new Date(), lastSeenAt: null });
+      await storeOf().withRetry(manager => manager.getRepository(ImUser).save(user('saved_inside')), { transaction: true, label: 'save inside' });
+      const outside = storeOf().getRepository(ImUser).save(user('saved_outside'));
+      if (driver.name === 'SQLite') {
+        await assert.rejects(outside, /\[egg-im-store\] on SQLite a transaction runs in ImStore\.withRetry\(\{ transaction: true \}\)/);
+        await storeOf().getRepository(ImUser).save(user('no_transaction'), { transaction: false });
+      } else {
+        await outside;
+      }
+      const saved = (await storeOf().getRepository(ImUser).find({ order: { id: 'ASC' } })).map(row => row.id);
+      assert.deepEqual(saved, driver.name === 'SQLite' ? [ 'no_transaction', 'saved_inside' ] : [ 'saved_inside', 'saved_outside' ]);
     });
   });
 }
