@@ -1,10 +1,15 @@
 import assert from 'node:assert';
 import { SenderLimit, type Limiter } from '../lib/pipeline/SenderLimit';
 
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
 /** The shared count as the cache's limiter keeps it, in memory, recording each call. */
 class SharedCount implements Limiter {
   points = 10;
   durationMs = 60_000;
+  retryAfterMs = 30_000;
+  /** How long the count takes to answer. */
+  answerAfterMs = 0;
   readonly calls: Array<[ string, number ]> = [];
   readonly taken = new Map<string, number>();
 
@@ -12,12 +17,12 @@ class SharedCount implements Limiter {
     this.calls.push([ key, points ]);
     const taken = (this.taken.get(key) ?? 0) + points;
     this.taken.set(key, taken);
-    return taken <= this.points ? { allowed: true as const } : { allowed: false as const, retryAfterMs: 30_000 };
+    if (this.answerAfterMs) await sleep(this.answerAfterMs);
+    return taken <= this.points ? { allowed: true as const } : { allowed: false as const, retryAfterMs: this.retryAfterMs };
   }
 }
 
 const logger = { warn: () => undefined, error: () => undefined };
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 const refused = (fn: () => void) => assert.throws(fn, (err: any) => err.code === 'RATE_LIMITED' && err.details.scope === 'user' && err.details.retryAfterMs > 0);
 
 describe('egg-im-router: SenderLimit', () => {
@@ -91,6 +96,26 @@ describe('egg-im-router: SenderLimit', () => {
       } finally {
         limit.stop();
       }
+    }
+  });
+
+  it('forgets a refusal from the shared count once it is over, though it came after the user\'s window was swept', async () => {
+    const shared = new SharedCount();
+    shared.taken.set('u1', 9);
+    shared.durationMs = 120;
+    shared.retryAfterMs = 20;
+    shared.answerAfterMs = 150;
+    const limit = new SenderLimit(shared, logger);
+    try {
+      limit.take('u1', 2);
+      // Shared at 100 ms, answered at 250 ms (refused until 270 ms); the window was swept at 120 ms.
+      await sleep(260);
+      refused(() => limit.take('u1'));
+      assert.strictEqual(limit.tracked, 1, 'the refusal');
+      await sleep(140);
+      assert.strictEqual(limit.tracked, 0, 'an ended refusal is not kept');
+    } finally {
+      limit.stop();
     }
   });
 });

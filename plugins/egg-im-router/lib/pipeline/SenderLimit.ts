@@ -116,7 +116,11 @@ export class SenderLimit {
       const points = window.taken - window.shared;
       window.shared = window.taken;
       this.limiter.consume(userId, points).then(decision => {
-        if (!decision.allowed) this.blockedUntil.set(userId, Date.now() + decision.retryAfterMs);
+        if (!decision.allowed) {
+          this.blockedUntil.set(userId, Date.now() + decision.retryAfterMs);
+          // The answer may come after the sweeps stopped (the user's window swept meanwhile).
+          this.sweepLater();
+        }
       }, err => this.logger.error(new Error(`[egg-im-router] the sends of user ${userId} were not added to the shared count`, { cause: err })));
     }
   }
