@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import type { EntityManager } from 'typeorm';
 import { ImUser } from '../lib/entity';
+import type { AppendResult } from '../lib/repositories/MessageWriter';
 import { drivers, storeOn } from './drivers';
 
 /** A promise the test settles: `fail(err)` rejects it, `pass()` resolves it. */
@@ -73,6 +74,29 @@ for (const driver of drivers) {
       await assert.rejects(failing, /the second one fails/);
       await leftBehind;
       assert.deepEqual(await rows(), [ 'a', 'c' ]);
+    });
+
+    it('a write queued inside a transaction runs on its own: the transaction\'s rollback does not undo it', async () => {
+      const open = gate();
+      let appended: Promise<AppendResult> | undefined;
+      const failing = storeOf().withRetry(async manager => {
+        await manager.query('INSERT INTO t_turns (id) VALUES (?)', [ 'a' ]);
+        appended = storeOf().writer.append({
+          conversationId: 'd:qa:qb', kind: 'direct', directMemberIds: [ 'qa', 'qb' ], senderId: 'qa', clientMsgId: 'queued inside',
+          type: 'text', contentJson: '{}', metaJson: '{}',
+        });
+        appended.catch(() => undefined);
+        await open.until;
+      }, { transaction: true, attempts: 1, label: 'queues a write' });
+      failing.catch(() => undefined);
+      await sleep(50); // more than the queue's linger: the run has begun (or waits its turn)
+      open.fail(new Error('the transaction fails'));
+      await assert.rejects(failing, /the transaction fails/);
+      const { created, message } = await appended!;
+      assert.equal(created, true);
+      const stored = await storeOf().dataSource.query('SELECT client_msg_id FROM im_messages WHERE id = ?', [ message.id ]);
+      assert.deepEqual(stored.map((row: { client_msg_id: string }) => row.client_msg_id), [ 'queued inside' ], 'answered as stored, and stored');
+      assert.deepEqual(await rows(), []);
     });
 
     it('save() opens a transaction of its own: inside withRetry({ transaction: true }) it runs in that one; outside, refused on SQLite', async () => {

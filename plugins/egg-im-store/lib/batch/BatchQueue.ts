@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+
 export interface BatchQueueOptions {
   /** Most items handed to one run. */
   maxBatch: number;
@@ -27,7 +29,17 @@ export class BatchQueue<I, O> {
   private idle: Array<() => void> = [];
   private lastRunSize = 0;
   /** Set while a run waits `lingerMs` for more items. */
-  private lingering?: { timer: NodeJS.Timeout; start: () => void };
+  private lingering?: NodeJS.Timeout;
+  /**
+   * Starts a run in the async context the queue was made in, not in that of the push that scheduled it: a run
+   * carries everyone's items, and on SQLite a push made inside a transaction would otherwise let the run's
+   * statements into that transaction (sql/oneConnection.ts).
+   */
+  private readonly start = AsyncResource.bind(() => {
+    this.scheduled = false;
+    this.lingering = undefined;
+    void this.flush();
+  });
 
   constructor(private readonly run: (items: I[]) => Promise<Array<O | Error>>, private readonly options: BatchQueueOptions) {}
 
@@ -51,19 +63,14 @@ export class BatchQueue<I, O> {
   private schedule(): void {
     if (this.lingering && !this.worthWaiting()) {
       // Enough has arrived while lingering: stop waiting.
-      clearTimeout(this.lingering.timer);
-      setImmediate(this.lingering.start);
+      clearTimeout(this.lingering);
+      setImmediate(this.start);
       this.lingering = undefined;
     }
     if (this.running || this.scheduled || this.waiting.length === 0) return;
     this.scheduled = true;
-    const start = () => {
-      this.scheduled = false;
-      this.lingering = undefined;
-      void this.flush();
-    };
-    if (this.worthWaiting()) this.lingering = { timer: setTimeout(start, this.options.lingerMs), start };
-    else setImmediate(start);
+    if (this.worthWaiting()) this.lingering = setTimeout(this.start, this.options.lingerMs);
+    else setImmediate(this.start);
   }
 
   /** Fewer are waiting than the last run took: under load, more are likely on their way. */
