@@ -9,9 +9,11 @@ import type { ImConfig, Logger, Store } from './ports';
 /** Most cursors in one sync: a user with more conversations syncs the rest from 0 (they are all read anyway). */
 export const SYNC_MAX_CURSORS = 10_000;
 
-function integer(value: unknown, field: string, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number | undefined {
+/** An integer from `min` to `max`; with `clampTo`, any integer above it (however large) is `clampTo`. */
+function integer(value: unknown, field: string, { min = 0, max = Number.MAX_SAFE_INTEGER, clampTo }: { min?: number; max?: number; clampTo?: number } = {}): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+  if (clampTo !== undefined && typeof n === 'number' && Number.isInteger(n) && n > clampTo) return clampTo;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
     throw new ImError('VALIDATION_FAILED', `${field} must be an integer from ${min} to ${max}`, { field });
   }
@@ -91,8 +93,7 @@ export class Conversations {
     const checked = new Map<string, number>();
     for (const [ id, seq ] of entries) checked.set(checkId(id, 'cursors'), integer(seq, 'cursors')!);
     // Larger limits are clamped to the server's maximum, never refused.
-    const asked = integer(limit, 'limit', { min: 1 }) ?? 100;
-    const limitClamped = Math.min(asked, this.limits.syncMaxLimit);
+    const limitClamped = integer(limit, 'limit', { min: 1, clampTo: this.limits.syncMaxLimit }) ?? Math.min(100, this.limits.syncMaxLimit);
     const messages: Message[] = [];
     for (const state of await this.store.messages.conversationStates(userId)) {
       const from = Math.max(checked.get(state.conversationId) ?? 0, state.sinceSeq) + 1;

@@ -72,6 +72,15 @@ describe('egg-im-router: one-to-one messages', () => {
     assert.deepStrictEqual(after1.messages, [ second ]);
     const paged = await request(b, 'sync', { limit: 1 });
     assert.deepStrictEqual([ paged.messages, paged.hasMore ], [[ first ], true ]);
+    // A larger limit, however large, is clamped, never refused.
+    for (const limit of [ 1e21, '100000000000000000000000' ]) {
+      const clamped = await request(b, 'sync', { limit });
+      assert.deepStrictEqual([ clamped.ok, clamped.messages, clamped.hasMore ], [ true, [ first, second ], false ], `limit ${limit}`);
+    }
+    for (const limit of [ 0, -1, 1.5, 'many', null ]) {
+      const refused = await request(b, 'sync', { limit });
+      assert.deepStrictEqual([ refused.ok, refused.error?.code, refused.error?.details?.field ], [ false, 'VALIDATION_FAILED', 'limit' ], `limit ${limit}`);
+    }
   });
 
   it('offline: a device that never saw the messages catches up through sync alone', async () => {
