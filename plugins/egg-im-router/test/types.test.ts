@@ -23,9 +23,9 @@ const AWKWARD = {
   mixed: [ 'a', 1, true, null, { b: [ {} ] }, [ [] ] ],
 };
 
-function nested(levels: number): any {
+function nested(levels: number, key = 'down'): any {
   let value: any = { leaf: 'bottom' };
-  for (let i = 1; i < levels; i++) value = { down: value };
+  for (let i = 1; i < levels; i++) value = { [key]: value };
   return value;
 }
 
@@ -163,9 +163,13 @@ describe('egg-im-router: custom message types (by config) and exact round trips'
     // 20,000 nested arrays (40 KB of JSON): too deep for socket.io-client's encoder, so the packet is written raw.
     const abyss = await rawEmit(a, 'message:send',
       `{"to":${JSON.stringify(toBob())},"type":"blob","content":{"arrays":${'['.repeat(20000)}${']'.repeat(20000)}},"clientMsgId":"${h.clientMsgId()}"}`);
-    console.log(JSON.stringify(abyss).slice(0, 300));
     assert.equal(abyss.error.code, 'VALIDATION_FAILED', JSON.stringify(abyss));
     assert.equal(abyss.error.details.field.split('[')[0], 'content.arrays');
+    // The path is the client's nesting: it is cut short, not echoed whole.
+    assert.ok(abyss.error.details.field.length < 400 && abyss.error.details.field.endsWith('…'), abyss.error.details.field);
+    const longKeys = await h.send(a, { to: toBob(), type: 'blob', content: nested(101, 'k'.repeat(64)), clientMsgId: h.clientMsgId() });
+    assert.equal(longKeys.error.code, 'VALIDATION_FAILED');
+    assert.ok(longKeys.error.details.field.length < 400, `${longKeys.error.details.field.length} characters`);
     const inMeta = await h.send(a, { to: toBob(), type: 'text', content: { text: 'x' }, meta: nested(101), clientMsgId: h.clientMsgId() });
     assert.equal(inMeta.error.message, 'meta is nested deeper than 100 levels');
   });

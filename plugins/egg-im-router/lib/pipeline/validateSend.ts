@@ -31,6 +31,15 @@ export function isPlainObject(value: unknown): value is JsonObject {
   return proto === Object.prototype || proto === null;
 }
 
+/** Beyond this many characters a field's path is not extended (its deeper parts show as one "…"). */
+const MAX_FIELD_PATH = 256;
+
+/** The path of a value inside `path`: bounded, since the keys and the nesting are the client's. */
+function childPath(path: string, part: string): string {
+  if (path.length < MAX_FIELD_PATH) return `${path}${part}`;
+  return path.endsWith('…') ? path : `${path}…`;
+}
+
 function fail(message: string, field: string): never {
   throw new ImError('VALIDATION_FAILED', message, { field });
 }
@@ -62,7 +71,7 @@ class JsonCheck {
         if (value === null) return;
         if (depth > this.limits.maxDepth) fail(`${path.split(/[.[]/)[0]} is nested deeper than ${this.limits.maxDepth} levels`, path);
         if (Array.isArray(value)) {
-          for (let i = 0; i < value.length; i++) this.check(value[i], `${path}[${i}]`, depth + 1);
+          for (let i = 0; i < value.length; i++) this.check(value[i], childPath(path, `[${i}]`), depth + 1);
           return;
         }
         if (!isPlainObject(value)) fail(`${path} must hold JSON values only`, path);
@@ -70,7 +79,7 @@ class JsonCheck {
           // JSON.parse makes "__proto__" an own key; merged into an object later it would set its prototype.
           // Refused here for every transport alike (the HTTP body parser refuses it too).
           if (key === '__proto__') fail(`${path} must not hold a "__proto__" key`, path);
-          this.check(value[key], `${path}.${key.length > 64 ? `${key.slice(0, 64)}…` : key}`, depth + 1);
+          this.check(value[key], childPath(path, `.${key.length > 64 ? `${key.slice(0, 64)}…` : key}`), depth + 1);
         }
         return;
       }
