@@ -125,10 +125,11 @@ export class Conversations {
   async status(userId: string, messageId: string): Promise<MessageStatusResult> {
     checkId(messageId, 'messageId');
     const result = await this.store.receipts.statusOf(messageId);
-    // The message of a conversation one is not in does not exist for them (403 would tell that it does).
+    // A message of a conversation one is not in, or from before one joined it, does not exist for them (403 would
+    // tell that it does). Its recipients are the members who joined before it.
     const notFound = () => new ImError('NOT_FOUND', `message ${messageId} not found`, { messageId });
     if (!result) throw notFound();
-    if (result.senderId !== userId && !(await this.membership.members(result.conversationId)).includes(userId)) throw notFound();
+    if (result.senderId !== userId && !result.recipients.some(recipient => recipient.userId === userId)) throw notFound();
     const { senderId: _sender, ...status } = result;
     return status;
   }

@@ -67,8 +67,11 @@ describe('egg-im-router: groups', () => {
     // The earlier member still reads everything.
     const full = (await h.get(`/im/conversations/${conversationId}/messages`, early.token).expect(200)).body;
     assert.deepStrictEqual(full.messages.map((m: WireMessage) => m.id), [ before.id, afterJoin.id ]);
-    // The status of the earlier message does not list the late member.
+    // The status of the earlier message does not list the late member, nor is it the late member's to read.
     assert.deepStrictEqual((await h.status(owner.token, before.id)).recipients.map((r: any) => r.userId), [ early.userId ]);
+    const hidden = await h.get(`/im/messages/${before.id}/status`, late.token).expect(404);
+    assert.equal(hidden.body.error.code, 'NOT_FOUND');
+    assert.equal((await h.status(late.token, afterJoin.id)).messageId, afterJoin.id);
   });
 
   it('remove: the removed member stops receiving, cannot post or read (NOT_FOUND: the group is gone for them), and sync stops', async () => {
