@@ -93,7 +93,7 @@ export class Im {
     const membership = new Membership(store.conversations, cache, config.cache);
     const history = new HotHistory(cache, store.messages, config.history, logger, timers);
     const delivery = new Delivery({ sockets, receipts: store.receipts, messages: store.messages, history, hooks: this.hooks, config: config.delivery, observer, logger, timers });
-    const outbox = new Outbox({ outbox: store.outbox, membership, delivery, nodes: sockets.nodes, config: config.delivery, logger, timers });
+    const outbox = new Outbox({ outbox: store.outbox, receipts: store.receipts, delivery, nodes: sockets.nodes, config: config.delivery, logger, timers });
     const senderLimit = new SenderLimit(cache.limiter('sends', config.limits.sendsPerUser), logger);
     const pipeline = new MessagePipeline({
       config,

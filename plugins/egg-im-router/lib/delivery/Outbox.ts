@@ -1,12 +1,11 @@
 import { timedRun } from 'egg-im-metrics';
 import type { Message } from 'egg-im-protocol';
-import type { Membership } from '../Membership';
 import type { ImConfig, Logger, Sockets, Store, Timers } from '../ports';
 import type { Delivery } from './Delivery';
 
 export interface OutboxDeps {
   outbox: Store['outbox'];
-  membership: Membership;
+  receipts: Store['receipts'];
   delivery: Delivery;
   nodes: Sockets['nodes'];
   config: ImConfig['delivery'];
@@ -79,7 +78,10 @@ export class Outbox {
       for (const message of stale) {
         // Held for the bus, or just sent and about to be removed: already on its way.
         if (this.deps.delivery.holds(message.id) || this.confirming.has(message.id)) continue;
-        this.deps.delivery.route(message, await this.deps.membership.members(message.conversationId));
+        // Its members are those who were in the conversation when it was written (its status's recipients), not a
+        // member added since: the message is from before that one joined.
+        const status = await this.deps.receipts.statusOf(message.id);
+        this.deps.delivery.route(message, [ message.senderId, ...(status?.recipients ?? []).map(recipient => recipient.userId) ]);
         routed++;
       }
       if (routed > 0) this.deps.logger.info('[egg-im-router] outbox: routed %d message(s) left by a node', routed);
