@@ -243,6 +243,23 @@ describe('egg-im-store units', () => {
       assert.equal((results[1] as any).code, 'ER_DATA_TOO_LONG');
       assert.deepEqual([ (results[2] as any).code, (results[3] as any).code ], [ 'ECONNRESET', 'ECONNRESET' ]);
     });
+
+    it('a shared failure of a first half fails the halves after it unrun, so nothing later is written before it', async () => {
+      const runs: number[][] = [];
+      let down = true;
+      const run = async (batch: number[]) => {
+        runs.push(batch);
+        if (batch.includes(4)) throw coded('ER_DATA_TOO_LONG');
+        if (down) {
+          down = false; // the database is back at once: only the first half met the outage
+          throw new ImError('STORE_UNAVAILABLE', 'down');
+        }
+        return batch.map(n => n * 10);
+      };
+      const results = await runIsolatingFailures([ 1, 2, 3, 4 ], run);
+      assert.deepEqual(results.map(r => (r instanceof Error ? (r as any).code : r)), [ 'STORE_UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_UNAVAILABLE' ]);
+      assert.deepEqual(runs, [ [ 1, 2, 3, 4 ], [ 1, 2 ] ], 'the second half never ran');
+    });
   });
 
   describe('BatchQueue', () => {

@@ -8,7 +8,8 @@ import { transientKind } from '../dbErrors';
  * other items are written. The first run is the usual single batch: nothing changes while nothing fails.
  *
  * A failure shared by every item (the database unavailable, past `withRetry`'s budget) fails the whole
- * batch, as it always did; once halves run apart, it fails the half that met it, not the halves written.
+ * batch, as it always did; once halves run apart, it fails the half that met it and the halves after it (unrun),
+ * not the halves written.
  */
 export async function runIsolatingFailures<I, O>(items: I[], run: (batch: I[]) => Promise<O[]>): Promise<Array<O | Error>> {
   try {
@@ -30,9 +31,12 @@ async function runApart<I, O>(items: I[], run: (batch: I[]) => Promise<O[]>): Pr
 
 async function splitAndRun<I, O>(items: I[], run: (batch: I[]) => Promise<O[]>): Promise<Array<O | Error>> {
   const middle = Math.ceil(items.length / 2);
-  // one half after the other: a conversation's messages keep their order (and their seqs)
+  // One half after the other: a conversation's messages keep their order (and their seqs). A failure the first half
+  // met that is every item's (the store unavailable) fails the second half unrun: written now, it would come before
+  // the first half's items once those are sent again.
   const first = await runApart(items.slice(0, middle), run);
-  const second = await runApart(items.slice(middle), run);
+  const shared = first.find((result): result is Error => result instanceof Error && !mayBelongToOneItem(result));
+  const second = shared ? items.slice(middle).map(() => shared) : await runApart(items.slice(middle), run);
   return [ ...first, ...second ];
 }
 
