@@ -48,6 +48,13 @@ export default () => {
       deliveredInAckMs: 30,
       /** Messages pushed on connect (the rest come through `sync`). */
       replayLimit: 500,
+      /**
+       * A socket that leaves a push unacknowledged for longer than this is closed as a dropped connection (the
+       * client reconnects and is pushed its backlog again): the worker holds each unanswered push until then.
+       * Longer than engine.io's own limit for an unanswered ping (imConnection.socket pingIntervalMs +
+       * pingTimeoutMs, 45 s), so a device whose link is merely slow is dropped by that first, as before.
+       */
+      unansweredMaxMs: 60000,
       /** How often the outbox is swept for messages a node accepted but did not route (it died); 0 turns the sweeper off. */
       outboxSweepMs: 2000,
       /** Age of an outbox entry before a sweeper routes it (routing normally removes it within milliseconds). */

@@ -27,6 +27,9 @@ export function checkConfig(config: ImConfig): string[] {
   for (const name of [ 'ackTimeoutMs', 'maxBackoffMs', 'maxAttempts', 'replayLimit' ] as const) check(delivery[name], `delivery.${name}`, 'positive');
   check(delivery.backoffFactor, 'delivery.backoffFactor', 'atLeastOne', false);
   for (const name of [ 'reorderWaitMs', 'deliveredInAckMs', 'outboxSweepMs', 'outboxGraceMs' ] as const) check(delivery[name], `delivery.${name}`, 'nonNegative');
+  check(delivery.unansweredMaxMs, 'delivery.unansweredMaxMs', 'positive');
+  assert(delivery.unansweredMaxMs >= 1000,
+    `[egg-im-router] im.delivery.unansweredMaxMs must be at least 1000: sockets are swept every third of it, got ${delivery.unansweredMaxMs}`);
   assert(delivery.deliveredInAckMs <= 1000,
     `[egg-im-router] im.delivery.deliveredInAckMs must be at most 1000: a sender's ack waits that long, got ${delivery.deliveredInAckMs}`);
   check(history.windowSize, 'history.windowSize', 'nonNegative');

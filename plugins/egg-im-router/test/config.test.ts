@@ -28,6 +28,8 @@ describe('egg-im-router: config checked at start', () => {
     [ 'a negative sweep interval', (im: any) => { im.delivery.outboxSweepMs = -1; }, /im\.delivery\.outboxSweepMs must be an integer >= 0, got -1/ ],
     [ 'an ack wait for the delivered cursor over a second', (im: any) => { im.delivery.deliveredInAckMs = 5000; }, /im\.delivery\.deliveredInAckMs must be at most 1000/ ],
     [ 'a negative ack wait', (im: any) => { im.delivery.deliveredInAckMs = -1; }, /im\.delivery\.deliveredInAckMs must be an integer >= 0, got -1/ ],
+    [ 'an unanswered push kept without limit', (im: any) => { im.delivery.unansweredMaxMs = 0; }, /im\.delivery\.unansweredMaxMs must be an integer > 0, got 0/ ],
+    [ 'unanswered pushes swept in a busy loop', (im: any) => { im.delivery.unansweredMaxMs = 10; }, /im\.delivery\.unansweredMaxMs must be at least 1000/ ],
     [ 'a window size that is not a number', (im: any) => { im.history.windowSize = '50'; }, /im\.history\.windowSize must be an integer >= 0, got "50"/ ],
     [ 'no members cache lifetime', (im: any) => { im.cache.membersTtlMs = 0; }, /im\.cache\.membersTtlMs must be an integer > 0, got 0/ ],
   ] as const) {

@@ -33,7 +33,7 @@ function deliveryOn(local: string[], statusOf: () => Promise<unknown> = async ()
   const delivery = new Delivery({
     sockets, history: { note: () => undefined },
     receipts: { delivered: async () => undefined, attempted: async () => undefined, failed: async () => undefined, statusOf },
-    config: { reorderWaitMs: 5, ackTimeoutMs: 60000, maxBackoffMs: 60000, backoffFactor: 2, maxAttempts: 3, replayLimit: 100 },
+    config: { reorderWaitMs: 5, ackTimeoutMs: 60000, maxBackoffMs: 60000, backoffFactor: 2, maxAttempts: 3, replayLimit: 100, unansweredMaxMs: 60000 },
     observer: { delivered: () => undefined, retried: () => undefined, failed: () => undefined },
     logger: { info: () => undefined, warn: (...args: unknown[]) => warnings.push(args), error: (err: unknown) => errors.push(err) },
     timers: { ran: () => undefined },

@@ -44,6 +44,8 @@ declare module 'egg' {
       /** 0: the ack of a one-to-one send never waits for the delivered cursor. */
       deliveredInAckMs: number;
       replayLimit: number;
+      /** A socket leaving a push unacknowledged longer than this is closed (the client reconnects). */
+      unansweredMaxMs: number;
       /** 0 turns the sweeper off. */
       outboxSweepMs: number;
       outboxGraceMs: number;

@@ -5,6 +5,7 @@ import type { HotHistory } from '../history/HotHistory';
 import type { Hooks } from '../hooks/Hooks';
 import type { ImConfig, Logger, Observer, Sockets, Store, Timers } from '../ports';
 import { Reorder } from './Reorder';
+import { Unanswered } from './Unanswered';
 import { notAnswered, toCursors } from './cursors';
 
 /**
@@ -71,6 +72,7 @@ export interface DeliveryDeps {
 export class Delivery {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly reorder: Reorder;
+  private readonly unanswered: Unanswered;
   /** Users whose backlog is being read on connect: what is routed to them meanwhile waits here. */
   private readonly replaying = new Map<string, Replay>();
   /**
@@ -109,6 +111,8 @@ export class Delivery {
     ({ sockets: this.sockets, config: this.config, logger: this.logger } = deps);
     this.nodes = deps.sockets.nodes;
     this.reorder = new Reorder(this.config.reorderWaitMs, (userId, message) => this.push(userId, message), deps.timers);
+    this.unanswered = new Unanswered(this.config.unansweredMaxMs, (socket, ageMs) => this.logger.warn(
+      '[egg-im-router] socket %s of user %s left a push unanswered for %d ms: its connection is closed', socket.id, socket.data.userId, Math.round(ageMs)));
   }
 
   /** `listener` learns of each routed message once it is on its way to every node (at once, or after an outage). */
@@ -146,6 +150,7 @@ export class Delivery {
     for (const wait of this.ackWaits.values()) wait.resolve(undefined);
     this.ackWaits.clear();
     this.reorder.clear();
+    this.unanswered.stop();
   }
 
   /**
@@ -328,7 +333,7 @@ export class Delivery {
       if (userId === message.senderId) {
         // The sender's other devices see what it sent; there is no receipt for one's own message.
         for (const socket of this.sockets.ofUser(userId)) {
-          if (socket.id !== originSocketId) socket.emit('message:new', message, () => undefined);
+          if (socket.id !== originSocketId) this.unanswered.push(socket, message, ignoreAck);
         }
         // Its seq is taken all the same: the user's lane moves past it.
         this.enqueue(userId, message, false);
@@ -367,7 +372,8 @@ export class Delivery {
     const { ackTimeoutMs, maxBackoffMs, backoffFactor } = this.config;
     const waitMs = backoffDelay(flight.attempts, { baseMs: ackTimeoutMs, maxMs: maxBackoffMs, factor: backoffFactor });
     // One timer per delivery (below), not one per push: an ack that comes late still counts.
-    for (const socket of sockets) socket.emit('message:new', flight.message, () => this.acknowledged(key, flight));
+    const onAck = (): void => this.acknowledged(key, flight);
+    for (const socket of sockets) this.unanswered.push(socket, flight.message, onAck);
     // The status API counts pushes while they happen. From the first retry on: a first push acknowledged in
     // time costs no write, since the delivered write carries the count.
     if (flight.attempts > 1) {
@@ -520,6 +526,8 @@ export class Delivery {
     this.logger.error(new Error(`[egg-im-router] could not record ${kind} for message ${flight.message.id} user ${flight.userId}`, { cause: err }));
   }
 }
+
+function ignoreAck(): void {}
 
 /** One delivery: a message to one recipient. */
 function deliveryKey(userId: string, message: Pick<Message, 'conversationId' | 'seq'>): string {
