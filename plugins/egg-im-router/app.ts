@@ -25,7 +25,8 @@ export default class RouterBoot implements IBoot {
       timers: app.imMetrics?.timers,
     });
     // The message path exists from here: its entry points are mounted with the parts they call.
-    messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations);
+    messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations,
+      app.imCache.limiter('group-changes', app.config.im.limits.groupChangesPerUser), app.coreLogger);
     socketHandlers(app.imSockets, im.pipeline, im.conversations);
   }
 

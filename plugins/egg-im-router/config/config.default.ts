@@ -23,6 +23,11 @@ export default () => {
        * `durationMs` is a whole number of seconds.
        */
       sendsPerUser: { points: 300, durationMs: 10_000 },
+      /**
+       * Group changes one user may make per window over the HTTP API (a group made, members added, a member
+       * removed: one each); more is RATE_LIMITED with `details.scope: "groups"`. Host code is not limited.
+       */
+      groupChangesPerUser: { points: 60, durationMs: 60_000 },
       /** Messages in one POST /im/messages/batch. */
       batchMax: 100,
       /** `limit` of a history page (more is VALIDATION_FAILED). */

@@ -24,6 +24,8 @@ export function checkConfig(config: ImConfig): string[] {
   assert(limits.sendsPerUser.points >= limits.batchMax,
     `[egg-im-router] im.limits.sendsPerUser.points must be >= im.limits.batchMax (${limits.batchMax}): a full batch could never be sent, got ${limits.sendsPerUser.points}`);
   check(limits.sendsPerUser.durationMs, 'limits.sendsPerUser.durationMs', 'positive');
+  check(limits.groupChangesPerUser?.points, 'limits.groupChangesPerUser.points', 'positive');
+  check(limits.groupChangesPerUser.durationMs, 'limits.groupChangesPerUser.durationMs', 'positive');
   for (const name of [ 'ackTimeoutMs', 'maxBackoffMs', 'maxAttempts', 'replayLimit' ] as const) check(delivery[name], `delivery.${name}`, 'positive');
   check(delivery.backoffFactor, 'delivery.backoffFactor', 'atLeastOne', false);
   for (const name of [ 'reorderWaitMs', 'deliveredInAckMs', 'outboxSweepMs', 'outboxGraceMs' ] as const) check(delivery[name], `delivery.${name}`, 'nonNegative');

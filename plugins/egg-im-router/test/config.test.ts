@@ -24,6 +24,7 @@ describe('egg-im-router: config checked at start', () => {
     [ 'a fractional limit', (im: any) => { im.limits.batchMax = 2.5; }, /im\.limits\.batchMax must be an integer > 0, got 2\.5/ ],
     [ 'a send limit below a full batch', (im: any) => { im.limits.sendsPerUser.points = 99; }, /im\.limits\.sendsPerUser\.points must be >= im\.limits\.batchMax \(100\)/ ],
     [ 'a missing send limit', (im: any) => { delete im.limits.sendsPerUser; }, /im\.limits\.sendsPerUser\.points must be an integer > 0, got undefined/ ],
+    [ 'a missing group changes limit', (im: any) => { delete im.limits.groupChangesPerUser; }, /im\.limits\.groupChangesPerUser\.points must be an integer > 0, got undefined/ ],
     [ 'a backoff that shrinks', (im: any) => { im.delivery.backoffFactor = 0.5; }, /im\.delivery\.backoffFactor must be a number >= 1, got 0\.5/ ],
     [ 'a negative sweep interval', (im: any) => { im.delivery.outboxSweepMs = -1; }, /im\.delivery\.outboxSweepMs must be an integer >= 0, got -1/ ],
     [ 'an ack wait for the delivered cursor over a second', (im: any) => { im.delivery.deliveredInAckMs = 5000; }, /im\.delivery\.deliveredInAckMs must be at most 1000/ ],

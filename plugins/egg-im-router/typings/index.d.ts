@@ -30,6 +30,7 @@ declare module 'egg' {
       maxDepth: number;
       maxValues: number;
       sendsPerUser: { points: number; durationMs: number };
+      groupChangesPerUser: { points: number; durationMs: number };
       batchMax: number;
       historyMaxLimit: number;
       syncMaxLimit: number;

@@ -1,20 +1,24 @@
 import type { Router } from 'egg';
 import type { Conversations } from '../Conversations';
 import type { MessagePipeline } from '../pipeline/MessagePipeline';
-import type { Sessions } from '../ports';
+import type { Limiter } from '../pipeline/SenderLimit';
+import type { Logger, Sessions } from '../ports';
+import { groupChangeLimit } from './groupChangeLimit';
 
 /** The messaging routes of the HTTP API, under the connection plugin's prefix, every one behind a session. */
-export function messagingRoutes(router: Router, sessions: Sessions, pipeline: MessagePipeline, conversations: Conversations): void {
+export function messagingRoutes(router: Router, sessions: Sessions, pipeline: MessagePipeline, conversations: Conversations,
+  groupChanges: Limiter, logger: Logger): void {
   const { prefix, requireSession } = sessions;
+  const limitGroupChanges = groupChangeLimit(groupChanges, logger);
 
-  router.post('imCreateGroup', `${prefix}/groups`, requireSession, async ctx => {
+  router.post('imCreateGroup', `${prefix}/groups`, requireSession, limitGroupChanges, async ctx => {
     ctx.status = 201;
     ctx.body = await conversations.createGroup(ctx.imSession.userId, ctx.request.body);
   });
-  router.post('imAddMembers', `${prefix}/groups/:groupId/members`, requireSession, async ctx => {
+  router.post('imAddMembers', `${prefix}/groups/:groupId/members`, requireSession, limitGroupChanges, async ctx => {
     ctx.body = await conversations.addMembers(ctx.imSession.userId, ctx.params.groupId, ctx.request.body);
   });
-  router.delete('imRemoveMember', `${prefix}/groups/:groupId/members/:userId`, requireSession, async ctx => {
+  router.delete('imRemoveMember', `${prefix}/groups/:groupId/members/:userId`, requireSession, limitGroupChanges, async ctx => {
     await conversations.removeMember(ctx.imSession.userId, ctx.params.groupId, ctx.params.userId);
     ctx.status = 204;
   });

@@ -1,0 +1,24 @@
+import type { Context } from 'egg';
+import { ImError } from 'egg-im-protocol';
+import type { Limiter } from '../pipeline/SenderLimit';
+import type { Logger } from '../ports';
+
+/**
+ * Group changes per user over the HTTP API (a group made, members added, a member removed; each request one
+ * point): over `im.limits.groupChangesPerUser`, `RATE_LIMITED` with `details: { retryAfterMs, scope: "groups" }`
+ * before the change is looked at. Each change writes membership rows and lands in other users' conversation
+ * lists; without it one user could add anyone to groups as fast as the database writes. Host code
+ * (`app.im.groups`) is not limited.
+ */
+export function groupChangeLimit(limiter: Limiter, logger: Logger) {
+  return async (ctx: Context, next: () => Promise<void>): Promise<void> => {
+    const { userId } = ctx.imSession;
+    const decision = await limiter.consume(userId);
+    if (!decision.allowed) {
+      const { retryAfterMs } = decision;
+      logger.warn('[egg-im-router] group changes refused for user %s (over im.limits.groupChangesPerUser); retry in %d ms', userId, retryAfterMs);
+      throw new ImError('RATE_LIMITED', `too many group changes; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope: 'groups' });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert';
+import { Harness } from './support/harness';
+
+// Fixture: 3 group changes per user per minute over HTTP.
+describe('egg-im-router: group changes per user', () => {
+  const h = new Harness('group-changes');
+  before(() => h.start());
+  after(() => h.close());
+
+  it('refuses a user\'s fourth change of the window (made, added, removed alike) with RATE_LIMITED, scope "groups", changing nothing', async () => {
+    const alice = await h.user('alice');
+    const bob = await h.user('bob');
+    const carol = await h.user('carol');
+    const { groupId, conversationId } = await h.createGroup(alice, [ bob ]);
+    await h.post(`/im/groups/${groupId}/members`, { userIds: [ carol.userId ] }, alice.token).expect(200);
+    await h.delete(`/im/groups/${groupId}/members/${carol.userId}`, alice.token).expect(204);
+
+    for (const refused of [
+      h.post('/im/groups', { name: 'one too many', memberIds: [ bob.userId ] }, alice.token),
+      h.post(`/im/groups/${groupId}/members`, { userIds: [ carol.userId ] }, alice.token),
+      h.delete(`/im/groups/${groupId}/members/${bob.userId}`, alice.token),
+    ]) {
+      const res = await refused.expect(429);
+      assert.equal(res.body.error.code, 'RATE_LIMITED');
+      assert.equal(res.body.error.details.scope, 'groups');
+      assert.ok(res.body.error.details.retryAfterMs > 0 && res.body.error.details.retryAfterMs <= 60_000);
+      assert.ok(Number(res.headers['retry-after']) >= 1);
+    }
+    const members = await h.rows<{ user_id: string }>('SELECT user_id FROM im_members WHERE conversation_id = ? ORDER BY user_id', [ conversationId ]);
+    assert.deepStrictEqual(members.map(m => m.user_id), [ alice.userId, bob.userId ].sort());
+    const groups = await h.rows('SELECT id FROM im_groups WHERE created_by = ?', [ alice.userId ]);
+    assert.equal(groups.length, 1, 'the refused group was not made');
+    await h.app.expectLog(`group changes refused for user ${alice.userId}`, 'coreLogger');
+  });
+
+  it('counts each user apart, and leaves host code (app.im.groups) unlimited', async () => {
+    const alice = await h.user('alice');
+    const bob = await h.user('bob');
+    for (let i = 0; i < 3; i++) await h.createGroup(alice, [ bob ]);
+    await h.post('/im/groups', { name: 'over', memberIds: [] }, alice.token).expect(429);
+
+    await h.createGroup(bob, [ alice ]);
+    for (let i = 0; i < 5; i++) await h.app.im.groups.create(alice.userId, { name: `from the host ${i}`, memberIds: [ bob.userId ] });
+    const groups = await h.rows('SELECT id FROM im_groups WHERE created_by = ?', [ alice.userId ]);
+    assert.equal(groups.length, 8);
+  });
+});
