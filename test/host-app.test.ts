@@ -127,6 +127,19 @@ describe('a host app with its own identities and hooks, on two nodes', function(
       acked.push(reply.message);
       await waitFor(() => logged.some(args => args[2] && (args[2] as { text?: string }).text === 'on it'), 5000, 'the client to print ada\'s reply');
       assert.deepEqual(logged.find(args => (args[2] as { text?: string }).text === 'on it'), [ ada.id, 'text', { text: 'on it' } ]);
+
+      // The conversation list in pages of one, walked by the typed client, is the whole list.
+      const whole = await client.conversations();
+      assert.equal(whole.hasMore, false);
+      const walked: string[] = [];
+      let page = await client.conversations({ limit: 1 });
+      for (;;) {
+        walked.push(...page.conversations.map(c => c.conversationId));
+        if (!page.hasMore) break;
+        page = await client.conversations({ limit: 1, cursor: page.next });
+      }
+      assert.deepEqual(walked, whole.conversations.map(c => c.conversationId));
+      assert.equal(walked[0], reply.message.conversationId, 'the latest active first');
     } finally {
       client.close();
     }

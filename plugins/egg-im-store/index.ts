@@ -11,7 +11,7 @@ export { UserRepository } from './lib/repositories/UserRepository';
 export { SessionRepository, type NewSession } from './lib/repositories/SessionRepository';
 export { newId } from './lib/ids';
 export type * from './lib/types';
-export { ConversationRepository } from './lib/repositories/ConversationRepository';
+export { ConversationRepository, type ConversationPage, type ConversationPageAfter, type ConversationPageQuery } from './lib/repositories/ConversationRepository';
 export { MessageRepository, type HistoryQuery, type Page, type Backlog } from './lib/repositories/MessageRepository';
 export { MessageWriter, type AppendItem, type AppendResult } from './lib/repositories/MessageWriter';
 export { ReceiptRepository, type Receipt, type ReadMark } from './lib/repositories/ReceiptRepository';

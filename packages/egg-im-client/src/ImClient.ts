@@ -9,7 +9,7 @@ import { randomId } from './id';
 import { Inbox } from './Inbox';
 import { retryDelay, sleep, type Backoff } from './retry';
 import type {
-  AnyMessageTypes, BatchItem, BatchResult, ConversationsResult, CreateGroupResult, GroupMembersResult, HistoryQuery,
+  AnyMessageTypes, BatchItem, BatchResult, ConversationsQuery, ConversationsResult, CreateGroupResult, GroupMembersResult, HistoryQuery,
   HistoryResult, ImClientEvents, ImClientOptions, LoginOptions, MessageTypeMap, MessageTypeName, RegisterOptions,
   RegisterResult, TypedMessage,
 } from './types';
@@ -232,9 +232,12 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
     });
   }
 
-  /** `GET {prefix}/conversations`. */
-  conversations(): Promise<ConversationsResult> {
-    return this.#get('/conversations');
+  /**
+   * `GET {prefix}/conversations`: a page, most recently active first; `limit` (default 100, at most the server's
+   * maximum, 500 by default), `cursor` the `next` of the page before (while `hasMore`).
+   */
+  conversations(page: ConversationsQuery = {}): Promise<ConversationsResult> {
+    return this.#get('/conversations', { limit: page.limit, cursor: page.cursor });
   }
 
   /** `GET {prefix}/messages/:messageId/status`. */
@@ -280,7 +283,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
     }
   }
 
-  #get<T>(path: string, query?: Record<string, number | undefined>): Promise<T> {
+  #get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T> {
     return this.#http.request<T>({ method: 'GET', path, query, token: this.token });
   }
 

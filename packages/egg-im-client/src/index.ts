@@ -7,7 +7,7 @@ export { ImClientError, isImClientError } from './errors';
 export type { ClientErrorCode, LocalErrorCode } from './errors';
 export { Inbox } from './Inbox';
 export type {
-  AnyMessageTypes, BatchItem, BatchResult, BuiltinMessageTypes, ClientSessionExpiredEvent, ConversationsResult,
+  AnyMessageTypes, BatchItem, BatchResult, BuiltinMessageTypes, ClientSessionExpiredEvent, ConversationsQuery, ConversationsResult,
   CreateGroupResult, EndpointOptions, GroupMembersResult, HistoryQuery, HistoryResult, ImClientEvents, ImClientOptions,
   LoginOptions, LoginResult, MessageTypeMap, MessageTypeName, RegisterOptions, RegisterResult, RetryOptions, TextContent,
   TypedMessage, TypedMessageOf,

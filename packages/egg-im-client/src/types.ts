@@ -106,7 +106,9 @@ export interface RegisterResult { userId: string }
 export interface HistoryQuery { afterSeq?: number; beforeSeq?: number; limit?: number }
 export interface HistoryResult<M> { messages: TypedMessage<M>[]; hasMore: boolean }
 
-export interface ConversationsResult { conversations: ConversationSummary[] }
+export interface ConversationsQuery { limit?: number; cursor?: string }
+/** `next`, while `hasMore`: the `cursor` of the next page. */
+export interface ConversationsResult { conversations: ConversationSummary[]; hasMore: boolean; next?: string }
 export interface CreateGroupResult { groupId: string; conversationId: string }
 export interface GroupMembersResult { groupId: string; memberIds: string[] }
 

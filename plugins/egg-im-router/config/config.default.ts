@@ -32,6 +32,8 @@ export default () => {
       batchMax: 100,
       /** `limit` of a history page (more is VALIDATION_FAILED). */
       historyMaxLimit: 100,
+      /** `limit` of a page of the conversation list (more is clamped to this). */
+      conversationsMaxLimit: 500,
       /** `limit` of a sync (more is clamped to this). */
       syncMaxLimit: 500,
       groupMaxMembers: 5000,

@@ -27,6 +27,13 @@ function userIds(value: unknown, field: string, max: number): string[] {
   return [ ...new Set(value as string[]) ];
 }
 
+/** A conversation list's cursor, `<updatedAt in ms>.<conversationId>` (the `next` of a page), checked by the id grammar. */
+function parseConversationCursor(value: unknown): { updatedAt: Date; conversationId: string } {
+  const match = typeof value === 'string' ? /^(\d{1,13})\.(.+)$/s.exec(value) : null;
+  if (!match || !isId(match[2])) throw new ImError('VALIDATION_FAILED', 'cursor must be the next of a conversation page', { field: 'cursor' });
+  return { updatedAt: new Date(Number(match[1])), conversationId: match[2] };
+}
+
 export interface ConversationsDeps {
   store: Pick<Store, 'conversations' | 'messages' | 'receipts'>;
   /** The ids that are users for egg-im: its own, and those the host app knows (mirrored on first use). */
@@ -51,8 +58,15 @@ export class Conversations {
     ({ store: this.store, membership: this.membership, history: this.hot, limits: this.limits } = deps);
   }
 
-  async list(userId: string): Promise<ConversationSummary[]> {
-    return this.store.conversations.listForUser(userId);
+  /**
+   * A page of the user's conversations, most recently active first: `limit` (default 100, clamped to
+   * `limits.conversationsMaxLimit`), from `cursor` (the `next` of the page before) on.
+   */
+  async list(userId: string, query: Record<string, unknown>): Promise<{ conversations: ConversationSummary[]; hasMore: boolean; next?: string }> {
+    const limit = integer(query.limit, 'limit', { min: 1, clampTo: this.limits.conversationsMaxLimit }) ?? Math.min(100, this.limits.conversationsMaxLimit);
+    const after = query.cursor === undefined ? undefined : parseConversationCursor(query.cursor);
+    const { conversations, hasMore, last } = await this.store.conversations.listForUser(userId, { limit, after });
+    return last ? { conversations, hasMore, next: `${last.updatedAt.getTime()}.${last.conversationId}` } : { conversations, hasMore };
   }
 
   /** A member's page, each message as its JSON text (see `HotHistory.rangeJson`): for the HTTP response as is. */

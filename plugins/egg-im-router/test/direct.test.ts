@@ -228,6 +228,56 @@ describe('egg-im-router: one-to-one messages', () => {
     assert.deepStrictEqual([ afterRead[0].readSeq, afterRead[0].unread ], [ 5, 0 ]);
   });
 
+  it('GET /im/conversations in pages: limit and cursor walk every conversation once, most recently active first', async () => {
+    const alice = await h.user('alice');
+    const peers = await Promise.all([ 1, 2, 3, 4, 5, 6 ].map(i => h.user(`peer${i}`)));
+    // One batch: its conversations are written in one commit, so several share their updated_at (ties by id).
+    const items = peers.slice(0, 4).map(peer => ({ to: to(peer), type: 'text', content: { text: 'hi' }, clientMsgId: h.clientMsgId() }));
+    await h.post('/im/messages/batch', { messages: items }, alice.token).expect(200);
+    for (const peer of peers.slice(4)) await h.post('/im/messages', { to: to(peer), type: 'text', content: { text: 'hi' }, clientMsgId: h.clientMsgId() }, alice.token).expect(201);
+
+    const whole = (await h.get('/im/conversations', alice.token).expect(200)).body;
+    assert.equal(whole.conversations.length, 6);
+    assert.equal(whole.hasMore, false);
+    assert.equal(whole.next, undefined);
+    assert.deepStrictEqual(whole.conversations.slice(0, 2).map((c: any) => c.peerId), [ peers[5].userId, peers[4].userId ]);
+
+    const walked: string[] = [];
+    const pages: boolean[] = [];
+    let cursor: string | undefined;
+    do {
+      const query = cursor === undefined ? '?limit=4' : `?limit=4&cursor=${encodeURIComponent(cursor)}`;
+      const page = (await h.get(`/im/conversations${query}`, alice.token).expect(200)).body;
+      assert.ok(page.conversations.length <= 4);
+      walked.push(...page.conversations.map((c: any) => c.conversationId));
+      pages.push(page.hasMore);
+      assert.equal(typeof page.next === 'string', page.hasMore);
+      cursor = page.next;
+    } while (cursor !== undefined && pages.length < 5);
+    assert.deepStrictEqual(pages, [ true, false ]);
+    assert.deepStrictEqual(walked, whole.conversations.map((c: any) => c.conversationId), 'each once, in the order of the whole list');
+
+    // Pages of one: the ties of the batch are walked by id.
+    const single: string[] = [];
+    cursor = undefined;
+    for (let i = 0; i < 7; i++) {
+      const page: any = (await h.get(`/im/conversations?limit=1${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, alice.token).expect(200)).body;
+      single.push(...page.conversations.map((c: any) => c.conversationId));
+      cursor = page.next;
+      if (cursor === undefined) break;
+    }
+    assert.deepStrictEqual(single, walked);
+
+    // Over the maximum is clamped, never refused; a bad cursor or limit is VALIDATION_FAILED.
+    assert.equal((await h.get('/im/conversations?limit=100000000000000000000', alice.token).expect(200)).body.conversations.length, 6);
+    for (const query of [ 'cursor=x', 'cursor=12.', 'cursor=12.%20padded', 'cursor=1&cursor=2', `cursor=${'9'.repeat(14)}.d:a:b`, 'cursor=', 'limit=0', 'limit=two' ]) {
+      const res = await h.get(`/im/conversations?${query}`, alice.token);
+      assert.equal(res.status, 400, query);
+      assert.equal(res.body.error.code, 'VALIDATION_FAILED', query);
+      assert.equal(res.body.error.details.field, query.split('=')[0], query);
+    }
+  });
+
   it('history: keyset pages after, before and newest, with hasMore; limits are checked', async () => {
     const alice = await h.user('alice');
     const bob = await h.user('bob');

@@ -34,6 +34,7 @@ declare module 'egg' {
       batchMax: number;
       historyMaxLimit: number;
       syncMaxLimit: number;
+      conversationsMaxLimit: number;
       groupMaxMembers: number;
     };
     delivery: {

@@ -81,7 +81,7 @@ for (const driver of drivers) {
       });
       assert.equal(direct.message.seq, 1);
       assert.deepEqual(await storeOf().conversations.memberIds(`dh:${'f'.repeat(40)}`), [ 'X', LONG_ID ].sort());
-      const [ list ] = await storeOf().conversations.listForUser(LONG_ID);
+      const [ list ] = (await storeOf().conversations.listForUser(LONG_ID, { limit: 10 })).conversations;
       assert.equal(list.conversationId, `dh:${'f'.repeat(40)}`);
       assert.equal(list.peerId, 'X');
       await expectImError(storeOf().users.ensure(`${LONG_ID}z`, 'too-long'), 'VALIDATION_FAILED');

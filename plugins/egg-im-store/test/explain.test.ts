@@ -106,7 +106,9 @@ describe('egg-im-store: query plans on MariaDB (EXPLAIN)', function() {
 
   it('the status of a message and the conversation list use their keys', async () => {
     await assertNoScan('status', () => store.receipts.statusOf(someMessageId));
-    await assertNoScan('conversation list', () => store.conversations.listForUser(users[10]));
+    await assertNoScan('conversation list', () => store.conversations.listForUser(users[10], { limit: 100 }));
+    await assertNoScan('conversation list, a later page', () => store.conversations.listForUser(users[10],
+      { limit: 2, after: { updatedAt: new Date(), conversationId: groups[0] } }));
     await assertNoScan('members', () => store.conversations.memberIds(groups[0]));
   });
 

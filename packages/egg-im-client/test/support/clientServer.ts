@@ -245,7 +245,7 @@ export class ClientTestServer {
         conversationId: c.id, type: c.type, ...(c.type === 'direct' ? { peerId: c.members.find((m) => m !== userId) } : { groupId: c.groupId }),
         lastSeq: c.messages.length, readSeq: 0, unread: c.messages.length,
       }));
-      return send(200, { conversations });
+      return send(200, { conversations, hasMore: false });
     }
     const history = /^GET \/im\/conversations\/([^/]+)\/messages$/.exec(route);
     if (history) {

@@ -23,7 +23,7 @@ export function messagingRoutes(router: Router, sessions: Sessions, pipeline: Me
     ctx.status = 204;
   });
   router.get('imConversations', `${prefix}/conversations`, requireSession, async ctx => {
-    ctx.body = { conversations: await conversations.list(ctx.imSession.userId) };
+    ctx.body = await conversations.list(ctx.imSession.userId, ctx.query);
   });
   router.get('imHistory', `${prefix}/conversations/:conversationId/messages`, requireSession, async ctx => {
     const { messages, hasMore } = await conversations.historyJson(ctx.imSession.userId, ctx.params.conversationId, ctx.query);

@@ -1,10 +1,28 @@
 import type { ConversationSummary } from 'egg-im-protocol';
 import type { ImStore } from '../ImStore';
 import { newId } from '../ids';
-import { dialectOf, marks, readInt, sqlTime } from '../sql/dialect';
+import { dialectOf, marks, readInt, readTime, sqlTime } from '../sql/dialect';
 import { groupConversationId } from '../conversationIds';
 import { storedFromRow } from './MessageWriter';
 import { toMessage, type StoredMessage } from './rows';
+
+/** Where a page of a user's conversations starts: after this one (the last of the page before). */
+export interface ConversationPageAfter {
+  updatedAt: Date;
+  conversationId: string;
+}
+
+export interface ConversationPageQuery {
+  limit: number;
+  after?: ConversationPageAfter;
+}
+
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  hasMore: boolean;
+  /** The page's last conversation, where the next page starts (only when `hasMore`). */
+  last?: ConversationPageAfter;
+}
 
 /** Conversations and their members. Direct conversations are made by the first message; groups here. */
 export class ConversationRepository {
@@ -31,23 +49,30 @@ export class ConversationRepository {
   }
 
   /**
-   * The user's conversations, most recently active first, each with its last message when the user may see it
-   * (a member added to a group sees the messages after it joined) and a group's name. One query: the member
-   * index, then primary-key lookups per conversation (its row, its group, its last message).
+   * A page of the user's conversations, most recently active first (ties by id), each with its last message when
+   * the user may see it (a member added to a group sees the messages after it joined) and a group's name: at most
+   * `limit`, after `after` (the last one of the page before). One query: the member index, then primary-key
+   * lookups per conversation (its row, its group, its last message).
    */
-  async listForUser(userId: string): Promise<ConversationSummary[]> {
+  async listForUser(userId: string, { limit, after }: ConversationPageQuery): Promise<ConversationPage> {
+    const keyset = after ? 'AND (c.updated_at < ? OR (c.updated_at = ? AND c.id > ?)) ' : '';
+    const params: unknown[] = [ userId ];
+    if (after) params.push(sqlTime(after.updatedAt), sqlTime(after.updatedAt), after.conversationId);
+    params.push(limit + 1);
     const rows = await this.store.withRetry(() => this.store.dataSource.query(
       // The peer of a direct conversation is its other member (none: a note to self). Not parsed from the id,
       // which is a hash when a user id holds a ':'.
-      'SELECT m.conversation_id, m.read_seq, c.type, c.group_id, c.last_seq, g.name AS group_name, CASE WHEN c.type = \'direct\' THEN ' +
+      'SELECT m.conversation_id, m.read_seq, c.type, c.group_id, c.last_seq, c.updated_at, g.name AS group_name, CASE WHEN c.type = \'direct\' THEN ' +
       '(SELECT p.user_id FROM im_members p WHERE p.conversation_id = m.conversation_id AND p.user_id <> m.user_id LIMIT 1) END AS peer_id, ' +
       'l.id AS l_id, l.seq AS l_seq, l.sender_id AS l_sender_id, l.client_msg_id AS l_client_msg_id, l.type AS l_type, ' +
       'l.content AS l_content, l.meta AS l_meta, l.created_at AS l_created_at ' +
       'FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id LEFT JOIN im_groups g ON g.id = c.group_id ' +
       'LEFT JOIN im_messages l ON l.conversation_id = c.id AND l.seq = c.last_seq AND c.last_seq > m.since_seq ' +
-      'WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id', [ userId ]),
+      `WHERE m.user_id = ? ${keyset}ORDER BY c.updated_at DESC, c.id LIMIT ?`, params),
     { label: 'list conversations' });
-    return rows.map((row: any) => {
+    const hasMore = rows.length > limit;
+    const page = hasMore ? rows.slice(0, limit) : rows;
+    const conversations = page.map((row: any) => {
       const lastSeq = readInt(row.last_seq);
       const readSeq = Math.min(readInt(row.read_seq), lastSeq);
       const summary: ConversationSummary = { conversationId: row.conversation_id, type: row.type, lastSeq, readSeq, unread: lastSeq - readSeq };
@@ -60,6 +85,8 @@ export class ConversationRepository {
       if (row.l_id != null) summary.lastMessage = toMessage(lastMessageOf(row));
       return summary;
     });
+    const last = page.at(-1);
+    return hasMore ? { conversations, hasMore, last: { updatedAt: readTime(last.updated_at), conversationId: last.conversation_id } } : { conversations, hasMore };
   }
 
   async createGroup(name: string, creatorId: string, memberIds: string[]): Promise<{ groupId: string; conversationId: string }> {
