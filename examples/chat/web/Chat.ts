@@ -135,7 +135,7 @@ export class Chat {
       real.historyLoaded = real.historyLoaded || message.seq === 1;
       if (!real.historyLoaded) await this.#loadHistory(real);
       this.openId = real.id;
-      this.refreshPresence([ real.peerId! ]).catch(err => this.events.failed(err)); // visible now that they share a conversation
+      this.refreshPresence([ real.peerId! ]).catch(err => this.events.failed(err)); // visible once they wrote or read in it (contacts)
     }
     this.delivery.set(message.id, advance(this.delivery.get(message.id), 'sent'));
     this.#take(message);
@@ -206,8 +206,9 @@ export class Chat {
           this.events.arrived(message, this.nameOf(message.senderId), conversation.type === 'group' ? this.title(conversation) : undefined);
         }, err => this.events.failed(err));
       }
-      // Someone shown as away just wrote: ask again rather than wait for the next presence round.
-      if (this.presence.get(message.senderId)?.online === false) this.refreshPresence([ message.senderId ]).catch(err => this.events.failed(err));
+      // Someone not shown online just wrote (which also makes a new contact's presence visible): ask again rather
+      // than wait for the next presence round.
+      if (this.presence.get(message.senderId)?.online !== true) this.refreshPresence([ message.senderId ]).catch(err => this.events.failed(err));
       if (message.conversationId === this.openId) this.markRead().catch(err => this.events.failed(err));
       this.events.changed(message.conversationId === this.openId ? 'open' : 'list');
     });

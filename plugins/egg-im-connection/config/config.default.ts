@@ -64,8 +64,8 @@ export default () => {
       ttlMs: 30000,
       lastSeenTtlMs: 30 * 24 * 3600 * 1000,
       /**
-       * Who may read a user's presence (GET users/:userId/presence): 'contacts' (users who share a conversation
-       * with them, direct or group, and themselves) or 'everyone'. Anyone else gets NOT_FOUND, the same answer
+       * Who may read a user's presence (GET users/:userId/presence): 'contacts' (users who share a conversation,
+       * direct or group, in which they sent or read a message; and themselves) or 'everyone'. Anyone else gets NOT_FOUND, the same answer
        * as for a user that does not exist, so presence tells strangers neither existence nor activity.
        */
       visibleTo: 'contacts',

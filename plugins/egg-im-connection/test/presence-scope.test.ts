@@ -54,11 +54,26 @@ describe('egg-im-connection: presence scope (default: contacts)', () => {
     assert.deepStrictEqual(await ask(fx, viewer, stranger.userId), expected, 'online stranger');
   });
 
-  it('shows the presence of users who share a direct conversation, both ways', async () => {
+  it('does not show a user\'s presence to whoever messages them or puts them in a group, until they answer', async () => {
+    const target = await loginUser('target');
+    const prober = await loginUser('prober');
+    await online(target);
+    await waitFor(async () => (await ask(fx, target, target.userId)).body.online, 2000, 'the target online');
+    const expected = await notFoundAnswer(fx, prober, target.userId);
+    await directMessage(prober, target);
+    await fx.app.imStore.conversations.createGroup('probe', prober.userId, [ target.userId ]);
+    assert.deepStrictEqual(await ask(fx, prober, target.userId), expected, 'a message and a group of the prober\'s making');
+    // The target sees the prober, who wrote to it.
+    assert.deepStrictEqual(await ask(fx, target, prober.userId), { status: 200, body: { userId: prober.userId, online: false, devices: 0 } });
+  });
+
+  it('shows the presence of users who wrote in or read a direct conversation they share', async () => {
     const alice = await loginUser('alice');
     const bob = await loginUser('bob');
     assert.strictEqual((await ask(fx, alice, bob.userId)).status, 404);
-    await directMessage(alice, bob);
+    const { conversationId } = (await directMessage(alice, bob)).message;
+    assert.strictEqual((await ask(fx, alice, bob.userId)).status, 404, 'bob has not answered');
+    await fx.app.imStore.receipts.read({ conversationId, userId: bob.userId, seq: 1 });
     await online(bob);
     const seen = await waitFor(async () => {
       const res = await ask(fx, alice, bob.userId);
@@ -68,9 +83,15 @@ describe('egg-im-connection: presence scope (default: contacts)', () => {
     assert.deepStrictEqual(await ask(fx, bob, alice.userId), { status: 200, body: { userId: alice.userId, online: false, devices: 0 } });
   });
 
-  it('shows the presence of group members to each other, and no longer once one has left', async () => {
+  it('shows the presence of group members who wrote in the group to the others, and no longer once one has left', async () => {
     const [ owner, member, outsider ] = [ await loginUser('owner'), await loginUser('member'), await loginUser('outsider') ];
     const { conversationId } = await fx.app.imStore.conversations.createGroup('team', owner.userId, [ member.userId ]);
+    assert.strictEqual((await ask(fx, owner, member.userId)).status, 404, 'nobody wrote yet');
+    for (const author of [ owner, member ]) {
+      await fx.app.imStore.writer.append({
+        conversationId, kind: 'group', senderId: author.userId, clientMsgId: `c_${author.userId}`, type: 'text', contentJson: '{"text":"hi"}', metaJson: '{}',
+      });
+    }
     assert.strictEqual((await ask(fx, owner, member.userId)).status, 200);
     assert.strictEqual((await ask(fx, member, owner.userId)).status, 200);
     assert.deepStrictEqual(await ask(fx, outsider, member.userId), await notFoundAnswer(fx, outsider, member.userId));

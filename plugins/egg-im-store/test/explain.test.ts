@@ -112,9 +112,9 @@ describe('egg-im-store: query plans on MariaDB (EXPLAIN)', function() {
     await assertNoScan('members', () => store.conversations.memberIds(groups[0]));
   });
 
-  it('whether two users share a conversation: the member index for one, the primary key for the other', async () => {
-    await assertNoScan('shared (group)', () => store.conversations.shareConversation(users[10], users[30]));
-    await assertNoScan('shared (direct)', () => store.conversations.shareConversation(users[3], users[23]));
-    await assertNoScan('not shared', () => store.conversations.shareConversation(users[0], users[59]));
+  it('whether one user is another\'s contact: the member index for one, the primary key for the other', async () => {
+    await assertNoScan('shared (group)', () => store.conversations.isContact(users[10], users[30]));
+    await assertNoScan('shared (direct)', () => store.conversations.isContact(users[3], users[23]));
+    await assertNoScan('not shared', () => store.conversations.isContact(users[0], users[59]));
   });
 });

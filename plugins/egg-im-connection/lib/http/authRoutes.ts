@@ -100,13 +100,13 @@ export function authRoutes(app: Application, throttle: LoginThrottle): void {
 
 /**
  * Whether `viewer` may see the presence of `userId` (`imConnection.presence.visibleTo`): their own always;
- * with `contacts` (the default) only users they share a conversation with (a direct one or a group), which
- * also implies that the user exists; with `everyone` any user that exists.
+ * with `contacts` (the default) only users who sent or read a message in a conversation they share (which also
+ * implies that the user exists); with `everyone` any user that exists.
  */
 async function visible(app: Application, viewer: string, userId: string): Promise<boolean> {
   if (viewer === userId) return true;
   if (app.config.imConnection.presence.visibleTo === 'everyone') return app.imStore.users.exists(userId);
-  return app.imStore.conversations.shareConversation(viewer, userId);
+  return app.imStore.conversations.isContact(viewer, userId);
 }
 
 /** The host app's own credential check when configured, else egg-im's user table. */

@@ -35,16 +35,19 @@ export class ConversationRepository {
   }
 
   /**
-   * True when the two users share a conversation: a direct one (made by its first message, with both member
-   * rows) or a group both belong to. A user shares with themself. One query: the first user's conversations
-   * (index `idx_im_members_user`), each probed for the second user on the primary key, stopping at the first.
+   * True when `userId` is a contact of `viewer`: they share a conversation (a direct one or a group) in which
+   * `userId` has sent or read a message since joining (sending moves the sender's read cursor). Being put in a
+   * conversation by someone else is not enough: anyone can message anyone or add them to a group. A user is their
+   * own contact. One query: the viewer's conversations (index `idx_im_members_user`), each probed for the other
+   * user's row on the primary key, stopping at the first.
    */
-  async shareConversation(a: string, b: string): Promise<boolean> {
-    if (typeof a !== 'string' || typeof b !== 'string') return false;
-    if (a === b) return true;
+  async isContact(viewer: string, userId: string): Promise<boolean> {
+    if (typeof viewer !== 'string' || typeof userId !== 'string') return false;
+    if (viewer === userId) return true;
     const rows = await this.store.withRetry(() => this.store.dataSource.query(
-      'SELECT 1 AS shared FROM im_members a JOIN im_members b ON b.conversation_id = a.conversation_id AND b.user_id = ? WHERE a.user_id = ? LIMIT 1',
-      [ b, a ]), { label: 'check shared conversation' });
+      'SELECT 1 AS shared FROM im_members v JOIN im_members u ON u.conversation_id = v.conversation_id AND u.user_id = ? AND u.read_seq > u.since_seq ' +
+      'WHERE v.user_id = ? LIMIT 1',
+      [ userId, viewer ]), { label: 'check contact' });
     return rows.length > 0;
   }
 
