@@ -1,6 +1,6 @@
 import assert from 'node:assert';
 import crypto from 'node:crypto';
-import { register, waitFor } from 'egg-im-testkit';
+import { waitFor } from 'egg-im-testkit';
 import { accountKey, addressKey } from '../lib/auth/LoginThrottle';
 import { assertNoSecretsInLogs, readLogs, startFixture, type Fixture } from './support/fixture';
 
@@ -20,12 +20,12 @@ async function countHashes(fn: () => Promise<void>): Promise<number> {
   return hashes;
 }
 
-function assertThrottled(res: { status: number; body: any; headers: Record<string, string> }, maxMs: number): number {
+function assertThrottled(res: { status: number; body: any; headers: Record<string, string> }, maxMs: number, scope = 'login'): number {
   assert.strictEqual(res.status, 429, JSON.stringify(res.body));
   assert.strictEqual(res.body.ok, false);
   assert.strictEqual(res.body.error.code, 'RATE_LIMITED');
   assert.deepStrictEqual(Object.keys(res.body.error.details).sort(), [ 'retryAfterMs', 'scope' ]);
-  assert.strictEqual(res.body.error.details.scope, 'login');
+  assert.strictEqual(res.body.error.details.scope, scope);
   const { retryAfterMs } = res.body.error.details;
   assert.ok(Number.isInteger(retryAfterMs) && retryAfterMs > 0 && retryAfterMs <= maxMs, `retryAfterMs ${retryAfterMs}`);
   assert.strictEqual(res.headers['retry-after'], String(Math.ceil(retryAfterMs / 1000)), 'Retry-After in whole seconds, rounded up');
@@ -48,6 +48,16 @@ describe('egg-im-connection: login throttling', () => {
     await fx?.close();
   });
 
+  let registrations = 0;
+  const registerFrom = (ip: string, username: string, password: string) =>
+    fx.app.httpRequest().post('/im/auth/register').set('X-Forwarded-For', ip).send({ username, password });
+  /** A user with a unique name, registered from an address of its own (registrations are limited per address too). */
+  const register = async (_app: unknown, label: string) => {
+    const username = `${label}_${process.pid}_${++registrations}`.slice(0, 32);
+    const password = `pw-${username}-secret`;
+    const res = await registerFrom(`203.0.113.${registrations}`, username, password).expect(201);
+    return { userId: res.body.userId as string, username, password };
+  };
   const loginFrom = (ip: string, username: string, password: string) =>
     fx.app.httpRequest().post('/im/auth/login').set('X-Forwarded-For', ip).send({ username, password });
   const throttledLines = (username: string) => readLogs(fx.logDir).map(f => f.text).join('\n').split('\n')
@@ -126,6 +136,25 @@ describe('egg-im-connection: login throttling', () => {
     // another address logs the same user in
     const other = await loginFrom(newAddress(), users[5].username, users[5].password).expect(200);
     fx.secrets.add(other.body.token);
+  });
+
+  it('refuses an address\'s registrations past its limit (apart from its logins), before hashing: 429 with scope "register"', async () => {
+    const ip = newAddress();
+    fx.secrets.add('pw-one-too-many-secret').add('pw-from-elsewhere-secret');
+    for (let i = 0; i < 5; i++) {
+      const username = `signup_${process.pid}_${i}`;
+      fx.secrets.add(`pw-${username}-secret`);
+      await registerFrom(ip, username, `pw-${username}-secret`).expect(201);
+    }
+    let res: any;
+    const hashes = await countHashes(async () => {
+      res = await registerFrom(ip, `signup_${process.pid}_over`, 'pw-one-too-many-secret');
+    });
+    assertThrottled(res, 60_000, 'register');
+    assert.strictEqual(hashes, 0, 'refused before the password is hashed');
+    // The address's logins are counted apart: still admitted.
+    await loginFrom(ip, `signup_${process.pid}_0`, `pw-signup_${process.pid}_0-secret`).expect(200).then(ok => fx.secrets.add(ok.body.token));
+    await registerFrom(newAddress(), `signup_${process.pid}_other`, 'pw-from-elsewhere-secret').expect(201);
   });
 
   it('counts an IPv6 client by its /64: another address of the same network shares the count', async () => {

@@ -75,6 +75,7 @@ export class LoginThrottle {
   readonly #config: LoginThrottleConfig;
   readonly #logger: Logger;
   #perIp?: ImCacheLimiter;
+  #registrationsPerIp?: ImCacheLimiter;
   #perAccount?: ImCacheLimiter;
 
   /** Validates the config (at start). */
@@ -90,6 +91,8 @@ export class LoginThrottle {
   /** Makes the limiters, once the cache exists (willReady). */
   start(cache: ImCache): void {
     this.#perIp = cache.limiter('login-ip', this.#config.perIp);
+    // Registrations hash a password too: counted per address like logins, apart from them.
+    this.#registrationsPerIp = cache.limiter('register-ip', this.#config.perIp);
     this.#perAccount = cache.limiter('login-account', this.#config.perAccount);
   }
 
@@ -106,6 +109,20 @@ export class LoginThrottle {
     if (!byAddress.allowed) this.#refuse('attempts from the address', username, ip, byAddress.retryAfterMs);
     const byAccount = await perAccount.consume(accountKey(username));
     if (!byAccount.allowed) this.#refuse('failed attempts for the account', username, ip, byAccount.retryAfterMs);
+  }
+
+  /**
+   * Counts one registration for the address (`perIp`, apart from its logins), before the password is hashed:
+   * `RATE_LIMITED` with `details: { retryAfterMs, scope: 'register' }` over it.
+   */
+  async admitRegistration(ip: string): Promise<void> {
+    const limiter = this.#registrationsPerIp;
+    assert(limiter, '[egg-im-connection] the login throttle is used before the app is ready');
+    const decision = await limiter.consume(addressKey(ip));
+    if (decision.allowed) return;
+    const { retryAfterMs } = decision;
+    this.#logger.warn('[egg-im-connection] registration throttled (too many from the address) from %s; retry in %d ms', ip, retryAfterMs);
+    throw new ImError('RATE_LIMITED', `too many registrations; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope: 'register' });
   }
 
   /** The login succeeded: the account's failures are forgotten. */

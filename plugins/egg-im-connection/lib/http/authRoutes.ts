@@ -41,8 +41,8 @@ function checkPassword(password: unknown, minLength: number): string {
 }
 
 /**
- * POST auth/register, auth/login, auth/logout and GET users/:userId/presence under the IM prefix. Logins go
- * through `throttle` before any password is hashed (or the host's check is called).
+ * POST auth/register, auth/login, auth/logout and GET users/:userId/presence under the IM prefix. Registrations
+ * and logins go through `throttle` before any password is hashed (or the host's check is called).
  */
 export function authRoutes(app: Application, throttle: LoginThrottle): void {
   const { router } = app;
@@ -54,6 +54,7 @@ export function authRoutes(app: Application, throttle: LoginThrottle): void {
     const input = body(ctx);
     const username = checkUsername(input.username);
     const password = checkPassword(input.password, auth.minPasswordLength);
+    await throttle.admitRegistration(ctx.ip);
     const passwordHash = await hashPassword(password, auth.scrypt);
     const userId = await app.imStore.users.create(username, passwordHash);
     app.coreLogger.info('[egg-im-connection] user %s registered', userId);
