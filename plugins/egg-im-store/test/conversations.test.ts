@@ -42,6 +42,45 @@ for (const driver of drivers) {
       assert.equal(await storeOf().conversations.isContact('sc', 'sa'), false);
     });
 
+    it('undelivered: conversations with something unread are read first, and at most `limit` are read', async () => {
+      const append = (conversationId: string, senderId: string, clientMsgId: string) => storeOf().writer.append({
+        conversationId, kind: 'group', senderId, clientMsgId, type: 'text', contentJson: '{}', metaJson: '{}',
+      });
+      // 30 groups of 'talker' alone, where it wrote (its own messages are never pushed back to it), then 3 with
+      // a message for it: by id, the 30 come first.
+      for (let i = 0; i < 30; i++) {
+        const { conversationId } = await storeOf().conversations.createGroup(`own ${i}`, 'talker', []);
+        await append(conversationId, 'talker', `t${i}`);
+      }
+      const pending: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { conversationId } = await storeOf().conversations.createGroup(`for it ${i}`, 'other', [ 'talker' ]);
+        pending.push((await append(conversationId, 'other', `p${i}`)).message.id);
+      }
+      const { dataSource } = storeOf();
+      const query = dataSource.query.bind(dataSource);
+      let reads = 0;
+      dataSource.query = ((...args: Parameters<typeof query>) => {
+        reads++;
+        return query(...args);
+      }) as typeof query;
+      try {
+        const first = await storeOf().messages.undelivered('talker', 2);
+        assert.equal(first.length, 33, 'every conversation, for its last seq');
+        const pushed = first.flatMap(b => b.messages.map(m => m.id));
+        assert.equal(pushed.length, 2);
+        assert.ok(pushed.every(id => pending.includes(id)), 'only messages for it');
+        assert.equal(reads, 1 + 2, 'the member rows, then the conversations with something unread, up to the limit');
+
+        reads = 0;
+        const all = await storeOf().messages.undelivered('talker', 10);
+        assert.deepEqual(all.flatMap(b => b.messages.map(m => m.id)).sort(), [ ...pending ].sort());
+        assert.equal(reads, 1 + 10, 'at most `limit` conversations read, however many hold only its own messages');
+      } finally {
+        dataSource.query = query;
+      }
+    });
+
     it('isContact: a user is their own contact, even one without conversations', async () => {
       assert.equal(await storeOf().conversations.isContact('nobody', 'nobody'), true);
       assert.equal(await storeOf().conversations.isContact('sa', 'sa'), true);

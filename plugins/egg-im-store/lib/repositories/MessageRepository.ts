@@ -93,18 +93,23 @@ export class MessageRepository {
    * For every conversation of the user: its last seq, and what the user's devices have not acknowledged
    * (pending or failed; others' messages only, oldest first, `limit` in all). Conversations with nothing
    * pending come too (empty `messages`): their last seq is where pushes to a newly connected device continue.
+   * At most `limit` conversations are read for their messages, those with something unread first: one in which
+   * the user wrote last may hold only its own messages (never pushed back), and a user who wrote last in
+   * thousands would otherwise cost thousands of reads per connect. The rest come through `sync`.
    */
   async undelivered(userId: string, limit: number): Promise<Backlog[]> {
     const conversations = await this.query(
       'SELECT m.conversation_id, m.delivered_seq, m.since_seq, c.last_seq FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id ' +
-      'WHERE m.user_id = ? ORDER BY m.conversation_id', [ userId ]);
+      'WHERE m.user_id = ? ORDER BY CASE WHEN m.read_seq < c.last_seq THEN 0 ELSE 1 END, m.conversation_id', [ userId ]);
     const backlog: Backlog[] = [];
     let room = limit;
+    let reads = 0;
     for (const row of conversations) {
       const afterSeq = Math.max(readInt(row.delivered_seq), readInt(row.since_seq));
       const lastSeq = readInt(row.last_seq);
       let rows: any[] = [];
-      if (room > 0 && lastSeq > afterSeq) {
+      if (room > 0 && reads < limit && lastSeq > afterSeq) {
+        reads++;
         rows = await this.query(
           `SELECT ${COLUMNS} FROM im_messages WHERE conversation_id = ? AND seq > ? AND sender_id <> ? ORDER BY seq ASC LIMIT ?`,
           [ row.conversation_id, afterSeq, userId, room ]);
