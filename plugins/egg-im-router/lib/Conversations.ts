@@ -2,9 +2,16 @@ import { checkId, ImError, isId, type ConversationSummary, type Message, type Me
 import { groupConversationId } from 'egg-im-store';
 import { pageRange, type HotHistory } from './history/HotHistory';
 import type { Hooks } from './hooks/Hooks';
-import type { Membership } from './Membership';
+import { conversationNotFound, type Membership } from './Membership';
 import { isPlainObject } from './pipeline/validateSend';
 import type { ImConfig, Logger, Store } from './ports';
+
+/**
+ * What a group's name may not hold, since it is shown in other users' lists: control characters, line and paragraph
+ * separators, lone surrogates, and the direction overrides and isolates that make text read as something else.
+ * Joiners stay allowed (emoji sequences).
+ */
+const NOT_IN_A_NAME = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
 
 /** Most cursors in one sync: a user with more conversations syncs the rest from 0 (they are all read anyway). */
 export const SYNC_MAX_CURSORS = 10_000;
@@ -127,8 +134,9 @@ export class Conversations {
     const { seq } = body;
     const upTo = integer(seq, 'seq', { min: 1 })!;
     if (upTo === undefined) throw new ImError('VALIDATION_FAILED', 'seq is required', { field: 'seq' });
-    await this.membership.requireMember(conversationId, userId);
+    // The member row is read in the receipt's own transaction: no member list (up to 5,000 ids) per read receipt.
     const latest = await this.store.receipts.read({ conversationId, userId, seq: upTo });
+    if (!latest) throw conversationNotFound(conversationId);
     // Each sender whose messages were just read hears of its latest one (statuses are cumulative by seq).
     for (const message of latest) {
       this.deps.notifySender(message, userId, 'read');
@@ -159,8 +167,8 @@ export class Conversations {
 
   async createGroup(creatorId: string, body: unknown): Promise<{ groupId: string; conversationId: string }> {
     const { name, memberIds } = (body ?? {}) as { name?: unknown; memberIds?: unknown };
-    if (typeof name !== 'string' || name.trim().length === 0 || name.length > 128) {
-      throw new ImError('VALIDATION_FAILED', 'name must be a string of 1 to 128 characters', { field: 'name' });
+    if (typeof name !== 'string' || name.trim().length === 0 || name.length > 128 || NOT_IN_A_NAME.test(name)) {
+      throw new ImError('VALIDATION_FAILED', 'name must be a string of 1 to 128 characters, without control characters or direction overrides', { field: 'name' });
     }
     const members = userIds(memberIds ?? [], 'memberIds', this.limits.groupMaxMembers - 1);
     await this.requireUsers(members);
@@ -184,7 +192,8 @@ export class Conversations {
     await this.deps.hooks.runAuthorizeGroupChange({ kind: 'addMembers', actorId: userId, groupId, userIds: added });
     await this.store.conversations.addMembers(conversationId, added);
     await this.membership.invalidate(conversationId);
-    this.deps.hooks.emitGroupEvent({ kind: 'membersAdded', groupId, conversationId, actorId: userId, userIds: added.filter(id => !current.includes(id)) });
+    const before = new Set(current);
+    this.deps.hooks.emitGroupEvent({ kind: 'membersAdded', groupId, conversationId, actorId: userId, userIds: added.filter(id => !before.has(id)) });
     return { groupId, memberIds: await this.store.conversations.memberIds(conversationId) };
   }
 

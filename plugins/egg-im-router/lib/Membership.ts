@@ -29,7 +29,7 @@ export class Membership {
   /** The members; NOT_FOUND for a conversation the user is not in (403 would tell two users ever talked). */
   async requireMember(conversationId: string, userId: string): Promise<string[]> {
     const members = await this.members(conversationId);
-    if (!members.includes(userId)) throw new ImError('NOT_FOUND', `conversation ${conversationId} not found`, { conversationId });
+    if (!members.includes(userId)) throw conversationNotFound(conversationId);
     return members;
   }
 
@@ -52,4 +52,9 @@ function parseEntry(text: string): { v: string; ids: string[] } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A conversation one is not a member of does not exist for them (403 would tell that it does). */
+export function conversationNotFound(conversationId: string): ImError {
+  return new ImError('NOT_FOUND', `conversation ${conversationId} not found`, { conversationId });
 }

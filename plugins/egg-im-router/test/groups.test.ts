@@ -151,7 +151,8 @@ describe('egg-im-router: groups', () => {
     assert.equal((await h.text(s, group('g_doesnotexist'), 'hi')).error.code, 'NOT_FOUND');
     assert.equal((await h.get('/im/conversations/g:g_doesnotexist/messages', outsider.token).expect(404)).body.error.code, 'NOT_FOUND');
     assert.equal((await h.post('/im/groups/g_doesnotexist/members', { userIds: [ owner.userId ] }, outsider.token).expect(404)).body.error.code, 'NOT_FOUND');
-    for (const body of [ {}, { name: '' }, { name: 'x'.repeat(129) }, { name: 'g', memberIds: 'u' }, { name: 'g', memberIds: [ 5 ] }, { name: 'g', memberIds: [ '' ] } ]) {
+    for (const body of [ {}, { name: '' }, { name: 'x'.repeat(129) }, { name: 'g', memberIds: 'u' }, { name: 'g', memberIds: [ 5 ] }, { name: 'g', memberIds: [ '' ] },
+      { name: 'evil\u202Egnp.exe' }, { name: 'two\nlines' }, { name: 'zero\u0000' }, { name: 'half \uD800' } ]) {
       assert.equal((await h.post('/im/groups', body, owner.token).expect(400)).body.error.code, 'VALIDATION_FAILED', JSON.stringify(body));
     }
     assert.equal((await h.post('/im/groups', { name: 'g', memberIds: [ 'u_nobody' ] }, owner.token).expect(404)).body.error.code, 'NOT_FOUND');
@@ -159,6 +160,8 @@ describe('egg-im-router: groups', () => {
     assert.equal((await h.post(`/im/groups/${groupId}/members`, { userIds: [ 'u_nobody' ] }, owner.token).expect(404)).body.error.code, 'NOT_FOUND');
     const [ groups ] = await h.rows('SELECT COUNT(*) AS n FROM im_groups WHERE created_by = ?', [ owner.userId ]);
     assert.equal(Number(groups.n), 1);
+    // Emoji sequences (joined by U+200D) and scripts written right to left are names like any other.
+    await h.post('/im/groups', { name: 'family 👨\u200D👩\u200D👧 עברית' }, owner.token).expect(201);
   });
 
 });

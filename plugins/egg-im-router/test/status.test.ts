@@ -29,6 +29,31 @@ describe('egg-im-router: delivery status and read receipts', () => {
     assert.equal(unknown.body.error.code, 'NOT_FOUND');
   });
 
+  it('message:read in a group reads the reader\'s member row, not the group\'s member list', async () => {
+    const owner = await h.user('owner');
+    const reader = await h.user('reader');
+    const others = await Promise.all([ 1, 2, 3 ].map(i => h.user(`other${i}`)));
+    const { groupId, conversationId } = await h.createGroup(owner, [ reader, ...others ]);
+    const o = await h.socket(owner);
+    await h.text(o, { type: 'group', id: groupId }, 'hello all');
+    const r = await h.socket(reader);
+    const { membership } = h.app.im;
+    const members = membership.members.bind(membership);
+    let listsRead = 0;
+    membership.members = async (id: string) => {
+      listsRead++;
+      return members(id);
+    };
+    try {
+      assert.deepStrictEqual(await request(r, 'message:read', { conversationId, seq: 1 }), { ok: true });
+      assert.equal(listsRead, 0);
+    } finally {
+      membership.members = members;
+    }
+    const [ message ] = (await h.get(`/im/conversations/${encodeURIComponent(conversationId)}/messages`, owner.token).expect(200)).body.messages;
+    assert.equal((await h.status(owner.token, message.id)).recipients.find((x: any) => x.userId === reader.userId).status, 'read');
+  });
+
   it('message:read moves the recipient to read and tells the sender', async () => {
     const alice = await h.user('alice');
     const bob = await h.user('bob');

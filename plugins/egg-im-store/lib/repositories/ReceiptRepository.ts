@@ -74,16 +74,16 @@ export class ReceiptRepository {
 
   /**
    * Marks everything up to `seq` read (and delivered). Returns, for each other sender whose messages were
-   * just read, its latest such message: what the senders are told.
+   * just read, its latest such message: what the senders are told; undefined when the user is not a member.
    */
-  async read({ conversationId, userId, seq }: Omit<Receipt, 'attempts'>): Promise<ReadMark[]> {
+  async read({ conversationId, userId, seq }: Omit<Receipt, 'attempts'>): Promise<ReadMark[] | undefined> {
     const invalid = firstInvalid(invalidText(conversationId, 'conversationId'), invalidText(userId, 'userId'), invalidCount(seq, 'seq', 1));
     if (invalid) throw invalid;
     return this.store.withRetry(async manager => {
       const [ member ] = await manager.query(
         'SELECT m.read_seq, c.last_seq FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id WHERE m.conversation_id = ? AND m.user_id = ?',
         [ conversationId, userId ]);
-      if (!member) return [];
+      if (!member) return undefined;
       const from = readInt(member.read_seq);
       const to = Math.min(seq, readInt(member.last_seq));
       if (to <= from) return [];
