@@ -328,6 +328,7 @@ export class Delivery {
   }
 
   private deliverLocal({ message, memberIds, originSocketId }: DeliverEvent): void {
+    if (this.stopped) return;
     for (const userId of memberIds) {
       if (!this.sockets.hasUser(userId)) continue;
       if (userId === message.senderId) {

@@ -58,7 +58,8 @@ export class Unanswered {
       if (ageMs <= this.maxAgeMs) continue;
       this.bySocket.delete(socket);
       // The engine.io connection, not the socket.io socket: the client sees a dropped transport and reconnects.
-      socket.conn.close();
+      // What is still buffered for it is discarded: a client that stopped reading would hold the close up.
+      socket.conn.close(true);
       this.closed(socket, ageMs);
     }
     if (this.bySocket.size === 0) this.stop();
