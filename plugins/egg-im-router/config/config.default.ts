@@ -24,8 +24,8 @@ export default () => {
        */
       sendsPerUser: { points: 300, durationMs: 10_000 },
       /**
-       * Group changes one user may make per window over the HTTP API (a group made, members added, a member
-       * removed: one each); more is RATE_LIMITED with `details.scope: "groups"`. Host code is not limited.
+       * Group changes one user may make per window over the HTTP API (a group made, members added, another member
+       * removed: one each; leaving is not counted); more is RATE_LIMITED with `details.scope: "groups"`. Host code is not limited.
        */
       groupChangesPerUser: { points: 60, durationMs: 60_000 },
       /** Messages in one POST /im/messages/batch. */

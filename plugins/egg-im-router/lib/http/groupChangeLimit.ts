@@ -4,8 +4,8 @@ import type { Limiter } from '../pipeline/SenderLimit';
 import type { Logger } from '../ports';
 
 /**
- * Group changes per user over the HTTP API (a group made, members added, a member removed; each request one
- * point): over `im.limits.groupChangesPerUser`, `RATE_LIMITED` with `details: { retryAfterMs, scope: "groups" }`
+ * Group changes per user over the HTTP API (a group made, members added, another member removed; each request
+ * one point): over `im.limits.groupChangesPerUser`, `RATE_LIMITED` with `details: { retryAfterMs, scope: "groups" }`
  * before the change is looked at. Each change writes membership rows and lands in other users' conversation
  * lists; without it one user could add anyone to groups as fast as the database writes. Host code
  * (`app.im.groups`) is not limited.

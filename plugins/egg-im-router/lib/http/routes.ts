@@ -1,4 +1,4 @@
-import type { Router } from 'egg';
+import type { Context, Router } from 'egg';
 import type { Conversations } from '../Conversations';
 import type { MessagePipeline } from '../pipeline/MessagePipeline';
 import type { Limiter } from '../pipeline/SenderLimit';
@@ -18,7 +18,9 @@ export function messagingRoutes(router: Router, sessions: Sessions, pipeline: Me
   router.post('imAddMembers', `${prefix}/groups/:groupId/members`, requireSession, limitGroupChanges, async ctx => {
     ctx.body = await conversations.addMembers(ctx.imSession.userId, ctx.params.groupId, ctx.request.body);
   });
-  router.delete('imRemoveMember', `${prefix}/groups/:groupId/members/:userId`, requireSession, limitGroupChanges, async ctx => {
+  // Leaving a group is never limited: a user added to groups faster than the limit can always leave them.
+  const limitUnlessLeaving = (ctx: Context, next: () => Promise<void>) => (ctx.params.userId === ctx.imSession.userId ? next() : limitGroupChanges(ctx, next));
+  router.delete('imRemoveMember', `${prefix}/groups/:groupId/members/:userId`, requireSession, limitUnlessLeaving, async ctx => {
     await conversations.removeMember(ctx.imSession.userId, ctx.params.groupId, ctx.params.userId);
     ctx.status = 204;
   });
