@@ -63,15 +63,20 @@ export class ConversationRepository {
     if (after) params.push(sqlTime(after.updatedAt), sqlTime(after.updatedAt), after.conversationId);
     params.push(limit + 1);
     const rows = await this.store.withRetry(() => this.store.dataSource.query(
-      // The peer of a direct conversation is its other member (none: a note to self). Not parsed from the id,
-      // which is a hash when a user id holds a ':'.
-      'SELECT m.conversation_id, m.read_seq, c.type, c.group_id, c.last_seq, c.updated_at, g.name AS group_name, CASE WHEN c.type = \'direct\' THEN ' +
-      '(SELECT p.user_id FROM im_members p WHERE p.conversation_id = m.conversation_id AND p.user_id <> m.user_id LIMIT 1) END AS peer_id, ' +
+      // The page's rows are chosen first (member and conversation rows only: what the sort reads is small); the
+      // group, the peer and the last message (up to 64 KB) are joined for those rows alone. The peer of a direct
+      // conversation is its other member (none: a note to self), not parsed from the id, which is a hash when a
+      // user id holds a ':'.
+      'SELECT p.conversation_id, p.read_seq, p.type, p.group_id, p.last_seq, p.updated_at, g.name AS group_name, CASE WHEN p.type = \'direct\' THEN ' +
+      '(SELECT o.user_id FROM im_members o WHERE o.conversation_id = p.conversation_id AND o.user_id <> ? LIMIT 1) END AS peer_id, ' +
       'l.id AS l_id, l.seq AS l_seq, l.sender_id AS l_sender_id, l.client_msg_id AS l_client_msg_id, l.type AS l_type, ' +
       'l.content AS l_content, l.meta AS l_meta, l.created_at AS l_created_at ' +
-      'FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id LEFT JOIN im_groups g ON g.id = c.group_id ' +
-      'LEFT JOIN im_messages l ON l.conversation_id = c.id AND l.seq = c.last_seq AND c.last_seq > m.since_seq ' +
-      `WHERE m.user_id = ? ${keyset}ORDER BY c.updated_at DESC, c.id LIMIT ?`, params),
+      'FROM (SELECT m.conversation_id, m.read_seq, m.since_seq, c.type, c.group_id, c.last_seq, c.updated_at ' +
+      'FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id ' +
+      `WHERE m.user_id = ? ${keyset}ORDER BY c.updated_at DESC, c.id LIMIT ?) p ` +
+      'LEFT JOIN im_groups g ON g.id = p.group_id ' +
+      'LEFT JOIN im_messages l ON l.conversation_id = p.conversation_id AND l.seq = p.last_seq AND p.last_seq > p.since_seq ' +
+      'ORDER BY p.updated_at DESC, p.conversation_id', [ userId, ...params ]),
     { label: 'list conversations' });
     const hasMore = rows.length > limit;
     const page = hasMore ? rows.slice(0, limit) : rows;
