@@ -51,7 +51,7 @@ export class Chat {
    */
   static async start(session: { token: string; userId: string; username: string }, events: ChatEvents): Promise<Chat> {
     const probe = new ImClient<ChatTypes>({ baseUrl: location.origin, token: session.token, userId: session.userId });
-    const { conversations } = await probe.conversations();
+    const conversations = await allConversations(probe);
     const cursors = Object.fromEntries(conversations.map(c => [ c.conversationId, c.lastSeq ]));
     const client = new ImClient<ChatTypes>({ baseUrl: location.origin, token: session.token, userId: session.userId, cursors });
     const chat = new Chat(client, session.username, events);
@@ -370,4 +370,16 @@ export class Chat {
     }
     return ids;
   }
+}
+
+/** Every page of the conversation list, most recently active first. */
+async function allConversations(client: ImClient<ChatTypes>): Promise<ConversationSummary[]> {
+  const all: ConversationSummary[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.conversations({ cursor });
+    all.push(...page.conversations);
+    cursor = page.next;
+  } while (cursor !== undefined);
+  return all;
 }

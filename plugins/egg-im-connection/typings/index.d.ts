@@ -67,7 +67,7 @@ declare module 'egg' {
       presence: {
         ttlMs: number;
         lastSeenTtlMs: number;
-        /** Who may read a user's presence: users sharing a conversation with them (and themselves), or everyone. */
+        /** Who may read a user's presence: users sharing a conversation in which they sent or read a message (and themselves), or everyone. */
         visibleTo: 'contacts' | 'everyone';
       };
       /** The user directory, GET users under the prefix (off: NOT_FOUND, like any unknown path). */
