@@ -110,12 +110,15 @@ export default () => {
        *   stops guessing one account's password, and a user who forgot it waits at most 15 minutes.
        * - perIp: attempts per client address (IPv6: per /64), successful or not: 100 per minute stops one client
        *   from trying many accounts (or costing 100 scrypt hashes a second), and leaves room for a NAT or office.
+       * - registrationsPerIp: registrations per client address (each hashes a password), counted apart from the
+       *   logins (scope "register"); a host app that expects few sign-ups per address can lower it.
        * durationMs and blockDurationMs are whole seconds in milliseconds; blockDurationMs > 0 refuses a key that
        * went over for that long instead of until its window ends.
        */
       throttle: {
         perAccount: { points: 5, durationMs: 15 * 60 * 1000, blockDurationMs: 0 },
         perIp: { points: 100, durationMs: 60 * 1000, blockDurationMs: 0 },
+        registrationsPerIp: { points: 100, durationMs: 60 * 1000, blockDurationMs: 0 },
       },
     },
   };

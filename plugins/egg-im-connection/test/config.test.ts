@@ -15,6 +15,8 @@ describe('egg-im-connection: config checked at start', () => {
   for (const [ label, bad, message ] of [
     [ 'a login limit of 0 points', { auth: { throttle: { perAccount: { points: 0, durationMs: 60_000 } } } },
       /\[egg-im-connection\] config\.imConnection\.auth\.throttle\.perAccount\.points must be a positive integer, got 0/ ],
+    [ 'a registration limit of 0 points', { auth: { throttle: { registrationsPerIp: { points: 0, durationMs: 60_000 } } } },
+      /\[egg-im-connection\] config\.imConnection\.auth\.throttle\.registrationsPerIp\.points must be a positive integer, got 0/ ],
     [ 'a login window that is not whole seconds', { auth: { throttle: { perIp: { points: 5, durationMs: 1500 } } } },
       /\[egg-im-connection\] config\.imConnection\.auth\.throttle\.perIp\.durationMs must be a whole number of seconds/ ],
     [ 'a socket cap of 0', { socket: { maxPerUser: 0 } },

@@ -16,6 +16,8 @@ export interface LoginThrottleConfig {
   perAccount: LimitConfig;
   /** Login attempts per client address (an IPv6 client: per /64), successful or not. */
   perIp: LimitConfig;
+  /** Registrations per client address (each hashes a password too), counted apart from the logins. */
+  registrationsPerIp: LimitConfig;
 }
 
 interface Logger {
@@ -37,9 +39,13 @@ function checkLimit(value: unknown, name: string): LimitConfig {
 }
 
 export function checkThrottleConfig(config: unknown): LoginThrottleConfig {
-  assert(config && typeof config === 'object', '[egg-im-connection] config.imConnection.auth.throttle must be { perAccount, perIp }');
-  const { perAccount, perIp } = config as Partial<LoginThrottleConfig>;
-  return { perAccount: checkLimit(perAccount, 'perAccount'), perIp: checkLimit(perIp, 'perIp') };
+  assert(config && typeof config === 'object', '[egg-im-connection] config.imConnection.auth.throttle must be { perAccount, perIp, registrationsPerIp }');
+  const { perAccount, perIp, registrationsPerIp } = config as Partial<LoginThrottleConfig>;
+  return {
+    perAccount: checkLimit(perAccount, 'perAccount'),
+    perIp: checkLimit(perIp, 'perIp'),
+    registrationsPerIp: checkLimit(registrationsPerIp, 'registrationsPerIp'),
+  };
 }
 
 /**
@@ -91,8 +97,7 @@ export class LoginThrottle {
   /** Makes the limiters, once the cache exists (willReady). */
   start(cache: ImCache): void {
     this.#perIp = cache.limiter('login-ip', this.#config.perIp);
-    // Registrations hash a password too: counted per address like logins, apart from them.
-    this.#registrationsPerIp = cache.limiter('register-ip', this.#config.perIp);
+    this.#registrationsPerIp = cache.limiter('register-ip', this.#config.registrationsPerIp);
     this.#perAccount = cache.limiter('login-account', this.#config.perAccount);
   }
 
@@ -112,7 +117,7 @@ export class LoginThrottle {
   }
 
   /**
-   * Counts one registration for the address (`perIp`, apart from its logins), before the password is hashed:
+   * Counts one registration for the address (`registrationsPerIp`), before the password is hashed:
    * `RATE_LIMITED` with `details: { retryAfterMs, scope: 'register' }` over it.
    */
   async admitRegistration(ip: string): Promise<void> {
