@@ -12,6 +12,8 @@ import type { ImConfig, Logger, Store } from './ports';
  * Joiners stay allowed (emoji sequences).
  */
 const NOT_IN_A_NAME = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
+/** A character that shows: not a space, not a format character (zero-width ones), not a blank filler. */
+const VISIBLE = /[^\s\p{Cf}\u115F\u1160\u3164\uFFA0\u2800]/u;
 
 /** Most cursors in one sync: a user with more conversations syncs the rest from 0 (they are all read anyway). */
 export const SYNC_MAX_CURSORS = 10_000;
@@ -167,8 +169,8 @@ export class Conversations {
 
   async createGroup(creatorId: string, body: unknown): Promise<{ groupId: string; conversationId: string }> {
     const { name, memberIds } = (body ?? {}) as { name?: unknown; memberIds?: unknown };
-    if (typeof name !== 'string' || name.trim().length === 0 || name.length > 128 || NOT_IN_A_NAME.test(name)) {
-      throw new ImError('VALIDATION_FAILED', 'name must be a string of 1 to 128 characters, without control characters or direction overrides', { field: 'name' });
+    if (typeof name !== 'string' || name.length > 128 || !VISIBLE.test(name) || NOT_IN_A_NAME.test(name)) {
+      throw new ImError('VALIDATION_FAILED', 'name must be 1 to 128 characters, some visible, without control characters or direction overrides', { field: 'name' });
     }
     const members = userIds(memberIds ?? [], 'memberIds', this.limits.groupMaxMembers - 1);
     await this.requireUsers(members);

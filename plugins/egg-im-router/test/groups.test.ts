@@ -152,7 +152,8 @@ describe('egg-im-router: groups', () => {
     assert.equal((await h.get('/im/conversations/g:g_doesnotexist/messages', outsider.token).expect(404)).body.error.code, 'NOT_FOUND');
     assert.equal((await h.post('/im/groups/g_doesnotexist/members', { userIds: [ owner.userId ] }, outsider.token).expect(404)).body.error.code, 'NOT_FOUND');
     for (const body of [ {}, { name: '' }, { name: 'x'.repeat(129) }, { name: 'g', memberIds: 'u' }, { name: 'g', memberIds: [ 5 ] }, { name: 'g', memberIds: [ '' ] },
-      { name: 'evil\u202Egnp.exe' }, { name: 'two\nlines' }, { name: 'zero\u0000' }, { name: 'half \uD800' } ]) {
+      { name: 'evil\u202Egnp.exe' }, { name: 'two\nlines' }, { name: 'zero\u0000' }, { name: 'half \uD800' },
+      { name: '\u200B\u3164 \uFEFF' } ]) {
       assert.equal((await h.post('/im/groups', body, owner.token).expect(400)).body.error.code, 'VALIDATION_FAILED', JSON.stringify(body));
     }
     assert.equal((await h.post('/im/groups', { name: 'g', memberIds: [ 'u_nobody' ] }, owner.token).expect(404)).body.error.code, 'NOT_FOUND');
