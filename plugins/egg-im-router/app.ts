@@ -26,7 +26,7 @@ export default class RouterBoot implements IBoot {
     });
     // The message path exists from here: its entry points are mounted with the parts they call.
     messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations,
-      app.imCache.limiter('group-changes', app.config.im.limits.groupChangesPerUser), app.coreLogger);
+      app.imCache.limiter('group-changes', app.config.im.limits.groupChangesPerUser), app.coreLogger, app.config.im.limits);
     socketHandlers(app.imSockets, im.pipeline, im.conversations);
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import * as egg from 'egg';
 import mm, { type MockApplication } from 'egg-mock';
-import { createTestDatabase, dropTestDatabase, TEST_REDIS_URL, uniqueName, waitFor } from 'egg-im-testkit';
+import { createTestDatabase, dropTestDatabase, registerAndLogin, TEST_REDIS_URL, uniqueName, waitFor } from 'egg-im-testkit';
 import { appliedV8Flags, flagsToApply, notGiven } from '../lib/v8Flags';
 
 /** Boots the `basic` fixture on the framework with these environment variables, restoring them afterwards. */
@@ -103,6 +103,28 @@ describe('egg-im framework', () => {
       assert.equal(res.body.status, 'ready');
       assert.equal(res.body.checks.store.ok, true);
       assert.equal(res.body.checks.cache.ok, true);
+    });
+
+    it('parses at most 1 MB of JSON before anything looks at a request; a batch reads its own body after the session check', async () => {
+      const json = (body: unknown) => JSON.stringify(body);
+      const big = json({ username: 'someone', password: 'x'.repeat(2 * 1024 * 1024) });
+      const login = await app.httpRequest().post('/im/auth/login').set('Content-Type', 'application/json').send(big).expect(413);
+      assert.equal(login.body.error.code, 'PAYLOAD_TOO_LARGE');
+      const anonymous = await app.httpRequest().post('/im/messages/batch').set('Content-Type', 'application/json').send(big).expect(401);
+      assert.equal(anonymous.body.error.code, 'UNAUTHORIZED');
+
+      const { userId, token } = await registerAndLogin(app, 'batcher');
+      const auth = (req: any) => req.set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json');
+      // 20 messages of 60 KB: 1.2 MB, over the parser's limit, within the batch's own (100 of 64 KB).
+      const messages = Array.from({ length: 20 }, (_, i) => ({
+        to: { type: 'user', id: userId }, type: 'text', content: { text: 'y'.repeat(60_000) }, clientMsgId: `big-${i}`,
+      }));
+      const batch = await auth(app.httpRequest().post('/im/messages/batch')).send(json({ messages })).expect(200);
+      assert.equal(batch.body.results.length, 20);
+      assert.ok(batch.body.results.every((r: any) => r.ok === true));
+      assert.equal((await auth(app.httpRequest().post('/im/messages/batch')).send('{"messages": [').expect(400)).body.error.code, 'VALIDATION_FAILED');
+      const tooMany = json({ messages: Array.from({ length: 120 }, () => messages[0]) });
+      assert.equal((await auth(app.httpRequest().post('/im/messages/batch')).send(tooMany).expect(413)).body.error.code, 'PAYLOAD_TOO_LARGE');
     });
 
     it('answers an unknown path under the prefix with NOT_FOUND, token or not', async () => {

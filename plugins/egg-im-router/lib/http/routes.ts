@@ -2,13 +2,15 @@ import type { Context, Router } from 'egg';
 import type { Conversations } from '../Conversations';
 import type { MessagePipeline } from '../pipeline/MessagePipeline';
 import type { Limiter } from '../pipeline/SenderLimit';
-import type { Logger, Sessions } from '../ports';
+import type { ImConfig, Logger, Sessions } from '../ports';
 import { groupChangeLimit } from './groupChangeLimit';
+import { batchBodyBytes, jsonBody } from './jsonBody';
 
 /** The messaging routes of the HTTP API, under the connection plugin's prefix, every one behind a session. */
 export function messagingRoutes(router: Router, sessions: Sessions, pipeline: MessagePipeline, conversations: Conversations,
-  groupChanges: Limiter, logger: Logger): void {
+  groupChanges: Limiter, logger: Logger, limits: ImConfig['limits']): void {
   const { prefix, requireSession } = sessions;
+  const batchLimit = batchBodyBytes(limits);
   const limitGroupChanges = groupChangeLimit(groupChanges, logger);
 
   router.post('imCreateGroup', `${prefix}/groups`, requireSession, limitGroupChanges, async ctx => {
@@ -38,7 +40,8 @@ export function messagingRoutes(router: Router, sessions: Sessions, pipeline: Me
     ctx.body = { ok: true, message: (await pipeline.send(ctx.imSession.userId, ctx.request.body, { origin: 'http' })).message };
   });
   router.post('imSendBatch', `${prefix}/messages/batch`, requireSession, async ctx => {
-    ctx.body = { results: await pipeline.sendBatch(ctx.imSession.userId, (ctx.request.body as { messages?: unknown })?.messages) };
+    const body = await jsonBody(ctx, batchLimit);
+    ctx.body = { results: await pipeline.sendBatch(ctx.imSession.userId, (body as { messages?: unknown } | null)?.messages) };
   });
   router.get('imMessageStatus', `${prefix}/messages/:messageId/status`, requireSession, async ctx => {
     ctx.body = await conversations.status(ctx.imSession.userId, ctx.params.messageId);
