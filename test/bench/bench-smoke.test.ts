@@ -87,13 +87,18 @@ describe('the benchmark, --quick (npm run bench -- --quick)', function() {
       assert(s.steps.length >= 1);
     }
     // 5. history
-    for (const phase of [ 'firstRead', 'repeatRead', 'recentRead' ]) {
-      latency(eggIm.history[phase].clientMs, `history.${phase}.clientMs`);
-      latency(eggIm.history[phase].serverMs, `history.${phase}.serverMs`);
-      assert(eggIm.history[phase].pages > 0);
-      // A request without a response is counted by its cause (none on the smoke run's small load).
-      assert.deepEqual(eggIm.history[phase].errors, {}, `history.${phase}.errors`);
+    // On the node that holds the sockets, then on a node that holds none.
+    for (const where of [ 'history', 'historyNode' ]) {
+      for (const phase of [ 'firstRead', 'repeatRead', 'recentRead' ]) {
+        latency(eggIm[where][phase].clientMs, `${where}.${phase}.clientMs`);
+        latency(eggIm[where][phase].serverMs, `${where}.${phase}.serverMs`);
+        assert.equal(eggIm[where][phase].pages, meta.settings.history.pages, `${where}.${phase}.pages`);
+        // A request without a response is counted by its cause (none on the smoke run's small load).
+        assert.deepEqual(eggIm[where][phase].errors, {}, `${where}.${phase}.errors`);
+        assert.deepEqual(eggIm[where][phase].statuses, { 200: meta.settings.history.pages }, `${where}.${phase}.statuses`);
+      }
     }
+    assert.match(markdown, /\| first read, node without sockets \|/);
     assert.match(markdown, /\| pages \(HTTP statuses; requests without a response, by cause\) \| \d+ \(\{"200":\d+\}; none failed\) \|/);
     assert.equal(eggIm.history.seed.messages, meta.settings.history.conversations * meta.settings.history.perConversation);
     // The recent messages' deliveries are over before the first page is timed: the phases time reads alone.

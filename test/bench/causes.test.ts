@@ -28,6 +28,7 @@ describe('the benchmark\'s causes of targets not met (test/bench/lib/causes.ts)'
       steady,
       saturation: { steps: [ { rate: 3000, sustained: true }, { rate: 3750, sustained: false, why: 'p99 412 ms', ...steady } ] },
       history: { recentRead: { clientMs: { p99: 16.6 }, serverMs: { p99: 12.7 }, ...steady } },
+      historyNode: { firstRead: { clientMs: { p99: 61.2 }, serverMs: { p99: 40.1 }, ...steady } },
       twoNodes: { sent: 120000, acked: 103137, errors: { RATE_LIMITED: 16863 }, ...steady },
       twoNodesAtTargetRate: steady,
       group: steady,
@@ -42,6 +43,10 @@ describe('the benchmark\'s causes of targets not met (test/bench/lib/causes.ts)'
     assert.match(cpu.change, /^For 1\.3× against this run's relay the worker would spend 11\.8 points of a core less\. Less CPU per message/);
     assert.match(causeOf('saturation vs bare relay', eggIm, bare)!.cause, /^the first step not sustained, 3,750 msg\/s: p99 412 ms; the machine's cores 87 %/);
     assert.match(causeOf('history page p99, recent conversation ("from cache")', eggIm, bare)!.cause, /^client p99 16\.6 ms, the server's own p99 12\.7 ms/);
+    const apart = causeOf('history page p99, first read (from MySQL), on a node without sockets', eggIm, bare)!;
+    assert.match(apart.cause, /^client p99 61\.2 ms, the server's own p99 40\.1 ms/);
+    assert.match(apart.change, /^The node serving the pages shares two cores/);
+    assert.match(causeOf('history page p99, first read (from MySQL)', eggIm, bare)!.change, /^A page must not wait behind/);
     assert.match(causeOf('messages lost (two nodes at 2,000 msg/s)', eggIm, bare)!.cause, /^16863 of 120000 sends refused \(\{"RATE_LIMITED":16863\}\), none of the accepted lost/);
     assert.match(causeOf('two nodes p99 at 1,000 msg/s', eggIm, bare)!.cause, /statements per message 2\.45; write batches of 50/);
     const group = causeOf('group of 500 p99 vs bare relay', eggIm, bare)!;

@@ -262,8 +262,17 @@ export function renderMarkdown(report: any): string {
       `${h.recentConversations} conversations that just got ${h.recentMessagesEach} messages each through \`POST /im/messages/batch\` (what a cache of ` +
       `recent messages would hold). This build's message-page cache config (\`config.im.history\`): \`${JSON.stringify(h.historyConfig)}\`. ` +
       'Server time is measured by the bench app\'s middleware.');
-    const row = (label: string, f: (x: any) => string | number | undefined) => [ label, f(h.firstRead), f(h.repeatRead), h.recentRead ? f(h.recentRead) : '–' ];
-    p(table([ '', 'first read', 'repeat read', 'recent read' ], [
+    const apart = eggIm.historyNode;
+    if (apart) {
+      p('Each phase runs twice: on the node that holds the sockets, then on a node started for it that holds none (the same ' +
+        'database and Redis; its first and repeat reads on conversations of their own, after two seconds of untimed recent pages to ' +
+        'warm its code): where a deployment would route the pages (operations.md, "History on nodes without sockets").');
+    }
+    const phases = (x: any) => [ x.firstRead, x.repeatRead, x.recentRead ];
+    const columns = [ ...phases(h), ...(apart ? phases(apart) : []) ];
+    const row = (label: string, f: (x: any) => string | number | undefined) => [ label, ...columns.map(x => (x ? f(x) : '–')) ];
+    const names = [ 'first read', 'repeat read', 'recent read' ];
+    p(table([ '', ...names, ...(apart ? names.map(name => `${name}, node without sockets`) : []) ], [
       row('pages (HTTP statuses; requests without a response, by cause)', x => `${x.pages} (${JSON.stringify(x.statuses)}; ${failedRequests(x.errors)})`),
       row('client p50 / p95 / p99 / max (ms)', x => lat(x.clientMs)),
       row('server p50 / p95 / p99 / max (ms)', x => lat(x.serverMs)),

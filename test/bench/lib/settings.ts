@@ -147,7 +147,9 @@ export function parseSettings(argv: string[]): Settings | 'help' {
   settings.twoNodes.seconds = settings.steadyS;
   settings.group.members = Math.min(settings.group.members, settings.clients);
   settings.history.conversations = Math.min(settings.history.conversations, settings.clients);
-  settings.history.pages = Math.min(settings.history.pages, settings.history.conversations);
+  // The history node reads the second half for its first reads: pages it is the first to read.
+  settings.history.pages = Math.min(settings.history.pages, Math.floor(settings.history.conversations / 2));
+  settings.history.hot = Math.min(settings.history.hot, settings.history.pages);
   return settings;
 }
 
@@ -178,7 +180,7 @@ export function plannedSteps(s: Settings): Array<{ name: string; seconds: number
     2: window(s.steadyS) + warmup,
     3: saturation,
     4: window(s.group.seconds),
-    5: (h.conversations * h.perConversation) / 80000 + (3 * h.pages) / h.rate + (s.quick ? 2 : 10),
+    5: (h.conversations * h.perConversation) / 80000 + (6 * h.pages) / h.rate + (s.quick ? 4 : 20),
     6: 15 + connect / 2 + window(s.twoNodes.seconds) + window(s.twoNodes.targetSeconds),
   };
   for (const n of [ 2, 3, 4, 5, 6 ]) if (s.scenarios.includes(n)) steps.push({ name: `egg-im ${SCENARIOS[n]}`, seconds: egg[n] });
