@@ -953,7 +953,7 @@ class Bench {
     const apart = eggIm.historyNode;
     if (apart) {
       target('history page p99, recent conversation ("from cache"), on a node without sockets', '≤ 10 ms', apart.recentRead.clientMs.p99, apart.recentRead.clientMs.p99 <= 10,
-        'the same pages from a node of their own while the 10,000 sockets stay on the first (docs/operations.md, "History on nodes without sockets")');
+        'the same pages from a node of their own while the 10,000 sockets stay on the first (docs/scaling.md, "History on nodes without sockets")');
       target('history page p99, first read (from MySQL), on a node without sockets', '≤ 50 ms', apart.firstRead.clientMs.p99, apart.firstRead.clientMs.p99 <= 50);
     }
     if (ratios.group) target('group of 500 p99 vs bare relay', '≤ 2×', ratios.group.p99, allAccepted(eggIm.group) && ratios.group.p99 <= 2);

@@ -266,7 +266,7 @@ export function renderMarkdown(report: any): string {
     if (apart) {
       p('Each phase runs twice: on the node that holds the sockets, then on a node started for it that holds none (the same ' +
         'database and Redis; its first and repeat reads on conversations of their own, after two seconds of untimed recent pages to ' +
-        'warm its code): where a deployment would route the pages (operations.md, "History on nodes without sockets").');
+        'warm its code): where a deployment would route the pages ([scaling](scaling.md#history-on-nodes-without-sockets)).');
     }
     const phases = (x: any) => [ x.firstRead, x.repeatRead, x.recentRead ];
     const columns = [ ...phases(h), ...(apart ? phases(apart) : []) ];
