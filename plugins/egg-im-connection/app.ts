@@ -8,6 +8,7 @@ import { directoryRoutes } from './lib/http/directoryRoutes';
 import { LoginThrottle } from './lib/auth/LoginThrottle';
 import { checkConfig } from './lib/checkConfig';
 import { exemptApiFromCsrf } from './lib/http/csrfExemption';
+import { UserRate } from './lib/rate/UserRate';
 
 export default class ConnectionBoot implements IBoot {
   private sockets?: SocketServer;
@@ -26,10 +27,11 @@ export default class ConnectionBoot implements IBoot {
     exemptApiFromCsrf(app.config.security?.csrf, app.config.imConnection.http.prefix);
     // Created here, not in didLoad: a host app's own app.ts (a function, run at configDidLoad after the
     // plugins) may register socket events and hooks with `app.imSockets.handle(...)`.
-    const sockets = new SocketServer(app);
+    const userRate = new UserRate(app.config.imConnection.userRateLimit);
+    const sockets = new SocketServer(app, userRate);
     this.sockets = sockets;
     app.imSockets = sockets;
-    app.imSessions = new SessionService(app, app.config.imConnection.http.prefix, sessionId => sockets.endSession(sessionId));
+    app.imSessions = new SessionService(app, app.config.imConnection.http.prefix, sessionId => sockets.endSession(sessionId), userRate);
     // Last: a wrong limit fails the start with its own message (Egg still runs the later hooks, which need the above).
     checkConfig(app.config.imConnection);
   }

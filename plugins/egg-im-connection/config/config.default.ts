@@ -28,6 +28,12 @@ export default () => {
     },
     /** Per-connection event rate: `burst` events at once, refilled at `perSecond`; excess gets RATE_LIMITED. */
     rateLimit: { burst: 200, perSecond: 100 },
+    /**
+     * Per-user rate on each node: a user's HTTP requests behind `requireSession` and its sockets' events (those
+     * their connection's own rate admits) together. Excess gets RATE_LIMITED with `details.scope: "requests"`,
+     * so that a user's many sockets, or a loop of reads, cannot take a node's event loop from the other users.
+     */
+    userRateLimit: { burst: 300, perSecond: 100 },
     session: {
       /** Lifetime of a login session. */
       ttlMs: 7 * 24 * 3600 * 1000,

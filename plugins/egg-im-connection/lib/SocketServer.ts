@@ -11,7 +11,8 @@ import { Presence, type PresenceCache, type PresenceUsers } from './presence/Pre
 import { coalesceWrites } from './socket/coalesceWrites';
 import { onceParser } from './socket/OnceEncoder';
 import { SocketsByUser } from './socket/SocketsByUser';
-import { TokenBucket } from './socket/TokenBucket';
+import { TokenBucket } from './rate/TokenBucket';
+import { tooManyRequests, type UserRate } from './rate/UserRate';
 import { sessionRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
 
 /** The socket.io server-side event that carries the packets of the node bus. */
@@ -69,7 +70,8 @@ export class SocketServer implements ImSockets {
   /** Client events being handled (their acks not sent yet): drain() waits for them. */
   private eventsInFlight = 0;
 
-  constructor(private readonly app: Application) {
+  /** @param userRate the node's per-user request rate, shared with the HTTP routes (`SessionService.requireSession`) */
+  constructor(private readonly app: Application, private readonly userRate: UserRate) {
     const { socket } = app.config.imConnection;
     const allowed = new Set(socket.allowedOrigins);
     this.io = new Server({
@@ -307,8 +309,9 @@ export class SocketServer implements ImSockets {
   }
 
   private async dispatch(socket: ImSocket, bucket: TokenBucket, event: string, handler: EventHandler, payload: unknown, ack: unknown) {
-    // Every event counts against the rate, answered or not.
+    // Every event counts against the connection's rate, answered or not; one the connection admits, against its user's.
     const retryAfterMs = bucket.take();
+    const userRetryAfterMs = retryAfterMs > 0 ? 0 : this.userRate.take(socket.data.userId);
     if (typeof ack !== 'function') {
       // Every client event of the protocol takes an ack: without one there is nobody to answer.
       // Logged once per connection, so a client cannot flood the log with them.
@@ -320,6 +323,10 @@ export class SocketServer implements ImSockets {
     }
     if (retryAfterMs > 0) {
       ack(new ImError('RATE_LIMITED', `too many events on this connection; retry in ${retryAfterMs} ms`, { retryAfterMs }).toReply());
+      return;
+    }
+    if (userRetryAfterMs > 0) {
+      ack(tooManyRequests(userRetryAfterMs).toReply());
       return;
     }
     this.eventsInFlight++;

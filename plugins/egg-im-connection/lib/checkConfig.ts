@@ -20,6 +20,12 @@ export function checkConfig(config: EggAppConfig['imConnection']): void {
   const prefix: unknown = config.http?.prefix;
   assert(typeof prefix === 'string' && HTTP_PREFIX.test(prefix), '[egg-im-connection] config.imConnection.http.prefix must be a path such as "/im"'
     + ` (segments of letters, digits, ".", "_", "~" or "-"; no trailing "/"), got ${JSON.stringify(prefix)}`);
+  for (const name of [ 'rateLimit', 'userRateLimit' ] as const) {
+    positiveInt(config[name]?.burst, `${name}.burst`);
+    const perSecond: unknown = config[name]?.perSecond;
+    assert(typeof perSecond === 'number' && Number.isFinite(perSecond) && perSecond > 0,
+      `[egg-im-connection] config.imConnection.${name}.perSecond must be a number above 0, got ${String(perSecond)}`);
+  }
   positiveInt(config.socket?.maxPerUser, 'socket.maxPerUser');
   positiveInt(config.session?.maxPerUser, 'session.maxPerUser');
   positiveInt(config.nodes?.confirmAfterMs, 'nodes.confirmAfterMs');

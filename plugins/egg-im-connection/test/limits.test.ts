@@ -4,7 +4,8 @@ import { connect, registerAndLogin, request, sleep, waitFor, type Socket, type T
 import { ALLOWED_ORIGIN } from './fixtures/apps/limits/config/config.default';
 import { assertNoSecretsInLogs, readLogs, socketServerOf, startFixture, watch, type Fixture } from './support/fixture';
 
-// The fixture: burst 60 refilled at 1/s, frames up to 10,000 bytes, one allowed origin, 1 s connect timeout.
+// The fixture: burst 60 per connection and 150 per user, each refilled at 1/s, frames up to 10,000 bytes, one allowed
+// origin, 1 s connect timeout.
 describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', () => {
   let fx: Fixture;
   const sockets: Socket[] = [];
@@ -53,7 +54,7 @@ describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', (
       assert.strictEqual(again.error?.code, 'RATE_LIMITED');
     });
 
-    it('limits each connection on its own: another connection of the same user has its full burst', async () => {
+    it('limits each connection on its own: another connection of the same user has its full burst (within the user\'s)', async () => {
       const session = await loginUser('rate2');
       const first = await open(session.token);
       await Promise.all(Array.from({ length: 61 }, () => request(first, 'echo', 0)));
@@ -73,6 +74,47 @@ describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', (
       await waitFor(() => logged().length > 0, 2000, 'the log line');
       await sleep(200);
       assert.strictEqual(logged().length, 1, `logged once, got:\n${logged().join('\n')}`);
+    });
+  });
+
+  describe('request rate per user (HTTP and sockets together)', () => {
+    const presence = (session: TestLogin) => fetch(`${fx.url}/im/users/${session.userId}/presence`, { headers: { authorization: `Bearer ${session.token}` } });
+
+    it('shares one budget between the user\'s sockets: the third connection gets what the first two left', async () => {
+      const session = await loginUser('user-rate');
+      const replies = [];
+      for (let i = 0; i < 3; i++) {
+        const socket = await open(session.token);
+        replies.push(...await Promise.all(Array.from({ length: 60 }, () => request(socket, 'echo', i))));
+      }
+      const refused = replies.filter(r => r.ok !== true);
+      // 180 events, each within its connection's 60: the user's 150 (and at most a refill's worth more) are answered.
+      assert.ok(refused.length >= 28 && refused.length <= 30, `refused ${refused.length}`);
+      assert.ok(replies.slice(0, 120).every(r => r.ok === true), 'the first two connections are within the user\'s budget');
+      const { error } = refused[0];
+      assert.strictEqual(error.code, 'RATE_LIMITED');
+      assert.strictEqual(error.details.scope, 'requests');
+      assert.ok(Number.isInteger(error.details.retryAfterMs) && error.details.retryAfterMs > 0 && error.details.retryAfterMs <= 1000);
+    });
+
+    it('counts HTTP requests in the same budget, answers 429 with Retry-After, and leaves other users alone', async () => {
+      const session = await loginUser('user-rate-http');
+      const other = await loginUser('user-rate-other');
+      const socket = await open(session.token);
+      const events = await Promise.all(Array.from({ length: 50 }, () => request(socket, 'echo', 0)));
+      assert.ok(events.every(r => r.ok === true));
+      const statuses: number[] = [];
+      for (let i = 0; i < 110; i++) statuses.push((await presence(session)).status);
+      // 50 events and 100 requests use the 150; a refill of one a second may admit one or two more.
+      assert.ok(statuses.slice(0, 100).every(status => status === 200), JSON.stringify(statuses));
+      const refused = await presence(session);
+      assert.strictEqual(refused.status, 429);
+      const body = await refused.json();
+      assert.strictEqual(body.error.code, 'RATE_LIMITED');
+      assert.strictEqual(body.error.details.scope, 'requests');
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      assert.strictEqual((await request(socket, 'echo', 'over')).error?.details?.scope, 'requests', 'the sockets share it');
+      assert.strictEqual((await presence(other)).status, 200, 'another user has a budget of its own');
     });
   });
 

@@ -47,6 +47,7 @@ declare module 'egg' {
         maxPerUser: number;
       };
       rateLimit: { burst: number; perSecond: number };
+      userRateLimit: { burst: number; perSecond: number };
       session: {
         ttlMs: number;
         cacheTtlMs: number;

@@ -3,6 +3,7 @@ import type { Application, Context } from 'egg';
 import { ImError, isId, isImError, type LoginResult } from 'egg-im-protocol';
 import { checkDeviceId } from '../auth/hostValues';
 import { HostTokens, type TokenRequest, type VerifyToken } from './HostTokens';
+import { tooManyRequests, type UserRate } from '../rate/UserRate';
 
 /** A live session, as the handshake and the HTTP routes see it. */
 export interface Session {
@@ -57,8 +58,14 @@ export class SessionService {
   /**
    * @param prefix the prefix of egg-im's HTTP routes (`imConnection.http.prefix`)
    * @param endSession tells every socket of a session, on every node, that it has ended (the socket server's)
+   * @param userRate the node's per-user request rate, shared with the sockets' events
    */
-  constructor(private readonly app: Application, readonly prefix: string, private readonly endSession: (sessionId: string) => void) {
+  constructor(
+    private readonly app: Application,
+    readonly prefix: string,
+    private readonly endSession: (sessionId: string) => void,
+    private readonly userRate: UserRate,
+  ) {
     const { auth } = app.config.imConnection;
     // checked by checkConfig (after this constructor: a wrong value stops the start with its own message)
     this.hostVerifier = auth.verifyToken ?? undefined;
@@ -93,12 +100,16 @@ export class SessionService {
 
   /**
    * Koa middleware for routes under `prefix`: the request must carry `Authorization: Bearer <token>` of a live
-   * session (`ctx.imSession`): one of egg-im's, or a token the host's `verifyToken` accepts.
+   * session (`ctx.imSession`): one of egg-im's, or a token the host's `verifyToken` accepts; and the user must be
+   * within its request rate on this node (`imConnection.userRateLimit`, shared with its sockets' events).
    */
   readonly requireSession = async (ctx: Context, next: () => Promise<void>): Promise<void> => {
     const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
     if (!match) throw new ImError('UNAUTHORIZED', 'Authorization: Bearer <token> is required');
-    ctx.imSession = await this.authenticate(match[1], { transport: 'http', headers: ctx.headers, deviceId: ctx.get('x-im-device-id') || undefined });
+    const session = await this.authenticate(match[1], { transport: 'http', headers: ctx.headers, deviceId: ctx.get('x-im-device-id') || undefined });
+    const retryAfterMs = this.userRate.take(session.userId);
+    if (retryAfterMs > 0) throw tooManyRequests(retryAfterMs);
+    ctx.imSession = session;
     await next();
   };
 

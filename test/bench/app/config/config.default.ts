@@ -4,8 +4,8 @@ import path from 'node:path';
 /**
  * The benchmark's app: egg-im as shipped, except
  * - scrypt at N=1024 (the default is 16384, ~40 ms of CPU per hash): logins are not what is measured;
- * - per-connection event rate limits raised (burst 1000, 1000/s; default 200, 100/s) so a load test that
- *   funnels many messages through few connections (--quick) is not refused;
+ * - per-connection and per-user rate limits raised (burst 1000, 1000/s; defaults 200, 100/s and 300, 100/s) so a
+ *   load test that funnels many messages through few connections or users (--quick) is not refused;
  * - bench-only routes under /bench (see app.ts), answered only with the run's key in `x-bench-key`;
  * - it listens on 127.0.0.1 only; logs and run files go to the run's temporary folder.
  * The services come from IM_DATABASE_URL, IM_REDIS_URL and IM_REDIS_PREFIX.
@@ -36,6 +36,7 @@ const config = {
   imConnection: {
     auth: { scrypt: { N: 1024, r: 8, p: 1 } },
     rateLimit: { burst: 1000, perSecond: 1000 },
+    userRateLimit: { burst: 1000, perSecond: 1000 },
   },
 };
 

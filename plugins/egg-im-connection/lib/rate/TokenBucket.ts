@@ -1,4 +1,4 @@
-/** Per-connection event rate: `burst` events at once, refilled at `perSecond`. */
+/** A rate: `burst` at once, refilled at `perSecond` (a connection's events; a user's requests, `UserRate`). */
 export class TokenBucket {
   private tokens: number;
   private last = Date.now();
