@@ -30,7 +30,7 @@ describe('egg-im-router: group changes per user', () => {
     assert.deepStrictEqual(members.map(m => m.user_id), [ alice.userId, bob.userId ].sort());
     const groups = await h.rows('SELECT id FROM im_groups WHERE created_by = ?', [ alice.userId ]);
     assert.equal(groups.length, 1, 'the refused group was not made');
-    await h.app.expectLog(`group changes refused for user ${alice.userId}`, 'coreLogger');
+    await h.app.expectLog(`group changes refused (over im.limits.groupChangesPerUser): user ${alice.userId}`, 'coreLogger');
     // Leaving is never limited.
     await h.delete(`/im/groups/${groupId}/members/${alice.userId}`, alice.token).expect(204);
   });

@@ -1,4 +1,5 @@
 import type { Context } from 'egg';
+import { WarningDigest } from 'egg-im-metrics';
 import { ImError } from 'egg-im-protocol';
 import type { Limiter } from '../pipeline/SenderLimit';
 import type { Logger } from '../ports';
@@ -11,12 +12,13 @@ import type { Logger } from '../ports';
  * (`app.im.groups`) is not limited.
  */
 export function groupChangeLimit(limiter: Limiter, logger: Logger) {
+  const refusals = new WarningDigest(logger, '[egg-im-router] group changes refused (over im.limits.groupChangesPerUser)');
   return async (ctx: Context, next: () => Promise<void>): Promise<void> => {
     const { userId } = ctx.imSession;
     const decision = await limiter.consume(userId);
     if (!decision.allowed) {
       const { retryAfterMs } = decision;
-      logger.warn('[egg-im-router] group changes refused for user %s (over im.limits.groupChangesPerUser); retry in %d ms', userId, retryAfterMs);
+      refusals.add(`user ${userId}; retry in ${retryAfterMs} ms`);
       throw new ImError('RATE_LIMITED', `too many group changes; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope: 'groups' });
     }
     await next();

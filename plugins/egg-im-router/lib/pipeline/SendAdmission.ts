@@ -1,7 +1,5 @@
+import { WarningDigest } from 'egg-im-metrics';
 import { ImError } from 'egg-im-protocol';
-
-/** How often a node that refuses sends says so (with the count since it last said it). */
-const LOG_EVERY_MS = 10_000;
 
 export interface SendAdmissionOptions {
   /** Sends accepted and not yet answered, across this node; 0: no limit. */
@@ -20,10 +18,11 @@ export interface SendAdmissionOptions {
 export class SendAdmission {
   private inFlight = 0;
   private refusedCount = 0;
-  private unreported = 0;
-  private reportedAt = 0;
+  private readonly refusals: WarningDigest;
 
-  constructor(private readonly options: () => SendAdmissionOptions, private readonly logger: { warn(...args: unknown[]): void }) {}
+  constructor(private readonly options: () => SendAdmissionOptions, logger: { warn(message: string, ...args: unknown[]): void }) {
+    this.refusals = new WarningDigest(logger, '[egg-im-router] overloaded, sends refused (RATE_LIMITED)');
+  }
 
   /** Sends being processed now. */
   get pending(): number {
@@ -40,7 +39,7 @@ export class SendAdmission {
     const { maxInFlight, retryAfterMs } = this.options();
     if (maxInFlight > 0 && this.inFlight + count > maxInFlight) {
       this.refusedCount += count;
-      this.report(count);
+      this.refusals.add(`${count} with ${this.inFlight} in flight, limit ${maxInFlight}`);
       const wait = Math.round(retryAfterMs * (1 + Math.random() / 2));
       throw new ImError('RATE_LIMITED', `the server is busy (${this.inFlight} messages in flight); retry in ${wait} ms`,
         { retryAfterMs: wait, scope: 'server' });
@@ -50,15 +49,5 @@ export class SendAdmission {
 
   release(count = 1): void {
     this.inFlight -= count;
-  }
-
-  private report(count: number): void {
-    this.unreported += count;
-    const now = Date.now();
-    if (now - this.reportedAt < LOG_EVERY_MS) return;
-    this.logger.warn('[egg-im-router] overloaded: %d sends refused (RATE_LIMITED) since the last such line; %d in flight, limit %d',
-      this.unreported, this.inFlight, this.options().maxInFlight);
-    this.unreported = 0;
-    this.reportedAt = now;
   }
 }

@@ -1,8 +1,6 @@
+import { WarningDigest } from 'egg-im-metrics';
 import { ImError } from 'egg-im-protocol';
 
-/** How often the refusals are reported (with the count since the last line, and some of the users). */
-const LOG_EVERY_MS = 10_000;
-const USERS_NAMED = 5;
 /** How often this node adds what its users sent to the count shared by the nodes. */
 const SHARE_EVERY_MS = 100;
 
@@ -39,11 +37,10 @@ export class SenderLimit {
   private sweepTimer?: NodeJS.Timeout;
   /** When the pending sweep was scheduled (`Date.now()`). */
   private sweepScheduledAt = 0;
-  private unreported = 0;
-  private readonly users = new Set<string>();
-  private reportedAt = 0;
+  private readonly refusals: WarningDigest;
 
-  constructor(private readonly limiter: Limiter, private readonly logger: { warn(...args: unknown[]): void; error(...args: unknown[]): void }) {
+  constructor(private readonly limiter: Limiter, private readonly logger: { warn(message: string, ...args: unknown[]): void; error(...args: unknown[]): void }) {
+    this.refusals = new WarningDigest(logger, '[egg-im-router] sends refused (RATE_LIMITED, per user)');
     this.shareFrom = Math.max(1, Math.floor(limiter.points / 10));
   }
 
@@ -126,20 +123,8 @@ export class SenderLimit {
   }
 
   private refuse(senderId: string, count: number, retryAfterMs: number): never {
-    this.report(senderId, count);
+    this.refusals.add(`${count} from user ${senderId}`);
     const wait = Math.max(1, Math.ceil(retryAfterMs));
     throw new ImError('RATE_LIMITED', `too many messages from this user; retry in ${wait} ms`, { retryAfterMs: wait, scope: 'user' });
-  }
-
-  private report(senderId: string, count: number): void {
-    this.unreported += count;
-    if (this.users.size < USERS_NAMED) this.users.add(senderId);
-    const now = Date.now();
-    if (now - this.reportedAt < LOG_EVERY_MS) return;
-    this.logger.warn('[egg-im-router] %d sends refused (RATE_LIMITED, per user) since the last such line, from users %s',
-      this.unreported, [ ...this.users ].join(', '));
-    this.unreported = 0;
-    this.users.clear();
-    this.reportedAt = now;
   }
 }
