@@ -28,10 +28,12 @@ export default class ConnectionBoot implements IBoot {
     // Created here, not in didLoad: a host app's own app.ts (a function, run at configDidLoad after the
     // plugins) may register socket events and hooks with `app.imSockets.handle(...)`.
     const userRate = new UserRate(app.config.imConnection.userRateLimit);
+    const throttle = new LoginThrottle(app.config.imConnection.auth.throttle, app.coreLogger);
+    this.loginThrottle = throttle;
     const sockets = new SocketServer(app, userRate);
     this.sockets = sockets;
     app.imSockets = sockets;
-    app.imSessions = new SessionService(app, app.config.imConnection.http.prefix, sessionId => sockets.endSession(sessionId), userRate);
+    app.imSessions = new SessionService(app, app.config.imConnection.http.prefix, sessionId => sockets.endSession(sessionId), userRate, throttle);
     // Last: a wrong limit fails the start with its own message (Egg still runs the later hooks, which need the above).
     checkConfig(app.config.imConnection);
   }
@@ -42,9 +44,7 @@ export default class ConnectionBoot implements IBoot {
     // Egg emits 'server' once the HTTP server exists; egg-mock may have emitted it already.
     if (app.server) sockets.attach(app.server);
     else app.once('server', (server: HttpServer) => sockets.attach(server));
-    // validated here: a bad throttle config stops the start with an [egg-im-connection] message
-    this.loginThrottle = new LoginThrottle(app.config.imConnection.auth.throttle, app.coreLogger);
-    authRoutes(app, this.loginThrottle);
+    authRoutes(app, this.loginThrottle!);
     directoryRoutes(app);
   }
 
@@ -60,5 +60,6 @@ export default class ConnectionBoot implements IBoot {
   async beforeClose() {
     this.sessionSweeper?.stop();
     await this.sockets?.close();
+    this.loginThrottle?.stop();
   }
 }

@@ -118,6 +118,8 @@ export default () => {
        *   from trying many accounts (or costing 100 scrypt hashes a second), and leaves room for a NAT or office.
        * - registrationsPerIp: registrations per client address (each hashes a password), counted apart from the
        *   logins (scope "register"); a host app that expects few sign-ups per address can lower it.
+       * - unknownTokensPerIp: tokens no cache knew that named no session (each asked the database, or the host's
+       *   verifyToken), per client address; an address over it is refused before the next lookup (scope "token").
        * durationMs and blockDurationMs are whole seconds in milliseconds; blockDurationMs > 0 refuses a key that
        * went over for that long instead of until its window ends.
        */
@@ -125,6 +127,7 @@ export default () => {
         perAccount: { points: 5, durationMs: 15 * 60 * 1000, blockDurationMs: 0 },
         perIp: { points: 100, durationMs: 60 * 1000, blockDurationMs: 0 },
         registrationsPerIp: { points: 100, durationMs: 60 * 1000, blockDurationMs: 0 },
+        unknownTokensPerIp: { points: 100, durationMs: 60 * 1000, blockDurationMs: 0 },
       },
     },
   };

@@ -12,6 +12,7 @@ import { coalesceWrites } from './socket/coalesceWrites';
 import { onceParser } from './socket/OnceEncoder';
 import { SocketsByUser } from './socket/SocketsByUser';
 import { TokenBucket } from './rate/TokenBucket';
+import { clientAddress } from './socket/clientAddress';
 import { tooManyRequests, type UserRate } from './rate/UserRate';
 import { sessionRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
 
@@ -242,7 +243,8 @@ export class SocketServer implements ImSockets {
       this.handshakeHeaders.delete(socket.conn);
       const cursors = auth?.cursors === undefined ? false : auth.cursors;
       if (typeof cursors !== 'boolean') throw new ImError('VALIDATION_FAILED', 'auth.cursors must be true or false', { field: 'auth.cursors' });
-      const session = await this.app.imSessions.authenticate(auth?.token, { transport: 'socket', headers, deviceId: auth?.deviceId });
+      const ip = clientAddress(this.app.config, headers, socket.handshake.address);
+      const session = await this.app.imSessions.authenticate(auth?.token, { transport: 'socket', headers, deviceId: auth?.deviceId, ip });
       Object.assign(socket.data, session, { cursors });
     } catch (err) {
       const error = isImError(err) ? err : new ImError('INTERNAL', 'could not check the session');

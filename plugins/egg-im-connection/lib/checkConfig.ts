@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import type { EggAppConfig } from 'egg';
+import { checkThrottleConfig } from './auth/LoginThrottle';
 
 export const DEFAULT_HTTP_PREFIX = '/im';
 /** One or more path segments, each `/` and at least one URL-safe character; no trailing `/`. */
@@ -13,8 +14,7 @@ function positiveInt(value: unknown, name: string): void {
 /**
  * Checks the options that guard the service (caps per user, who sees presence, the host's functions and the
  * cache of their verdicts) at start: a wrong value stops the app with an
- * `[egg-im-connection] config.imConnection.…` assertion instead of turning a limit off. The login throttle
- * checks its own (`LoginThrottle`).
+ * `[egg-im-connection] config.imConnection.…` assertion instead of turning a limit off.
  */
 export function checkConfig(config: EggAppConfig['imConnection']): void {
   const prefix: unknown = config.http?.prefix;
@@ -42,6 +42,7 @@ export function checkConfig(config: EggAppConfig['imConnection']): void {
   assert(typeof ttlMs === 'number' && Number.isInteger(ttlMs) && ttlMs >= 0,
     `[egg-im-connection] config.imConnection.auth.tokenCache.ttlMs must be an integer of 0 or more, got ${String(ttlMs)}`);
   positiveInt(config.auth?.tokenCache?.max, 'auth.tokenCache.max');
+  checkThrottleConfig(config.auth?.throttle);
   const visibleTo: unknown = config.presence?.visibleTo;
   assert(visibleTo === 'contacts' || visibleTo === 'everyone',
     `[egg-im-connection] config.imConnection.presence.visibleTo must be 'contacts' or 'everyone', got ${JSON.stringify(visibleTo)}`);

@@ -2,6 +2,7 @@ import assert from 'node:assert';
 import { isIP } from 'node:net';
 import { ImError } from 'egg-im-protocol';
 import type { ImCache, ImCacheLimiter } from 'egg-im-cache';
+import { WarningDigest } from 'egg-im-metrics';
 
 /** One limit: `points` per `durationMs`, and optionally a block of `blockDurationMs` once it is exceeded. */
 export interface LimitConfig {
@@ -18,10 +19,13 @@ export interface LoginThrottleConfig {
   perIp: LimitConfig;
   /** Registrations per client address (each hashes a password too), counted apart from the logins. */
   registrationsPerIp: LimitConfig;
+  /** Lookups of tokens that no cache knows and that name no session (database or host `verifyToken`), per client address. */
+  unknownTokensPerIp: LimitConfig;
 }
 
 interface Logger {
   warn(message: string, ...args: unknown[]): void;
+  error(err: Error): void;
 }
 
 /** Validates one limit of `config.imConnection.auth.throttle`; problems are `[egg-im-connection]` assertions. */
@@ -39,12 +43,14 @@ function checkLimit(value: unknown, name: string): LimitConfig {
 }
 
 export function checkThrottleConfig(config: unknown): LoginThrottleConfig {
-  assert(config && typeof config === 'object', '[egg-im-connection] config.imConnection.auth.throttle must be { perAccount, perIp, registrationsPerIp }');
-  const { perAccount, perIp, registrationsPerIp } = config as Partial<LoginThrottleConfig>;
+  assert(config && typeof config === 'object',
+    '[egg-im-connection] config.imConnection.auth.throttle must be { perAccount, perIp, registrationsPerIp, unknownTokensPerIp }');
+  const { perAccount, perIp, registrationsPerIp, unknownTokensPerIp } = config as Partial<LoginThrottleConfig>;
   return {
     perAccount: checkLimit(perAccount, 'perAccount'),
     perIp: checkLimit(perIp, 'perIp'),
     registrationsPerIp: checkLimit(registrationsPerIp, 'registrationsPerIp'),
+    unknownTokensPerIp: checkLimit(unknownTokensPerIp, 'unknownTokensPerIp'),
   };
 }
 
@@ -73,38 +79,57 @@ export function addressKey(ip: string): string {
 }
 
 /**
- * Login throttling (POST auth/login): attempts per client address, and attempts per account that did not
- * succeed, both counted with `imCache.limiter` (in Redis, shared by every node). `admit` runs before any
- * password is hashed or the host's check is called: a throttled request costs no scrypt work.
+ * Throttling of what a client without a session can make the node do, each counted with `imCache.limiter` (in
+ * Redis, shared by every node): login attempts per client address and failed ones per account (`admit` runs
+ * before any password is hashed or the host's check is called: a throttled request costs no scrypt work),
+ * registrations per address, and lookups of unknown tokens per address (before the database or the host's
+ * `verifyToken` is asked). Refusals are logged through a `WarningDigest`: the first at once, then one line per
+ * interval, so that a client cannot flood the log either.
  */
 export class LoginThrottle {
-  readonly #config: LoginThrottleConfig;
+  readonly #config: unknown;
   readonly #logger: Logger;
   #perIp?: ImCacheLimiter;
   #registrationsPerIp?: ImCacheLimiter;
   #perAccount?: ImCacheLimiter;
+  #unknownTokensPerIp?: ImCacheLimiter;
+  readonly #loginsRefused: WarningDigest;
+  readonly #registrationsRefused: WarningDigest;
+  readonly #lookupsRefused: WarningDigest;
 
-  /** Validates the config (at start). */
+  /** `config` is checked by the plugin's `checkConfig` at start (`checkThrottleConfig`). */
   constructor(config: unknown, logger: Logger) {
-    this.#config = checkThrottleConfig(config);
+    this.#config = config;
     this.#logger = logger;
+    this.#loginsRefused = new WarningDigest(logger, '[egg-im-connection] login throttled');
+    this.#registrationsRefused = new WarningDigest(logger, '[egg-im-connection] registration throttled (too many from the address)');
+    this.#lookupsRefused = new WarningDigest(logger, '[egg-im-connection] token lookups throttled (too many unknown tokens from the address)');
   }
 
   get config(): LoginThrottleConfig {
-    return this.#config;
+    return checkThrottleConfig(this.#config);
   }
 
   /** Makes the limiters, once the cache exists (willReady). */
   start(cache: ImCache): void {
-    this.#perIp = cache.limiter('login-ip', this.#config.perIp);
-    this.#registrationsPerIp = cache.limiter('register-ip', this.#config.registrationsPerIp);
-    this.#perAccount = cache.limiter('login-account', this.#config.perAccount);
+    const config = this.config;
+    this.#perIp = cache.limiter('login-ip', config.perIp);
+    this.#registrationsPerIp = cache.limiter('register-ip', config.registrationsPerIp);
+    this.#perAccount = cache.limiter('login-account', config.perAccount);
+    this.#unknownTokensPerIp = cache.limiter('token-ip', config.unknownTokensPerIp);
+  }
+
+  /** The app closes: the refusals counted since the last line are written. */
+  stop(): void {
+    this.#loginsRefused.flush();
+    this.#registrationsRefused.flush();
+    this.#lookupsRefused.flush();
   }
 
   /**
    * Counts one attempt for the address and for the account (provisionally as a failure: concurrent guesses
    * are counted before any of them is checked); `RATE_LIMITED` with `details: { retryAfterMs, scope: 'login' }`
-   * when either is over its limit. Each refusal is logged once, with the username and the address.
+   * when either is over its limit.
    */
   async admit(username: string, ip: string): Promise<void> {
     const perIp = this.#perIp;
@@ -121,13 +146,28 @@ export class LoginThrottle {
    * `RATE_LIMITED` with `details: { retryAfterMs, scope: 'register' }` over it.
    */
   async admitRegistration(ip: string): Promise<void> {
-    const limiter = this.#registrationsPerIp;
+    await this.#admitAddress(this.#registrationsPerIp, ip, this.#registrationsRefused, 'register', 'too many registrations');
+  }
+
+  /**
+   * Before the database or the host's `verifyToken` is asked about a token no cache knows: `RATE_LIMITED` with
+   * `details: { retryAfterMs, scope: 'token' }` when the address is over `unknownTokensPerIp`. Nothing is counted
+   * here: a lookup counts once it found nothing (`tokenUnknown`), so valid tokens never do.
+   */
+  async admitTokenLookup(ip: string): Promise<void> {
+    const limiter = this.#unknownTokensPerIp;
     assert(limiter, '[egg-im-connection] the login throttle is used before the app is ready');
-    const decision = await limiter.consume(addressKey(ip));
+    const decision = await limiter.peek(addressKey(ip));
     if (decision.allowed) return;
     const { retryAfterMs } = decision;
-    this.#logger.warn('[egg-im-connection] registration throttled (too many from the address) from %s; retry in %d ms', ip, retryAfterMs);
-    throw new ImError('RATE_LIMITED', `too many registrations; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope: 'register' });
+    this.#lookupsRefused.add(`from ${ip}; retry in ${retryAfterMs} ms`);
+    throw new ImError('RATE_LIMITED', `too many unknown tokens; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope: 'token' });
+  }
+
+  /** A token looked up for `ip` named no session: it counts against the address. Never throws. */
+  tokenUnknown(ip: string): void {
+    this.#unknownTokensPerIp?.consume(addressKey(ip))
+      .catch(err => this.#logger.error(new Error(`[egg-im-connection] an unknown token from ${ip} was not counted`, { cause: err })));
   }
 
   /** The login succeeded: the account's failures are forgotten. */
@@ -140,9 +180,19 @@ export class LoginThrottle {
     await this.#perAccount?.reward(accountKey(username));
   }
 
+  /** One point of the address's `limiter`, or `RATE_LIMITED` with `details: { retryAfterMs, scope }` (noted in `refusals`). */
+  async #admitAddress(limiter: ImCacheLimiter | undefined, ip: string, refusals: WarningDigest, scope: string, message: string): Promise<void> {
+    assert(limiter, '[egg-im-connection] the login throttle is used before the app is ready');
+    const decision = await limiter.consume(addressKey(ip));
+    if (decision.allowed) return;
+    const { retryAfterMs } = decision;
+    refusals.add(`from ${ip}; retry in ${retryAfterMs} ms`);
+    throw new ImError('RATE_LIMITED', `${message}; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope });
+  }
+
   #refuse(what: string, username: string, ip: string, retryAfterMs: number): never {
     // JSON-quoted: a host's usernames may hold quotes and the like; control characters were refused before
-    this.#logger.warn('[egg-im-connection] login throttled (too many %s) for username %j from %s; retry in %d ms', what, username, ip, retryAfterMs);
+    this.#loginsRefused.add(`too many ${what}, username ${JSON.stringify(username)} from ${ip}; retry in ${retryAfterMs} ms`);
     throw new ImError('RATE_LIMITED', `too many login attempts; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope: 'login' });
   }
 }

@@ -67,6 +67,12 @@ export class HostTokens {
     this.generation++;
   }
 
+  /** True when a verdict on the token is kept, or being asked for: `verify` would not call the host anew. */
+  knows(tokenHash: string): boolean {
+    const kept = this.verdicts.get(tokenHash);
+    return (kept !== undefined && kept.until > Date.now()) || this.pending.has(tokenHash);
+  }
+
   /** The verdict on `token` (`tokenHash`: its SHA-256; `sessionId`: its name in the logs). */
   verify(verifyToken: VerifyToken, token: string, tokenHash: string, sessionId: string, request: TokenRequest): Promise<HostVerdict> {
     const kept = this.verdicts.get(tokenHash);

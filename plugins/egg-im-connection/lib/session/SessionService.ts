@@ -25,6 +25,18 @@ export type UserExists = (userIds: string[]) => Promise<string[]>;
 export interface AuthRequest extends TokenRequest {
   /** A host token's device: the socket handshake's `auth.deviceId`, or the `X-Im-Device-Id` header. */
   deviceId?: unknown;
+  /**
+   * The client's address, as `ctx.ip` reads it: tokens that name no session are counted per address, and an
+   * address over `imConnection.auth.throttle.unknownTokensPerIp` is refused before a lookup. Without it (host
+   * code), nothing is counted.
+   */
+  ip?: string;
+}
+
+/** What counts unknown tokens per address (the login throttle). */
+export interface TokenLookups {
+  admitTokenLookup(ip: string): Promise<void>;
+  tokenUnknown(ip: string): void;
 }
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -59,12 +71,14 @@ export class SessionService {
    * @param prefix the prefix of egg-im's HTTP routes (`imConnection.http.prefix`)
    * @param endSession tells every socket of a session, on every node, that it has ended (the socket server's)
    * @param userRate the node's per-user request rate, shared with the sockets' events
+   * @param lookups counts the lookups of tokens no cache knows, per client address
    */
   constructor(
     private readonly app: Application,
     readonly prefix: string,
     private readonly endSession: (sessionId: string) => void,
     private readonly userRate: UserRate,
+    private readonly lookups: TokenLookups,
   ) {
     const { auth } = app.config.imConnection;
     // checked by checkConfig (after this constructor: a wrong value stops the start with its own message)
@@ -106,7 +120,7 @@ export class SessionService {
   readonly requireSession = async (ctx: Context, next: () => Promise<void>): Promise<void> => {
     const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
     if (!match) throw new ImError('UNAUTHORIZED', 'Authorization: Bearer <token> is required');
-    const session = await this.authenticate(match[1], { transport: 'http', headers: ctx.headers, deviceId: ctx.get('x-im-device-id') || undefined });
+    const session = await this.authenticate(match[1], { transport: 'http', headers: ctx.headers, deviceId: ctx.get('x-im-device-id') || undefined, ip: ctx.ip });
     const retryAfterMs = this.userRate.take(session.userId);
     if (retryAfterMs > 0) throw tooManyRequests(retryAfterMs);
     ctx.imSession = session;
@@ -194,35 +208,54 @@ export class SessionService {
    * The session of a token, or UNAUTHORIZED / SESSION_EXPIRED. A token of egg-im's own shape is looked up among
    * egg-im's sessions first: one egg-im knows is answered by egg-im alone (revoked or expired stays refused).
    * Any other token (or one of that shape egg-im does not know) goes to the host's `verifyToken`, when set.
+   * Before the database or the host is asked about a token no cache knows, the client's address (`request.ip`)
+   * must be within its unknown tokens; one that names no session counts, so unknown tokens cannot keep either busy.
    */
   async authenticate(token: unknown, request: AuthRequest = { transport: 'http', headers: {} }): Promise<Session> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new ImError('UNAUTHORIZED', 'a session token is required');
     }
     const tokenHash = hashToken(token);
+    const { ip } = request;
+    // Checked once, before the first lookup that no cache answers; counted once, when nothing knew the token.
+    let lookedUp = false;
+    const admit = async () => {
+      if (ip === undefined || lookedUp) return;
+      lookedUp = true;
+      await this.lookups.admitTokenLookup(ip);
+    };
+    const unknown = () => {
+      if (lookedUp) this.lookups.tokenUnknown(ip!);
+      return new ImError('UNAUTHORIZED', 'unknown or revoked session token');
+    };
     if (OWN_TOKEN.test(token)) {
-      const session = await this.ownSession(tokenHash);
+      const session = await this.ownSession(tokenHash, admit);
       if (session) {
         if (session.expiresAt <= Date.now()) throw new ImError('SESSION_EXPIRED', 'the session has expired', { sessionId: session.sessionId });
         return session;
       }
     }
     const verifyToken = this.hostVerifier;
-    if (!verifyToken) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
+    if (!verifyToken) throw unknown();
     const deviceId = request.deviceId === undefined ? HOST_DEVICE : checkDeviceId(request.deviceId);
     const sessionId = hostSessionId(tokenHash);
+    if (!this.hostTokens.knows(tokenHash)) await admit();
     const verdict = await this.hostTokens.verify(verifyToken, token, tokenHash, sessionId, { transport: request.transport, headers: request.headers });
-    if (!verdict) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
+    if (!verdict) throw unknown();
     if (verdict.expiresAt <= Date.now()) throw new ImError('SESSION_EXPIRED', 'the session has expired', { sessionId });
     return { sessionId, userId: verdict.userId, deviceId, expiresAt: verdict.expiresAt };
   }
 
-  /** egg-im's own session of a token hash, undefined when egg-im has none; UNAUTHORIZED when it was revoked. */
-  private async ownSession(tokenHash: string): Promise<Session | undefined> {
+  /**
+   * egg-im's own session of a token hash, undefined when egg-im has none; UNAUTHORIZED when it was revoked.
+   * `admit` runs before the database is asked.
+   */
+  private async ownSession(tokenHash: string, admit: () => Promise<void>): Promise<Session | undefined> {
     const [ cached, revoked ] = await this.app.imCache.mget([ this.cacheKey(tokenHash), this.revokedKey(tokenHash) ]);
     if (revoked !== undefined) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
     const session = parseSession(cached);
     if (session) return session;
+    await admit();
     const record = await this.app.imStore.sessions.findByTokenHash(tokenHash);
     if (!record) return undefined;
     if (record.revokedAt) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
