@@ -36,6 +36,12 @@ export default () => {
       conversationsMaxLimit: 500,
       /** `limit` of a sync (more is clamped to this). */
       syncMaxLimit: 500,
+      /**
+       * Bytes of message JSON in one history page, sync or page of the conversation list (their last messages):
+       * a page ends before the message that would take it past this, with `hasMore` (at least one message is
+       * always there). Without it, 500 messages of 64 KB made one answer of 32 MB.
+       */
+      responseBytes: 1024 * 1024,
       groupMaxMembers: 5000,
     },
     delivery: {

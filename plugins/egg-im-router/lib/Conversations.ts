@@ -1,4 +1,4 @@
-import { checkId, ImError, isId, type ConversationSummary, type Message, type MessageStatusResult, type RecipientStatus } from 'egg-im-protocol';
+import { checkId, ImError, isId, jsonOnce, type ConversationSummary, type Message, type MessageStatusResult, type RecipientStatus } from 'egg-im-protocol';
 import { groupConversationId } from 'egg-im-store';
 import { pageRange, type HotHistory } from './history/HotHistory';
 import type { Hooks } from './hooks/Hooks';
@@ -17,6 +17,23 @@ const VISIBLE = /[^\s\p{Cf}\u115F\u1160\u3164\uFFA0\u2800]/u;
 
 /** Most cursors in one sync: a user with more conversations syncs the rest from 0 (they are all read anyway). */
 export const SYNC_MAX_CURSORS = 10_000;
+/** Messages a sync reads at once: with messages of 64 KB, what it reads past `limits.responseBytes` stays bounded. */
+const SYNC_READ_CHUNK = 100;
+
+/**
+ * The messages of a page that fit in `maxBytes` of JSON text, and at least one: the first ones when the page is read
+ * forward (`keep: 'first'`), else the last ones (nearest the cursor of a page read backward, or the newest).
+ */
+export function withinBytes(texts: string[], maxBytes: number, keep: 'first' | 'last'): string[] {
+  let bytes = 0;
+  let count = 0;
+  for (let i = 0; i < texts.length; i++) {
+    bytes += texts[keep === 'first' ? i : texts.length - 1 - i].length;
+    if (bytes > maxBytes && count > 0) break;
+    count++;
+  }
+  return keep === 'first' ? texts.slice(0, count) : texts.slice(texts.length - count);
+}
 
 /** An integer from `min` to `max`; with `clampTo`, any integer above it (however large) is `clampTo`. */
 function integer(value: unknown, field: string, { min = 0, max = Number.MAX_SAFE_INTEGER, clampTo }: { min?: number; max?: number; clampTo?: number } = {}): number | undefined {
@@ -74,7 +91,7 @@ export class Conversations {
   async list(userId: string, query: Record<string, unknown>): Promise<{ conversations: ConversationSummary[]; hasMore: boolean; next?: string }> {
     const limit = integer(query.limit, 'limit', { min: 1, clampTo: this.limits.conversationsMaxLimit }) ?? Math.min(100, this.limits.conversationsMaxLimit);
     const after = query.cursor === undefined ? undefined : parseConversationCursor(query.cursor);
-    const { conversations, hasMore, last } = await this.store.conversations.listForUser(userId, { limit, after });
+    const { conversations, hasMore, last } = await this.store.conversations.listForUser(userId, { limit, after, maxBytes: this.limits.responseBytes });
     return last ? { conversations, hasMore, next: `${last.updatedAt.getTime()}.${last.conversationId}` } : { conversations, hasMore };
   }
 
@@ -83,7 +100,9 @@ export class Conversations {
     checkId(conversationId, 'conversationId');
     const page = this.pageQuery(query);
     const range = pageRange(await this.hot.readState(conversationId, userId), page);
-    return { messages: await this.hot.rangeJson(conversationId, range), hasMore: range.hasMore };
+    const texts = await this.hot.rangeJson(conversationId, range);
+    const messages = withinBytes(texts, this.limits.responseBytes, page.afterSeq === undefined ? 'last' : 'first');
+    return { messages, hasMore: range.hasMore || messages.length < texts.length };
   }
 
   /** For host code: any conversation, from its first message, with the same page rules and errors. */
@@ -118,14 +137,20 @@ export class Conversations {
     // Larger limits are clamped to the server's maximum, never refused.
     const limitClamped = integer(limit, 'limit', { min: 1, clampTo: this.limits.syncMaxLimit }) ?? Math.min(100, this.limits.syncMaxLimit);
     const messages: Message[] = [];
+    // At most `limits.responseBytes` of messages (and at least one), read a chunk at a time.
+    let bytes = 0;
     for (const state of await this.store.messages.conversationStates(userId)) {
-      const from = Math.max(checked.get(state.conversationId) ?? 0, state.sinceSeq) + 1;
-      if (from > state.lastSeq) continue;
-      const room = limitClamped - messages.length;
-      if (room <= 0) return { messages, hasMore: true };
-      const to = Math.min(state.lastSeq, from + room - 1);
-      messages.push(...await this.hot.range(state.conversationId, { from, to }));
-      if (to < state.lastSeq) return { messages, hasMore: true };
+      for (let from = Math.max(checked.get(state.conversationId) ?? 0, state.sinceSeq) + 1; from <= state.lastSeq;) {
+        const room = limitClamped - messages.length;
+        if (room <= 0) return { messages, hasMore: true };
+        const to = Math.min(state.lastSeq, from + Math.min(room, SYNC_READ_CHUNK) - 1);
+        for (const message of await this.hot.range(state.conversationId, { from, to })) {
+          bytes += jsonOnce(message).length;
+          if (bytes > this.limits.responseBytes && messages.length > 0) return { messages, hasMore: true };
+          messages.push(message);
+        }
+        from = to + 1;
+      }
     }
     return { messages, hasMore: false };
   }

@@ -17,7 +17,7 @@ function check(value: unknown, name: string, rule: Rule, integer = true): void {
  */
 export function checkConfig(config: ImConfig): string[] {
   const { limits, delivery, history, cache, overload } = config;
-  for (const name of [ 'payloadBytes', 'maxDepth', 'maxValues', 'batchMax', 'historyMaxLimit', 'syncMaxLimit', 'conversationsMaxLimit', 'groupMaxMembers' ] as const) {
+  for (const name of [ 'payloadBytes', 'maxDepth', 'maxValues', 'batchMax', 'historyMaxLimit', 'syncMaxLimit', 'conversationsMaxLimit', 'responseBytes', 'groupMaxMembers' ] as const) {
     check(limits[name], `limits.${name}`, 'positive');
   }
   check(limits.sendsPerUser?.points, 'limits.sendsPerUser.points', 'positive');

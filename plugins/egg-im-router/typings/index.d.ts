@@ -35,6 +35,8 @@ declare module 'egg' {
       historyMaxLimit: number;
       syncMaxLimit: number;
       conversationsMaxLimit: number;
+      /** Bytes of message JSON in one page of history, sync or the conversation list; a page past it ends early (at least one message). */
+      responseBytes: number;
       groupMaxMembers: number;
     };
     delivery: {

@@ -141,6 +141,35 @@ for (const driver of drivers) {
       ], 'each sender read up to its latest message; the direct conversations got both member rows');
     });
 
+    it('conversations: a page of the list ends before a last message that would take it past maxBytes, and always has its first', async () => {
+      // Four direct conversations of "bx", the newest last: c4 with a short last message, c3 to c1 with ~600 bytes each.
+      for (const [ peer, size ] of [ [ 'c1', 600 ], [ 'c2', 600 ], [ 'c3', 600 ], [ 'c4', 10 ] ] as const) {
+        await storeOf().writer.append({
+          conversationId: `d:bx:${peer}`, kind: 'direct', directMemberIds: [ 'bx', peer ], senderId: peer, clientMsgId: `size-${peer}`, type: 'text',
+          contentJson: JSON.stringify({ text: 'x'.repeat(size) }), metaJson: '{}',
+        });
+        await new Promise(resolve => setTimeout(resolve, 5));
+      }
+      const ids = (page: { conversations: Array<{ conversationId: string; lastMessage?: unknown }> }) => page.conversations.map(c => c.conversationId);
+      const all = await storeOf().conversations.listForUser('bx', { limit: 10 });
+      assert.deepEqual(ids(all), [ 'd:bx:c4', 'd:bx:c3', 'd:bx:c2', 'd:bx:c1' ]);
+      assert.equal(all.hasMore, false);
+      const pages: string[][] = [];
+      let after;
+      for (;;) {
+        const page = await storeOf().conversations.listForUser('bx', { limit: 10, after, maxBytes: 1000 });
+        assert.ok(page.conversations.every(c => c.lastMessage), 'every listed conversation has its last message');
+        pages.push(ids(page));
+        if (!page.hasMore) break;
+        after = page.last;
+      }
+      assert.deepEqual(pages, [ [ 'd:bx:c4', 'd:bx:c3' ], [ 'd:bx:c2' ], [ 'd:bx:c1' ] ]);
+      const afterC4 = (await storeOf().conversations.listForUser('bx', { limit: 1 })).last;
+      const tiny = await storeOf().conversations.listForUser('bx', { limit: 10, after: afterC4, maxBytes: 100 });
+      assert.deepEqual(ids(tiny), [ 'd:bx:c3' ], 'a first last message larger than maxBytes is listed alone');
+      assert.equal(tiny.hasMore, true);
+    });
+
     it('receipts: a batch updates member rows in key order, the order the writer locks them in (no deadlock between them)', async () => {
       const { dataSource } = storeOf();
       const query = dataSource.query;

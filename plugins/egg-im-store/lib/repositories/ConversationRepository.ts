@@ -15,6 +15,11 @@ export interface ConversationPageAfter {
 export interface ConversationPageQuery {
   limit: number;
   after?: ConversationPageAfter;
+  /**
+   * The page ends before the conversation whose last message (content and meta, in bytes) would take the page's
+   * past this, and then has more; its first last message is always there. Unbounded when not given.
+   */
+  maxBytes?: number;
 }
 
 export interface ConversationPage {
@@ -23,6 +28,11 @@ export interface ConversationPage {
   /** The page's last conversation, where the next page starts (only when `hasMore`). */
   last?: ConversationPageAfter;
 }
+
+/** A last message's size, in bytes of its content and meta (0 for a conversation without one). */
+const MESSAGE_BYTES = 'COALESCE(LENGTH(l.content), 0) + COALESCE(LENGTH(l.meta), 0)';
+/** The sizes of the page's last messages so far, in the page's order. */
+const RUNNING_BYTES = `SUM(${MESSAGE_BYTES}) OVER (ORDER BY p.updated_at DESC, p.conversation_id ROWS UNBOUNDED PRECEDING)`;
 
 /** Conversations and their members. Direct conversations are made by the first message; groups here. */
 export class ConversationRepository {
@@ -57,29 +67,35 @@ export class ConversationRepository {
    * `limit`, after `after` (the last one of the page before). One query: the member index, then primary-key
    * lookups per conversation (its row, its group, its last message).
    */
-  async listForUser(userId: string, { limit, after }: ConversationPageQuery): Promise<ConversationPage> {
+  async listForUser(userId: string, { limit, after, maxBytes = Number.MAX_SAFE_INTEGER }: ConversationPageQuery): Promise<ConversationPage> {
     const keyset = after ? 'AND (c.updated_at < ? OR (c.updated_at = ? AND c.id > ?)) ' : '';
-    const params: unknown[] = [ userId ];
+    const params: unknown[] = [ maxBytes, userId ];
     if (after) params.push(sqlTime(after.updatedAt), sqlTime(after.updatedAt), after.conversationId);
     params.push(limit + 1);
     const rows = await this.store.withRetry(() => this.store.dataSource.query(
       // The page's rows are chosen first (member and conversation rows only: what the sort reads is small); the
       // group, the peer and the last message (up to 64 KB) are joined for those rows alone. The peer of a direct
       // conversation is its other member (none: a note to self), not parsed from the id, which is a hash when a
-      // user id holds a ':'.
-      'SELECT p.conversation_id, p.read_seq, p.type, p.group_id, p.last_seq, p.updated_at, g.name AS group_name, CASE WHEN p.type = \'direct\' THEN ' +
+      // user id holds a ':'. A last message past the page's `maxBytes` (the running sum of their sizes, in page
+      // order) is not sent: its row only ends the page.
+      'SELECT q.*, CASE WHEN q.fits = 1 THEN l.content END AS l_content, CASE WHEN q.fits = 1 THEN l.meta END AS l_meta ' +
+      'FROM (SELECT p.conversation_id, p.read_seq, p.type, p.group_id, p.last_seq, p.updated_at, g.name AS group_name, CASE WHEN p.type = \'direct\' THEN ' +
       '(SELECT o.user_id FROM im_members o WHERE o.conversation_id = p.conversation_id AND o.user_id <> ? LIMIT 1) END AS peer_id, ' +
-      'l.id AS l_id, l.seq AS l_seq, l.sender_id AS l_sender_id, l.client_msg_id AS l_client_msg_id, l.type AS l_type, ' +
-      'l.content AS l_content, l.meta AS l_meta, l.created_at AS l_created_at ' +
+      'l.id AS l_id, l.seq AS l_seq, l.sender_id AS l_sender_id, l.client_msg_id AS l_client_msg_id, l.type AS l_type, l.created_at AS l_created_at, ' +
+      `CASE WHEN ${RUNNING_BYTES} <= ? OR ${RUNNING_BYTES} = ${MESSAGE_BYTES} THEN 1 ELSE 0 END AS fits ` +
       'FROM (SELECT m.conversation_id, m.read_seq, m.since_seq, c.type, c.group_id, c.last_seq, c.updated_at ' +
       'FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id ' +
       `WHERE m.user_id = ? ${keyset}ORDER BY c.updated_at DESC, c.id LIMIT ?) p ` +
       'LEFT JOIN im_groups g ON g.id = p.group_id ' +
-      'LEFT JOIN im_messages l ON l.conversation_id = p.conversation_id AND l.seq = p.last_seq AND p.last_seq > p.since_seq ' +
-      'ORDER BY p.updated_at DESC, p.conversation_id', [ userId, ...params ]),
+      'LEFT JOIN im_messages l ON l.conversation_id = p.conversation_id AND l.seq = p.last_seq AND p.last_seq > p.since_seq) q ' +
+      'LEFT JOIN im_messages l ON l.conversation_id = q.conversation_id AND l.seq = q.l_seq ' +
+      'ORDER BY q.updated_at DESC, q.conversation_id', [ userId, ...params ]),
     { label: 'list conversations' });
-    const hasMore = rows.length > limit;
-    const page = hasMore ? rows.slice(0, limit) : rows;
+    // The rows up to the first whose last message does not fit, and at most `limit` of them.
+    const fitting = rows.findIndex((row: any) => Number(row.fits) !== 1);
+    const end = Math.min(limit, fitting < 0 ? rows.length : fitting);
+    const hasMore = rows.length > end;
+    const page = rows.slice(0, end);
     const conversations = page.map((row: any) => {
       const lastSeq = readInt(row.last_seq);
       const readSeq = Math.min(readInt(row.read_seq), lastSeq);
