@@ -24,6 +24,14 @@ describe('egg-im framework', () => {
     assert(framework.Agent.prototype instanceof egg.Agent);
   });
 
+  it('in production behind a proxy, reads the client address the nearest proxy appended, not one the client wrote', () => {
+    const prod = require('../config/config.prod').default;
+    mm(process.env, 'IM_TRUST_PROXY', 'true');
+    assert.deepStrictEqual([ prod().proxy, prod().maxIpsCount ], [ true, 1 ]);
+    mm(process.env, 'IM_PROXY_COUNT', '2');
+    assert.strictEqual(prod().maxIpsCount, 2);
+  });
+
   describe('V8 flags', () => {
     const ALL = [ '--no-allocation-site-pretenuring', '--heap-growing-percent=200' ];
 

@@ -85,10 +85,6 @@ class BoundedMemoryLimiter {
     await this.#limiter.reward(key, points);
   }
 
-  get(key: string): Promise<RateLimiterRes | null> {
-    return this.#limiter.get(key);
-  }
-
   async delete(key: string): Promise<void> {
     this.#keys.delete(key);
     await this.#limiter.delete(key);
@@ -151,19 +147,6 @@ export class ImCacheLimiter {
     const { allowed, res } = viaRedis ? viaRedis.value : await settle(this.#memory.consume(key, points));
     if (allowed) return { allowed: true, remaining: res.remainingPoints };
     // msBeforeNext is -1 only for a key without expiry, which a limiter never writes
-    return { allowed: false, retryAfterMs: Math.max(1, Math.ceil(res.msBeforeNext)) };
-  }
-
-  /**
-   * What `consume` of one point would answer now, without taking it: for a check before costly work whose outcome
-   * decides whether it counts (`consume` once it does). Concurrent checks all see the count before any of them.
-   */
-  async peek(key: string): Promise<ImLimitDecision> {
-    this.#check(key, 1);
-    const redis = this.#redis;
-    const viaRedis = redis ? await this.#run('limiter peek', () => redis.get(key)) : undefined;
-    const res = viaRedis ? viaRedis.value : await this.#memory.get(key);
-    if (!res || res.consumedPoints < this.points) return { allowed: true, remaining: this.points - (res?.consumedPoints ?? 0) };
     return { allowed: false, retryAfterMs: Math.max(1, Math.ceil(res.msBeforeNext)) };
   }
 

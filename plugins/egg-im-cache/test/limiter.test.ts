@@ -57,17 +57,6 @@ describe('egg-im-cache: rate limiters', () => {
       assert.strictEqual(onA.memoryKeys + onB.memoryKeys, 0, 'nothing was counted in memory');
     });
 
-    it('peeks at what a consume would answer without taking anything, across both nodes', async () => {
-      const onA = a.imCache.limiter('peek', { points: 2, durationMs: 60_000 });
-      const onB = b.imCache.limiter('peek', { points: 2, durationMs: 60_000 });
-      assert.deepStrictEqual(await onA.peek('carol'), { allowed: true, remaining: 2 }, 'a key never counted');
-      assert.deepStrictEqual(await onA.consume('carol'), { allowed: true, remaining: 1 });
-      for (let i = 0; i < 3; i++) assert.deepStrictEqual(await onB.peek('carol'), { allowed: true, remaining: 1 }, 'peeking takes nothing');
-      assert.deepStrictEqual(await onB.consume('carol'), { allowed: true, remaining: 0 });
-      refusedWithin(await onA.peek('carol'), 60_000);
-      assert.strictEqual(await redis.get(`${prefix}rl:peek:carol`), '2');
-    });
-
     it('blocks a key that went over for blockDurationMs, on every node', async () => {
       const onA = a.imCache.limiter('block', { points: 2, durationMs: 1000, blockDurationMs: 30_000 });
       const onB = b.imCache.limiter('block', { points: 2, durationMs: 1000, blockDurationMs: 30_000 });
@@ -128,14 +117,6 @@ describe('egg-im-cache: rate limiters', () => {
     });
 
     after(() => app?.close());
-
-    it('peeks without taking, in this process', async () => {
-      const limiter = app.imCache.limiter('mem-peek', { points: 1, durationMs: 60_000 });
-      assert.deepStrictEqual(await limiter.peek('k'), { allowed: true, remaining: 1 });
-      assert.deepStrictEqual(await limiter.peek('k'), { allowed: true, remaining: 1 });
-      assert.deepStrictEqual(await limiter.consume('k'), { allowed: true, remaining: 0 });
-      refusedWithin(await limiter.peek('k'), 60_000);
-    });
 
     it('counts per key in this process, with windows and blocks', async () => {
       const limiter = app.imCache.limiter('mem', { points: 2, durationMs: 1000 });

@@ -29,8 +29,8 @@ export default () => {
     /** Per-connection event rate: `burst` events at once, refilled at `perSecond`; excess gets RATE_LIMITED. */
     rateLimit: { burst: 200, perSecond: 100 },
     /**
-     * Per-user rate on each node: a user's HTTP requests behind `requireSession` and its sockets' events (those
-     * their connection's own rate admits) together. Excess gets RATE_LIMITED with `details.scope: "requests"`,
+     * Per-user rate in each worker process: a user's HTTP requests behind `requireSession`, its socket handshakes
+     * and its sockets' events (those their connection's own rate admits) together. Excess gets RATE_LIMITED with `details.scope: "requests"`,
      * so that a user's many sockets, or a loop of reads, cannot take a node's event loop from the other users.
      */
     userRateLimit: { burst: 300, perSecond: 100 },

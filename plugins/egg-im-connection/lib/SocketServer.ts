@@ -259,6 +259,9 @@ export class SocketServer implements ImSockets {
    */
   private async admit(socket: ImSocket): Promise<void> {
     const { userId, deviceId } = socket.data;
+    // A handshake is a request of its user's too (each connect reads its backlog): a connect loop is limited.
+    const retryAfterMs = this.userRate.take(userId);
+    if (retryAfterMs > 0) throw Object.assign(new Error('RATE_LIMITED'), { data: tooManyRequests(retryAfterMs).toBody() });
     const limit = this.app.config.imConnection.socket.maxPerUser;
     if (await this.presence.admit(socket.id, userId, deviceId, limit)) return;
     this.app.coreLogger.warn('[egg-im-connection] refused a socket of user %s device %s: %d sockets already (socket.maxPerUser)', userId, deviceId, limit);

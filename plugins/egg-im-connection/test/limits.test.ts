@@ -88,8 +88,9 @@ describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', (
         replies.push(...await Promise.all(Array.from({ length: 60 }, () => request(socket, 'echo', i))));
       }
       const refused = replies.filter(r => r.ok !== true);
-      // 180 events, each within its connection's 60: the user's 150 (and at most a refill's worth more) are answered.
-      assert.ok(refused.length >= 28 && refused.length <= 30, `refused ${refused.length}`);
+      // 3 handshakes and 180 events, each within its connection's 60: the user's 150 (and at most a refill's worth
+      // more) are taken.
+      assert.ok(refused.length >= 31 && refused.length <= 33, `refused ${refused.length}`);
       assert.ok(replies.slice(0, 120).every(r => r.ok === true), 'the first two connections are within the user\'s budget');
       const { error } = refused[0];
       assert.strictEqual(error.code, 'RATE_LIMITED');
@@ -105,8 +106,8 @@ describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', (
       assert.ok(events.every(r => r.ok === true));
       const statuses: number[] = [];
       for (let i = 0; i < 110; i++) statuses.push((await presence(session)).status);
-      // 50 events and 100 requests use the 150; a refill of one a second may admit one or two more.
-      assert.ok(statuses.slice(0, 100).every(status => status === 200), JSON.stringify(statuses));
+      // The handshake, 50 events and 99 requests use the 150; a refill of one a second may admit one or two more.
+      assert.ok(statuses.slice(0, 99).every(status => status === 200), JSON.stringify(statuses));
       const refused = await presence(session);
       assert.strictEqual(refused.status, 429);
       const body = await refused.json();
@@ -114,6 +115,9 @@ describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', (
       assert.strictEqual(body.error.details.scope, 'requests');
       assert.ok(Number(refused.headers.get('retry-after')) >= 1);
       assert.strictEqual((await request(socket, 'echo', 'over')).error?.details?.scope, 'requests', 'the sockets share it');
+      const handshake: any = await open(session.token).then(() => assert.fail('a handshake over the budget must be refused'), (err: unknown) => err);
+      assert.strictEqual(handshake.data?.code, 'RATE_LIMITED');
+      assert.strictEqual(handshake.data?.details?.scope, 'requests', 'a connect is a request of its user too');
       assert.strictEqual((await presence(other)).status, 200, 'another user has a budget of its own');
     });
   });

@@ -21,14 +21,14 @@ export const SYNC_MAX_CURSORS = 10_000;
 const SYNC_READ_CHUNK = 100;
 
 /**
- * The messages of a page that fit in `maxBytes` of JSON text, and at least one: the first ones when the page is read
+ * The messages of a page that fit in `maxBytes` of JSON text (UTF-8), and at least one: the first ones when the page is read
  * forward (`keep: 'first'`), else the last ones (nearest the cursor of a page read backward, or the newest).
  */
 export function withinBytes(texts: string[], maxBytes: number, keep: 'first' | 'last'): string[] {
   let bytes = 0;
   let count = 0;
   for (let i = 0; i < texts.length; i++) {
-    bytes += texts[keep === 'first' ? i : texts.length - 1 - i].length;
+    bytes += Buffer.byteLength(texts[keep === 'first' ? i : texts.length - 1 - i]);
     if (bytes > maxBytes && count > 0) break;
     count++;
   }
@@ -145,7 +145,7 @@ export class Conversations {
         if (room <= 0) return { messages, hasMore: true };
         const to = Math.min(state.lastSeq, from + Math.min(room, SYNC_READ_CHUNK) - 1);
         for (const message of await this.hot.range(state.conversationId, { from, to })) {
-          bytes += jsonOnce(message).length;
+          bytes += Buffer.byteLength(jsonOnce(message));
           if (bytes > this.limits.responseBytes && messages.length > 0) return { messages, hasMore: true };
           messages.push(message);
         }

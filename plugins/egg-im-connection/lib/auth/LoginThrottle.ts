@@ -23,6 +23,12 @@ export interface LoginThrottleConfig {
   unknownTokensPerIp: LimitConfig;
 }
 
+/** One lookup of a token no cache knew, admitted and counted: it ends once, kept (`unknown`) or given back (`done`). */
+export interface TokenLookup {
+  unknown(): void;
+  done(): void;
+}
+
 interface Logger {
   warn(message: string, ...args: unknown[]): void;
   error(err: Error): void;
@@ -150,24 +156,27 @@ export class LoginThrottle {
   }
 
   /**
-   * Before the database or the host's `verifyToken` is asked about a token no cache knows: `RATE_LIMITED` with
-   * `details: { retryAfterMs, scope: 'token' }` when the address is over `unknownTokensPerIp`. Nothing is counted
-   * here: a lookup counts once it found nothing (`tokenUnknown`), so valid tokens never do.
+   * Before the database or the host's `verifyToken` is asked about a token no cache knows: counts one lookup for the
+   * address, `RATE_LIMITED` with `details: { retryAfterMs, scope: 'token' }` over `unknownTokensPerIp`. Counted
+   * first, so that parallel requests cannot all pass one reading of the count; given back (`done()`) when the token
+   * names a live session, kept (`unknown()`) when it does not. Exactly one of them ends the lookup.
    */
-  async admitTokenLookup(ip: string): Promise<void> {
-    const limiter = this.#unknownTokensPerIp;
-    assert(limiter, '[egg-im-connection] the login throttle is used before the app is ready');
-    const decision = await limiter.peek(addressKey(ip));
-    if (decision.allowed) return;
-    const { retryAfterMs } = decision;
-    this.#lookupsRefused.add(`from ${ip}; retry in ${retryAfterMs} ms`);
-    throw new ImError('RATE_LIMITED', `too many unknown tokens; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope: 'token' });
-  }
-
-  /** A token looked up for `ip` named no session: it counts against the address. Never throws. */
-  tokenUnknown(ip: string): void {
-    this.#unknownTokensPerIp?.consume(addressKey(ip))
-      .catch(err => this.#logger.error(new Error(`[egg-im-connection] an unknown token from ${ip} was not counted`, { cause: err })));
+  async admitTokenLookup(ip: string): Promise<TokenLookup> {
+    await this.#admitAddress(this.#unknownTokensPerIp, ip, this.#lookupsRefused, 'token', 'too many unknown tokens');
+    const limiter = this.#unknownTokensPerIp!;
+    const key = addressKey(ip);
+    let ended = false;
+    return {
+      unknown: () => {
+        ended = true;
+      },
+      done: () => {
+        if (ended) return;
+        ended = true;
+        limiter.reward(key)
+          .catch(err => this.#logger.error(new Error(`[egg-im-connection] a token lookup from ${ip} was not given back to its limit`, { cause: err })));
+      },
+    };
   }
 
   /** The login succeeded: the account's failures are forgotten. */
@@ -186,13 +195,13 @@ export class LoginThrottle {
     const decision = await limiter.consume(addressKey(ip));
     if (decision.allowed) return;
     const { retryAfterMs } = decision;
-    refusals.add(`from ${ip}; retry in ${retryAfterMs} ms`);
+    refusals.add(`from ${ip}`);
     throw new ImError('RATE_LIMITED', `${message}; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope });
   }
 
   #refuse(what: string, username: string, ip: string, retryAfterMs: number): never {
     // JSON-quoted: a host's usernames may hold quotes and the like; control characters were refused before
-    this.#loginsRefused.add(`too many ${what}, username ${JSON.stringify(username)} from ${ip}; retry in ${retryAfterMs} ms`);
+    this.#loginsRefused.add(`too many ${what}, username ${JSON.stringify(username)} from ${ip}`);
     throw new ImError('RATE_LIMITED', `too many login attempts; retry in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs, scope: 'login' });
   }
 }

@@ -9,9 +9,10 @@ import { TokenBucket } from './TokenBucket';
 const MAX_USERS = 100_000;
 
 /**
- * What one user asks of this node — its HTTP requests behind `requireSession` and its sockets' events together —
- * from one token bucket per user (`imConnection.userRateLimit`), so that a user's many sockets or a loop of HTTP
- * reads cannot take the node's event loop from the others. Per node: each node protects its own.
+ * What one user asks of this process — its HTTP requests behind `requireSession`, its socket handshakes and its
+ * sockets' events together — from one token bucket per user (`imConnection.userRateLimit`), so that a user's many
+ * sockets, a connect loop or a loop of HTTP reads cannot take the event loop from the others. Each worker process
+ * protects its own.
  */
 export class UserRate {
   private readonly buckets = new LRUCache<string, TokenBucket>({ max: MAX_USERS });

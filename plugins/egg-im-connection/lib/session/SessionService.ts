@@ -4,6 +4,7 @@ import { ImError, isId, isImError, type LoginResult } from 'egg-im-protocol';
 import { checkDeviceId } from '../auth/hostValues';
 import { HostTokens, type TokenRequest, type VerifyToken } from './HostTokens';
 import { tooManyRequests, type UserRate } from '../rate/UserRate';
+import type { TokenLookup } from '../auth/LoginThrottle';
 
 /** A live session, as the handshake and the HTTP routes see it. */
 export interface Session {
@@ -35,11 +36,13 @@ export interface AuthRequest extends TokenRequest {
 
 /** What counts unknown tokens per address (the login throttle). */
 export interface TokenLookups {
-  admitTokenLookup(ip: string): Promise<void>;
-  tokenUnknown(ip: string): void;
+  admitTokenLookup(ip: string): Promise<TokenLookup>;
 }
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** The refusals of a looked-up token that count against its address (`imConnection.auth.throttle.unknownTokensPerIp`). */
+const COUNTED = new Set([ 'UNAUTHORIZED', 'SESSION_EXPIRED', 'INTERNAL' ]);
 
 /** How much longer than a cached session a revocation marker lives (see `revoke`). */
 const REVOKED_MARGIN_MS = 60_000;
@@ -209,25 +212,32 @@ export class SessionService {
    * egg-im's sessions first: one egg-im knows is answered by egg-im alone (revoked or expired stays refused).
    * Any other token (or one of that shape egg-im does not know) goes to the host's `verifyToken`, when set.
    * Before the database or the host is asked about a token no cache knows, the client's address (`request.ip`)
-   * must be within its unknown tokens; one that names no session counts, so unknown tokens cannot keep either busy.
+   * must be within its unknown tokens; one that names no live session counts, so such tokens cannot keep either busy.
    */
   async authenticate(token: unknown, request: AuthRequest = { transport: 'http', headers: {} }): Promise<Session> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new ImError('UNAUTHORIZED', 'a session token is required');
     }
-    const tokenHash = hashToken(token);
     const { ip } = request;
-    // Checked once, before the first lookup that no cache answers; counted once, when nothing knew the token.
-    let lookedUp = false;
+    // Admitted once, before the first lookup that no cache answers; it counts unless it found a live session.
+    let lookup: TokenLookup | undefined;
     const admit = async () => {
-      if (ip === undefined || lookedUp) return;
-      lookedUp = true;
-      await this.lookups.admitTokenLookup(ip);
+      if (ip !== undefined && !lookup) lookup = await this.lookups.admitTokenLookup(ip);
     };
-    const unknown = () => {
-      if (lookedUp) this.lookups.tokenUnknown(ip!);
-      return new ImError('UNAUTHORIZED', 'unknown or revoked session token');
-    };
+    try {
+      const session = await this.lookUp(token, request, admit);
+      lookup?.done();
+      return session;
+    } catch (err) {
+      // A token that names no live session counts (a host's verifyToken that throws on it too), a store outage not.
+      if (isImError(err) && COUNTED.has(err.code)) lookup?.unknown();
+      else lookup?.done();
+      throw err;
+    }
+  }
+
+  private async lookUp(token: string, request: AuthRequest, admit: () => Promise<void>): Promise<Session> {
+    const tokenHash = hashToken(token);
     if (OWN_TOKEN.test(token)) {
       const session = await this.ownSession(tokenHash, admit);
       if (session) {
@@ -236,12 +246,12 @@ export class SessionService {
       }
     }
     const verifyToken = this.hostVerifier;
-    if (!verifyToken) throw unknown();
+    if (!verifyToken) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
     const deviceId = request.deviceId === undefined ? HOST_DEVICE : checkDeviceId(request.deviceId);
     const sessionId = hostSessionId(tokenHash);
     if (!this.hostTokens.knows(tokenHash)) await admit();
     const verdict = await this.hostTokens.verify(verifyToken, token, tokenHash, sessionId, { transport: request.transport, headers: request.headers });
-    if (!verdict) throw unknown();
+    if (!verdict) throw new ImError('UNAUTHORIZED', 'unknown or revoked session token');
     if (verdict.expiresAt <= Date.now()) throw new ImError('SESSION_EXPIRED', 'the session has expired', { sessionId });
     return { sessionId, userId: verdict.userId, deviceId, expiresAt: verdict.expiresAt };
   }

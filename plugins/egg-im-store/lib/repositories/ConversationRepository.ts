@@ -1,7 +1,7 @@
 import type { ConversationSummary } from 'egg-im-protocol';
 import type { ImStore } from '../ImStore';
 import { newId } from '../ids';
-import { dialectOf, marks, readInt, readTime, sqlTime } from '../sql/dialect';
+import { dialectOf, marks, readInt, readTime, sqlTime, type Dialect } from '../sql/dialect';
 import { groupConversationId } from '../conversationIds';
 import { storedFromRow } from './MessageWriter';
 import { toMessage, type StoredMessage } from './rows';
@@ -30,9 +30,9 @@ export interface ConversationPage {
 }
 
 /** A last message's size, in bytes of its content and meta (0 for a conversation without one). */
-const MESSAGE_BYTES = 'COALESCE(LENGTH(l.content), 0) + COALESCE(LENGTH(l.meta), 0)';
+const messageBytes = ({ octets }: Dialect) => `COALESCE(${octets('l.content')}, 0) + COALESCE(${octets('l.meta')}, 0)`;
 /** The sizes of the page's last messages so far, in the page's order. */
-const RUNNING_BYTES = `SUM(${MESSAGE_BYTES}) OVER (ORDER BY p.updated_at DESC, p.conversation_id ROWS UNBOUNDED PRECEDING)`;
+const runningBytes = (dialect: Dialect) => `SUM(${messageBytes(dialect)}) OVER (ORDER BY p.updated_at DESC, p.conversation_id ROWS UNBOUNDED PRECEDING)`;
 
 /** Conversations and their members. Direct conversations are made by the first message; groups here. */
 export class ConversationRepository {
@@ -69,6 +69,7 @@ export class ConversationRepository {
    */
   async listForUser(userId: string, { limit, after, maxBytes = Number.MAX_SAFE_INTEGER }: ConversationPageQuery): Promise<ConversationPage> {
     const keyset = after ? 'AND (c.updated_at < ? OR (c.updated_at = ? AND c.id > ?)) ' : '';
+    const dialect = dialectOf(this.store.driver);
     const params: unknown[] = [ maxBytes, userId ];
     if (after) params.push(sqlTime(after.updatedAt), sqlTime(after.updatedAt), after.conversationId);
     params.push(limit + 1);
@@ -82,13 +83,13 @@ export class ConversationRepository {
       'FROM (SELECT p.conversation_id, p.read_seq, p.type, p.group_id, p.last_seq, p.updated_at, g.name AS group_name, CASE WHEN p.type = \'direct\' THEN ' +
       '(SELECT o.user_id FROM im_members o WHERE o.conversation_id = p.conversation_id AND o.user_id <> ? LIMIT 1) END AS peer_id, ' +
       'l.id AS l_id, l.seq AS l_seq, l.sender_id AS l_sender_id, l.client_msg_id AS l_client_msg_id, l.type AS l_type, l.created_at AS l_created_at, ' +
-      `CASE WHEN ${RUNNING_BYTES} <= ? OR ${RUNNING_BYTES} = ${MESSAGE_BYTES} THEN 1 ELSE 0 END AS fits ` +
+      `CASE WHEN ${runningBytes(dialect)} <= ? OR ${runningBytes(dialect)} = ${messageBytes(dialect)} THEN 1 ELSE 0 END AS fits ` +
       'FROM (SELECT m.conversation_id, m.read_seq, m.since_seq, c.type, c.group_id, c.last_seq, c.updated_at ' +
       'FROM im_members m JOIN im_conversations c ON c.id = m.conversation_id ' +
       `WHERE m.user_id = ? ${keyset}ORDER BY c.updated_at DESC, c.id LIMIT ?) p ` +
       'LEFT JOIN im_groups g ON g.id = p.group_id ' +
       'LEFT JOIN im_messages l ON l.conversation_id = p.conversation_id AND l.seq = p.last_seq AND p.last_seq > p.since_seq) q ' +
-      'LEFT JOIN im_messages l ON l.conversation_id = q.conversation_id AND l.seq = q.l_seq ' +
+      'LEFT JOIN im_messages l ON q.fits = 1 AND l.conversation_id = q.conversation_id AND l.seq = q.l_seq ' +
       'ORDER BY q.updated_at DESC, q.conversation_id', [ userId, ...params ]),
     { label: 'list conversations' });
     // The rows up to the first whose last message does not fit, and at most `limit` of them.

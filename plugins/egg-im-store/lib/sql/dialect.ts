@@ -2,6 +2,8 @@ import type { StoreDriver } from '../types';
 
 /** The few SQL spellings that differ between MySQL/MariaDB and SQLite; everything else is shared. */
 export interface Dialect {
+  /** The size in bytes of a text column's value. */
+  octets(column: string): string;
   /** `GREATEST(a, b)` / `MAX(a, b)`. */
   greatest(a: string, b: string): string;
   /** `INSERT … <this>` that updates `assignments` on a key conflict; `incoming(col)` names the new row's value. */
@@ -29,6 +31,7 @@ export function derivedRows(columns: string[], rowCount: number, cell: (row: num
 
 const mysql: Dialect = {
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
+  octets: column => `LENGTH(${column})`,
   onConflict: (_keys, assignments) => `ON DUPLICATE KEY UPDATE ${assignments(c => `VALUES(${c})`)}`,
   insertIgnore: 'INSERT IGNORE',
   updateFrom: (table, alias, columns, rowCount, join, set, where, cell) =>
@@ -38,6 +41,8 @@ const mysql: Dialect = {
 
 const sqlite: Dialect = {
   greatest: (a, b) => `MAX(${a}, ${b})`,
+  // LENGTH of TEXT counts characters in SQLite; of a BLOB, bytes (the text's UTF-8).
+  octets: column => `LENGTH(CAST(${column} AS BLOB))`,
   onConflict: (keys, assignments) => `ON CONFLICT(${keys.join(', ')}) DO UPDATE SET ${assignments(c => `excluded.${c}`)}`,
   insertIgnore: 'INSERT OR IGNORE',
   // SQLite's UPDATE … FROM cannot alias the target: the alias is spelled out as the table name.
