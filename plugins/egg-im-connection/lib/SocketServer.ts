@@ -14,6 +14,7 @@ import { SocketsByUser } from './socket/SocketsByUser';
 import { TokenBucket } from './rate/TokenBucket';
 import { clientAddress } from './socket/clientAddress';
 import { tooManyRequests, type UserRate } from './rate/UserRate';
+import { WarningDigest } from 'egg-im-metrics';
 import { sessionRoom, type ConnectionHook, type EventHandler, type ImIo, type ImSocket } from './socket/types';
 
 /** The socket.io server-side event that carries the packets of the node bus. */
@@ -62,6 +63,9 @@ export class SocketServer implements ImSockets {
    * is given them); the request object itself is dropped as soon as the connection opens.
    */
   private readonly handshakeHeaders = new WeakMap<object, IncomingHttpHeaders>();
+  /** Refusals any client can cause, logged as digests (the first of each interval one by one, the rest counted). */
+  private readonly originsRefused: WarningDigest;
+  private readonly socketsRefused: WarningDigest;
   /** Connections already logged for sending an event without an ack. */
   private readonly warnedNoAck = new WeakSet<ImSocket>();
   /** The Redis side of the adapter (the cache's), when the nodes are joined through Redis. */
@@ -73,6 +77,8 @@ export class SocketServer implements ImSockets {
 
   /** @param userRate the node's per-user request rate, shared with the HTTP routes (`SessionService.requireSession`) */
   constructor(private readonly app: Application, private readonly userRate: UserRate) {
+    this.originsRefused = new WarningDigest(app.coreLogger, '[egg-im-connection] refused a connection from origin');
+    this.socketsRefused = new WarningDigest(app.coreLogger, '[egg-im-connection] refused a socket (socket.maxPerUser)');
     const { socket } = app.config.imConnection;
     const allowed = new Set(socket.allowedOrigins);
     this.io = new Server({
@@ -92,7 +98,7 @@ export class SocketServer implements ImSockets {
         const origin = req.headers.origin;
         if (allowed.size === 0 || (origin !== undefined && allowed.has(origin))) return callback(null, true);
         // JSON-quoted and cut short: the header is the client's to choose, the log line is not.
-        app.coreLogger.warn('[egg-im-connection] refused a connection from origin %j', origin === undefined ? '(none)' : origin.slice(0, 200));
+        this.originsRefused.add(JSON.stringify(origin === undefined ? '(none)' : origin.slice(0, 200)));
         callback('origin not allowed', false);
       },
     });
@@ -206,6 +212,8 @@ export class SocketServer implements ImSockets {
   }
 
   async close(): Promise<void> {
+    this.originsRefused.flush();
+    this.socketsRefused.flush();
     this.presenceTracker?.stop();
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
     this.expiryTimers.clear();
@@ -264,7 +272,7 @@ export class SocketServer implements ImSockets {
     if (retryAfterMs > 0) throw Object.assign(new Error('RATE_LIMITED'), { data: tooManyRequests(retryAfterMs).toBody() });
     const limit = this.app.config.imConnection.socket.maxPerUser;
     if (await this.presence.admit(socket.id, userId, deviceId, limit)) return;
-    this.app.coreLogger.warn('[egg-im-connection] refused a socket of user %s device %s: %d sockets already (socket.maxPerUser)', userId, deviceId, limit);
+    this.socketsRefused.add(`user ${userId} device ${deviceId}: ${limit} sockets already`);
     const error = new ImError('RATE_LIMITED', `too many connections for this user (at most ${limit})`, { scope: 'sockets', limit });
     throw Object.assign(new Error(error.code), { data: error.toBody() });
   }

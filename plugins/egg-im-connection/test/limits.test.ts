@@ -169,7 +169,7 @@ describe('egg-im-connection: limits (rate, payload, origin, connect timeout)', (
     it('logs the refused origin quoted, so a client cannot forge log lines', async () => {
       const session = await loginUser('origin-log');
       await connect(fx.url, session.token, { extraHeaders: { Origin: 'https://x.example\tforged' } }).then(s => s.close(), () => undefined);
-      await waitFor(() => readLogs(fx.logDir).some(f => f.text.includes('refused a connection from origin "https://x.example\\tforged"')),
+      await waitFor(() => readLogs(fx.logDir).some(f => f.text.includes('refused a connection from origin: "https://x.example\\tforged"')),
         2000, 'the refusal, quoted and escaped, in the log');
     });
   });

@@ -66,7 +66,7 @@ describe('egg-im-connection: sockets per user, across nodes', () => {
     // another user is not affected
     const other = await newLogin(await newUser('other'), 'phone');
     await open(node2.url, other.token);
-    await waitFor(() => readLogs(fx.logDir).some(f => f.text.includes(`refused a socket of user ${user.userId} device laptop: 3 sockets already`)),
+    await waitFor(() => readLogs(fx.logDir).some(f => f.text.includes(`refused a socket (socket.maxPerUser): user ${user.userId} device laptop: 3 sockets already`)),
       2000, 'the refusal in the log');
   });
 

@@ -123,6 +123,7 @@ export class Im {
     this.path?.outbox.stop();
     this.path?.delivery.stop();
     this.path?.senderLimit.stop();
+    this.path?.pipeline.admission.stop();
   }
 
   get membership(): Membership {

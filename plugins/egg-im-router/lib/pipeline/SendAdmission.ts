@@ -47,6 +47,11 @@ export class SendAdmission {
     this.inFlight += count;
   }
 
+  /** The app closes: the refusals counted since the last line are written. */
+  stop(): void {
+    this.refusals.flush();
+  }
+
   release(count = 1): void {
     this.inFlight -= count;
   }

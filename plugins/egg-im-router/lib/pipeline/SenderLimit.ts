@@ -71,6 +71,7 @@ export class SenderLimit {
 
   /** Stops sharing (the app closes): what was not shared yet is dropped with the node's windows. */
   stop(): void {
+    this.refusals.flush();
     clearTimeout(this.shareTimer);
     clearTimeout(this.sweepTimer);
     this.shareTimer = undefined;
