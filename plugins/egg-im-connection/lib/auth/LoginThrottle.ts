@@ -23,12 +23,6 @@ export interface LoginThrottleConfig {
   unknownTokensPerIp: LimitConfig;
 }
 
-/** One lookup of a token no cache knew, admitted and counted: it ends once, kept (`unknown`) or given back (`done`). */
-export interface TokenLookup {
-  unknown(): void;
-  done(): void;
-}
-
 interface Logger {
   warn(message: string, ...args: unknown[]): void;
   error(err: Error): void;
@@ -158,24 +152,15 @@ export class LoginThrottle {
   /**
    * Before the database or the host's `verifyToken` is asked about a token no cache knows: counts one lookup for the
    * address, `RATE_LIMITED` with `details: { retryAfterMs, scope: 'token' }` over `unknownTokensPerIp`. Counted
-   * first, so that parallel requests cannot all pass one reading of the count; given back (`done()`) when the token
-   * names a live session, kept (`unknown()`) when it does not. Exactly one of them ends the lookup.
+   * first, so that parallel requests cannot all pass one reading of the count. Gives back the function that returns
+   * the point (never throws), for a lookup that found a live session.
    */
-  async admitTokenLookup(ip: string): Promise<TokenLookup> {
-    await this.#admitAddress(this.#unknownTokensPerIp, ip, this.#lookupsRefused, 'token', 'too many unknown tokens');
-    const limiter = this.#unknownTokensPerIp!;
-    const key = addressKey(ip);
-    let ended = false;
-    return {
-      unknown: () => {
-        ended = true;
-      },
-      done: () => {
-        if (ended) return;
-        ended = true;
-        limiter.reward(key)
-          .catch(err => this.#logger.error(new Error(`[egg-im-connection] a token lookup from ${ip} was not given back to its limit`, { cause: err })));
-      },
+  async admitTokenLookup(ip: string): Promise<() => void> {
+    const limiter = this.#unknownTokensPerIp;
+    await this.#admitAddress(limiter, ip, this.#lookupsRefused, 'token', 'too many unknown tokens');
+    return () => {
+      limiter!.reward(addressKey(ip))
+        .catch(err => this.#logger.error(new Error(`[egg-im-connection] a token lookup from ${ip} was not given back to its limit`, { cause: err })));
     };
   }
 

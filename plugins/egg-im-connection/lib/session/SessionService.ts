@@ -4,7 +4,6 @@ import { ImError, isId, isImError, type LoginResult } from 'egg-im-protocol';
 import { checkDeviceId } from '../auth/hostValues';
 import { HostTokens, type TokenRequest, type VerifyToken } from './HostTokens';
 import { tooManyRequests, type UserRate } from '../rate/UserRate';
-import type { TokenLookup } from '../auth/LoginThrottle';
 
 /** A live session, as the handshake and the HTTP routes see it. */
 export interface Session {
@@ -27,16 +26,16 @@ export interface AuthRequest extends TokenRequest {
   /** A host token's device: the socket handshake's `auth.deviceId`, or the `X-Im-Device-Id` header. */
   deviceId?: unknown;
   /**
-   * The client's address, as `ctx.ip` reads it: tokens that name no session are counted per address, and an
-   * address over `imConnection.auth.throttle.unknownTokensPerIp` is refused before a lookup. Without it (host
-   * code), nothing is counted.
+   * The client's address, as `ctx.ip` reads it: lookups of tokens no cache knows are counted per address (given
+   * back for a live session), and an address over `imConnection.auth.throttle.unknownTokensPerIp` is refused before
+   * a lookup. Without it (host code), nothing is counted.
    */
   ip?: string;
 }
 
-/** What counts unknown tokens per address (the login throttle). */
+/** What counts unknown tokens per address (the login throttle): admits a lookup, and gives what returns its count. */
 export interface TokenLookups {
-  admitTokenLookup(ip: string): Promise<TokenLookup>;
+  admitTokenLookup(ip: string): Promise<() => void>;
 }
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -219,19 +218,18 @@ export class SessionService {
       throw new ImError('UNAUTHORIZED', 'a session token is required');
     }
     const { ip } = request;
-    // Admitted once, before the first lookup that no cache answers; it counts unless it found a live session.
-    let lookup: TokenLookup | undefined;
+    // Admitted (and counted) once, before the first lookup that no cache answers; given back unless the token
+    // named no live session (a host's verifyToken that throws on it counts too, a store outage does not).
+    let giveBack: (() => void) | undefined;
     const admit = async () => {
-      if (ip !== undefined && !lookup) lookup = await this.lookups.admitTokenLookup(ip);
+      if (ip !== undefined && !giveBack) giveBack = await this.lookups.admitTokenLookup(ip);
     };
     try {
       const session = await this.lookUp(token, request, admit);
-      lookup?.done();
+      giveBack?.();
       return session;
     } catch (err) {
-      // A token that names no live session counts (a host's verifyToken that throws on it too), a store outage not.
-      if (isImError(err) && COUNTED.has(err.code)) lookup?.unknown();
-      else lookup?.done();
+      if (!(isImError(err) && COUNTED.has(err.code))) giveBack?.();
       throw err;
     }
   }
