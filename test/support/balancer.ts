@@ -11,6 +11,8 @@ const HEALTH_POLL_MS = 50;
  */
 export class Balancer {
   readonly statusesSeen = new Map<number, Set<string>>();
+  /** The node port each connection went to, in order. */
+  readonly routedTo: number[] = [];
   private readonly healthy = new Set<number>();
   private readonly connections = new Set<net.Socket>();
   private next = 0;
@@ -68,6 +70,7 @@ export class Balancer {
     client.pause();
     upstream.once('connect', () => {
       connected = true;
+      this.routedTo.push(port);
       this.track(client, upstream);
       client.pipe(upstream).pipe(client);
       client.resume();

@@ -1,7 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, CursorsEvent, Message, ServerToClientEvents, StatusEvent } from 'egg-im-protocol';
 import { ImClientError } from './errors';
-import { closedError } from './retry';
+import { closedError, retryDelay } from './retry';
 import type { ClientSessionExpiredEvent } from './types';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -33,6 +33,12 @@ export interface ConnectionOptions {
 interface Waiter { resolve(): void; reject(err: ImClientError): void }
 
 /**
+ * A reconnect refused with one of these may be accepted later (a limit, the server's store or its own failure):
+ * it is tried again, after `details.retryAfterMs` when the server gave one. Any other refusal stops the client.
+ */
+const PASSING_REFUSALS = new Set([ 'RATE_LIMITED', 'STORE_UNAVAILABLE', 'INTERNAL' ]);
+
+/**
  * The socket's life: handshake with `auth: { token, cursors: true }`, reconnection (socket.io-client's), the end of it
  * (close, `session:expired`, a refused reconnect), and ack calls made only while connected.
  */
@@ -48,6 +54,9 @@ export class Connection {
   #pending = 0;
   /** The node said `server:draining`: no new calls on this socket; it reconnects once `#pending` is 0. */
   #moving = false;
+  /** Reconnects refused in a row with a passing refusal, and the timer of the next try. */
+  #refusedInARow = 0;
+  #retryTimer?: ReturnType<typeof setTimeout>;
 
   constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
     this.#options = options;
@@ -171,6 +180,7 @@ export class Connection {
 
   #onConnect(): void {
     this.#moving = false;
+    this.#refusedInARow = 0;
     this.#socket?.io.reconnectionDelayMax(this.#options.reconnection.maxDelayMs);
     const opening = this.#opening;
     this.#opening = undefined;
@@ -192,7 +202,22 @@ export class Connection {
     }
     if (!refused) return; // a transport failure: socket.io-client tries again
     if (error.code === 'SESSION_EXPIRED') this.#expire({ sessionId: this.#options.sessionId });
-    else this.#stop(error, true);
+    else if (!this.#retryRefused(socket, error)) this.#stop(error, true);
+  }
+
+  /**
+   * socket.io-client does not retry a handshake its server refused: a passing refusal is tried again here, with
+   * the reconnection's backoff (or the server's `retryAfterMs`, when longer), up to `reconnection.attempts` in a row.
+   */
+  #retryRefused(socket: ClientSocket, error: ImClientError): boolean {
+    const { delayMs, maxDelayMs, attempts } = this.#options.reconnection;
+    if (!PASSING_REFUSALS.has(error.code) || ++this.#refusedInARow >= attempts) return false;
+    const backoffMs = retryDelay({ attempts, baseDelayMs: delayMs, maxDelayMs }, this.#refusedInARow);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (!this.#stopped && socket === this.#socket) socket.connect();
+    }, Math.max(backoffMs, error.retryAfterMs ?? 0));
+    return true;
   }
 
   #onDisconnect(socket: ClientSocket, reason: string): void {
@@ -215,6 +240,8 @@ export class Connection {
     if (this.#stopped === error) return;
     const wasStopped = this.#stopped !== undefined;
     this.#stopped = error;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     const socket = this.#socket;
     if (socket && (socket.active || socket.connected)) socket.disconnect();
     if (error.code === 'CLOSED' && socket) {

@@ -82,7 +82,7 @@ describe('egg-im-client', () => {
       await client.connect();
       assert.equal(client.connected, true);
       assert.equal(server.handshakes.length, 1);
-      assert.deepEqual(server.handshakes[0], { token: client.token, queryToken: undefined, cursors: true, accepted: true, transport: 'websocket' });
+      assert.deepEqual(server.handshakes[0], { token: client.token, queryToken: undefined, cursors: true, accepted: true, transport: 'websocket', at: server.handshakes[0].at });
     });
 
     it('registers, and maps HTTP errors to ImClientError with code and status', async () => {
@@ -110,6 +110,49 @@ describe('egg-im-client', () => {
       assert.equal(server.handshakes.length, 2);
       assert.equal(stranger.connected || expired.connected, false);
       await rejectsWith(expired.send({ type: 'user', id: alice }, 'text', { text: 'hi' }), 'SESSION_EXPIRED');
+    });
+
+    it('tries a reconnect refused by a limit or an outage again, after the server\'s retryAfterMs', async () => {
+      const { client } = await online('alice');
+      const stops: ImClientError[] = [];
+      client.on('error', (err) => stops.push(err));
+      const before = server.handshakes.length;
+      server.refusals.push(
+        { code: 'RATE_LIMITED', message: 'too many requests', details: { retryAfterMs: 400, scope: 'requests' } },
+        { code: 'STORE_UNAVAILABLE', message: 'the store is unavailable' },
+        { code: 'RATE_LIMITED', message: 'too many sockets', details: { scope: 'sockets', limit: 20 } },
+      );
+      server.dropTransport(alice);
+      await waitFor('the drop', () => !client.connected);
+      await waitFor('the reconnect after three refusals', () => client.connected, 5000);
+      const tries = server.handshakes.slice(before);
+      assert.deepEqual(tries.map((h) => h.accepted), [ false, false, false, true ]);
+      assert(tries[1].at - tries[0].at >= 390, `the second try came ${tries[1].at - tries[0].at} ms after the first`);
+      assert.deepEqual(stops, []);
+      const sent = await client.send({ type: 'user', id: bob }, 'text', { text: 'back' });
+      assert.equal(sent.content.text, 'back');
+    });
+
+    it('stops when a reconnect is refused for its token, or after reconnection.attempts passing refusals in a row', async () => {
+      const { client } = await online('alice');
+      const stops: ImClientError[] = [];
+      client.on('error', (err) => stops.push(err));
+      server.refusals.push({ code: 'UNAUTHORIZED', message: 'missing or unknown token' });
+      server.dropTransport(alice);
+      await waitFor('the stop', () => stops.length === 1);
+      assert.equal(stops[0].code, 'UNAUTHORIZED');
+
+      const { client: limited } = await online('bob', { reconnection: { delayMs: 20, maxDelayMs: 20, attempts: 3 } });
+      const limitedStops: ImClientError[] = [];
+      limited.on('error', (err) => limitedStops.push(err));
+      const before = server.handshakes.length;
+      for (let i = 0; i < 5; i++) server.refusals.push({ code: 'STORE_UNAVAILABLE', message: 'the store is unavailable' });
+      server.dropTransport(bob);
+      await waitFor('the stop after three refusals', () => limitedStops.length === 1);
+      assert.equal(limitedStops[0].code, 'STORE_UNAVAILABLE');
+      await sleep(200);
+      assert.equal(server.handshakes.length - before, 3);
+      assert.equal(limited.connected, false);
     });
 
     it('logout ends the session on the server and closes the client', async () => {

@@ -35,12 +35,14 @@ export class ClientTestServer {
   readonly conversations = new Map<string, Conversation>();
   readonly #byClientMsgId = new Map<string, Message>();
   /** Every handshake, refused ones included. */
-  readonly handshakes: Array<{ token: unknown; queryToken: unknown; cursors: unknown; accepted: boolean; transport: string }> = [];
+  readonly handshakes: Array<{ token: unknown; queryToken: unknown; cursors: unknown; accepted: boolean; transport: string; at: number }> = [];
   readonly sendLog: Array<{ userId: string; clientMsgId: string; at: number }> = [];
   readonly syncLog: Array<{ userId: string; body: SyncBody; at: number }> = [];
   readonly readLog: Array<{ userId: string; conversationId: string; seq: number }> = [];
   readonly acks: Array<{ userId: string; messageId: string; conversationId: string; seq: number }> = [];
   readonly faults: SendFault[] = [];
+  /** The next handshakes are refused with these errors (a limit, an outage), whatever their token. */
+  readonly refusals: Array<FailedReply['error']> = [];
   /** The server's largest sync page (the contract clamps larger limits to it). */
   maxSyncLimit = 100;
   /** Like egg-im when the recipient acknowledged in time: a one-to-one send's ack carries its delivered cursor. */
@@ -57,8 +59,14 @@ export class ClientTestServer {
     this.io.use((socket, next) => {
       const token = socket.handshake.auth?.token;
       const session = typeof token === 'string' ? this.sessions.get(token) : undefined;
-      const refusal = !session ? 'UNAUTHORIZED' : session.expired ? 'SESSION_EXPIRED' : undefined;
-      this.handshakes.push({ token, queryToken: socket.handshake.query.token, cursors: socket.handshake.auth?.cursors, accepted: !refusal, transport: socket.conn.transport.name });
+      const forced = this.refusals.shift();
+      const refusal = forced?.code ?? (!session ? 'UNAUTHORIZED' : session.expired ? 'SESSION_EXPIRED' : undefined);
+      this.handshakes.push({ token, queryToken: socket.handshake.query.token, cursors: socket.handshake.auth?.cursors, accepted: !refusal, transport: socket.conn.transport.name, at: Date.now() });
+      if (forced) {
+        const err = new Error(forced.code) as Error & { data?: unknown };
+        err.data = forced;
+        return next(err);
+      }
       if (refusal || !session) {
         const err = new Error(refusal) as Error & { data?: unknown };
         err.data = { code: refusal, message: refusal === 'UNAUTHORIZED' ? 'missing or unknown token' : 'the session expired' };
