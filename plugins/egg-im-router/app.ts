@@ -4,6 +4,8 @@ import { messagingRoutes } from './lib/http/routes';
 import { checkConfig } from './lib/checkConfig';
 
 export default class RouterBoot implements IBoot {
+  private routes?: { stop(): void };
+
   constructor(private readonly app: Application) {}
 
   async didLoad() {
@@ -25,12 +27,13 @@ export default class RouterBoot implements IBoot {
       timers: app.imMetrics?.timers,
     });
     // The message path exists from here: its entry points are mounted with the parts they call.
-    messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations,
+    this.routes = messagingRoutes(app.router, app.imSessions, im.pipeline, im.conversations,
       app.imCache.limiter('group-changes', app.config.im.limits.groupChangesPerUser), app.coreLogger, app.config.im.limits);
     socketHandlers(app.imSockets, im.pipeline, im.conversations);
   }
 
   async beforeClose() {
+    this.routes?.stop();
     this.app.im.stop();
   }
 }

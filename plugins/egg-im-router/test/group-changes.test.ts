@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import { waitFor } from 'egg-im-testkit';
 import { Harness } from './support/harness';
 
 // Fixture: 3 group changes per user per minute over HTTP.
@@ -45,5 +46,22 @@ describe('egg-im-router: group changes per user', () => {
     for (let i = 0; i < 5; i++) await h.app.im.groups.create(alice.userId, { name: `from the host ${i}`, memberIds: [ bob.userId ] });
     const groups = await h.rows('SELECT id FROM im_groups WHERE created_by = ?', [ alice.userId ]);
     assert.equal(groups.length, 8);
+  });
+
+  it('logs the refusals past the digest\'s lines as a count, written when the app closes', async () => {
+    const dave = await h.user('dave');
+    const bob = await h.user('bob');
+    for (let i = 0; i < 3; i++) await h.createGroup(dave, [ bob ]);
+    // More than the digest's 10 lines of an interval, with the earlier tests' refusals.
+    for (let i = 0; i < 12; i++) await h.post('/im/groups', { name: 'over', memberIds: [] }, dave.token).expect(429);
+    await h.app.close();
+    await waitFor(() => {
+      try {
+        h.app.expectLog(new RegExp(`group changes refused \\(over im.limits.groupChangesPerUser\\): \\d+ more in \\d+ s, for user ${dave.userId};`), 'coreLogger');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 3000, 'the count in the log');
   });
 });

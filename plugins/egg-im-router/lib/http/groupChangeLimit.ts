@@ -13,7 +13,7 @@ import type { Logger } from '../ports';
  */
 export function groupChangeLimit(limiter: Limiter, logger: Logger) {
   const refusals = new WarningDigest(logger, '[egg-im-router] group changes refused (over im.limits.groupChangesPerUser)');
-  return async (ctx: Context, next: () => Promise<void>): Promise<void> => {
+  const middleware = async (ctx: Context, next: () => Promise<void>): Promise<void> => {
     const { userId } = ctx.imSession;
     const decision = await limiter.consume(userId);
     if (!decision.allowed) {
@@ -23,4 +23,7 @@ export function groupChangeLimit(limiter: Limiter, logger: Logger) {
     }
     await next();
   };
+  /** Writes the count of the refusals not logged yet (at close). */
+  const stop = () => refusals.flush();
+  return { middleware, stop };
 }

@@ -6,12 +6,15 @@ import type { ImConfig, Logger, Sessions } from '../ports';
 import { groupChangeLimit } from './groupChangeLimit';
 import { batchBodyBytes, jsonBody } from './jsonBody';
 
-/** The messaging routes of the HTTP API, under the connection plugin's prefix, every one behind a session. */
+/**
+ * The messaging routes of the HTTP API, under the connection plugin's prefix, every one behind a session; `stop()`
+ * at close writes what their refusals' log digest still counts.
+ */
 export function messagingRoutes(router: Router, sessions: Sessions, pipeline: MessagePipeline, conversations: Conversations,
-  groupChanges: Limiter, logger: Logger, limits: ImConfig['limits']): void {
+  groupChanges: Limiter, logger: Logger, limits: ImConfig['limits']): { stop(): void } {
   const { prefix, requireSession } = sessions;
   const batchLimit = batchBodyBytes(limits);
-  const limitGroupChanges = groupChangeLimit(groupChanges, logger);
+  const { middleware: limitGroupChanges, stop } = groupChangeLimit(groupChanges, logger);
 
   router.post('imCreateGroup', `${prefix}/groups`, requireSession, limitGroupChanges, async ctx => {
     ctx.status = 201;
@@ -46,4 +49,5 @@ export function messagingRoutes(router: Router, sessions: Sessions, pipeline: Me
   router.get('imMessageStatus', `${prefix}/messages/:messageId/status`, requireSession, async ctx => {
     ctx.body = await conversations.status(ctx.imSession.userId, ctx.params.messageId);
   });
+  return { stop };
 }
