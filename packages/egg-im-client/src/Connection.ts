@@ -72,6 +72,9 @@ export class Connection {
     if (this.#socket?.connected) return Promise.resolve();
     if (this.#opening) return new Promise((resolve, reject) => this.#waiters.add({ resolve, reject }));
     this.#stopped = undefined;
+    // A refused reconnect's next try is this one.
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     const socket = this.#socket ?? this.#createSocket();
     return new Promise<void>((resolve, reject) => {
       this.#opening = { resolve, reject };
