@@ -17,6 +17,8 @@ export interface ConnectionHandlers {
   sessionExpired(event: ClientSessionExpiredEvent): void;
   /** The socket stopped for good for another reason (e.g. a reconnect refused with `UNAUTHORIZED`). */
   stopped(error: ImClientError): void;
+  /** A reconnect was refused for a reason that passes; it is tried again in `retryInMs`. */
+  refused(error: ImClientError, retryInMs: number): void;
 }
 
 export interface ConnectionOptions {
@@ -39,8 +41,9 @@ interface Waiter { resolve(): void; reject(err: ImClientError): void }
 const PASSING_REFUSALS = new Set([ 'RATE_LIMITED', 'STORE_UNAVAILABLE', 'INTERNAL' ]);
 
 /**
- * The socket's life: handshake with `auth: { token, cursors: true }`, reconnection (socket.io-client's), the end of it
- * (close, `session:expired`, a refused reconnect), and ack calls made only while connected.
+ * The socket's life: handshake with `auth: { token, cursors: true }`, reconnection (socket.io-client's, and ours for a
+ * reconnect the server refused for a reason that passes), the end of it (close, `session:expired`, a refused
+ * reconnect), and ack calls made only while connected.
  */
 export class Connection {
   readonly #options: ConnectionOptions;
@@ -78,7 +81,8 @@ export class Connection {
     const socket = this.#socket ?? this.#createSocket();
     return new Promise<void>((resolve, reject) => {
       this.#opening = { resolve, reject };
-      socket.connect();
+      // Already connecting (socket.io's own reconnect): a second handshake on its connection would be one too many.
+      if (!socket.active) socket.connect();
     });
   }
 
@@ -213,13 +217,16 @@ export class Connection {
    * the reconnection's backoff (or the server's `retryAfterMs`, when longer), up to `reconnection.attempts` in a row.
    */
   #retryRefused(socket: ClientSocket, error: ImClientError): boolean {
-    const { delayMs, maxDelayMs, attempts } = this.#options.reconnection;
+    const { delayMs, attempts } = this.#options.reconnection;
     if (!PASSING_REFUSALS.has(error.code) || ++this.#refusedInARow >= attempts) return false;
-    const backoffMs = retryDelay({ attempts, baseDelayMs: delayMs, maxDelayMs }, this.#refusedInARow);
+    // The manager's current ceiling: shortened to the first delay while a draining node is being left.
+    const backoffMs = retryDelay({ attempts, baseDelayMs: delayMs, maxDelayMs: socket.io.reconnectionDelayMax() }, this.#refusedInARow);
+    const retryInMs = Math.max(backoffMs, error.retryAfterMs ?? 0);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       if (!this.#stopped && socket === this.#socket) socket.connect();
-    }, Math.max(backoffMs, error.retryAfterMs ?? 0));
+    }, retryInMs);
+    this.#handlers.refused(error, retryInMs);
     return true;
   }
 

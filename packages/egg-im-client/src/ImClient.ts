@@ -107,6 +107,7 @@ export class ImClient<M extends MessageTypeMap<M> = AnyMessageTypes> extends Emi
       cursors: (event) => this.#receipts(event?.cursors),
       sessionExpired: (event) => this.emit('sessionExpired', event),
       stopped: (error) => this.#report(error),
+      refused: (error, retryInMs) => this.emit('reconnectRefused', error, retryInMs),
     });
   }
 

@@ -138,6 +138,11 @@ export interface ImClientEvents<M> {
   sessionExpired: (event: ClientSessionExpiredEvent) => void;
   /** A sync after (re)connect or after a gap completed: cursors are caught up with the server. */
   synced: () => void;
+  /**
+   * A reconnect was refused for a reason that passes (`RATE_LIMITED`, e.g. scope `"sockets"` while the user's other
+   * devices hold every place; `STORE_UNAVAILABLE`; `INTERNAL`): the client tries again in `retryInMs`.
+   */
+  reconnectRefused: (error: ImClientError, retryInMs: number) => void;
   /** A background failure (a sync, a refused reconnect, a listener that threw). */
   error: (error: ImClientError) => void;
 }

@@ -116,6 +116,8 @@ describe('egg-im-client', () => {
       const { client } = await online('alice');
       const stops: ImClientError[] = [];
       client.on('error', (err) => stops.push(err));
+      const refused: Array<{ code: string; retryInMs: number }> = [];
+      client.on('reconnectRefused', (err, retryInMs) => refused.push({ code: err.code, retryInMs }));
       const before = server.handshakes.length;
       server.refusals.push(
         { code: 'RATE_LIMITED', message: 'too many requests', details: { retryAfterMs: 400, scope: 'requests' } },
@@ -128,9 +130,23 @@ describe('egg-im-client', () => {
       const tries = server.handshakes.slice(before);
       assert.deepEqual(tries.map((h) => h.accepted), [ false, false, false, true ]);
       assert(tries[1].at - tries[0].at >= 390, `the second try came ${tries[1].at - tries[0].at} ms after the first`);
+      assert.deepEqual(refused.map((r) => r.code), [ 'RATE_LIMITED', 'STORE_UNAVAILABLE', 'RATE_LIMITED' ]);
+      assert(refused[0].retryInMs >= 400, `told to wait ${refused[0].retryInMs} ms`);
       assert.deepEqual(stops, []);
       const sent = await client.send({ type: 'user', id: bob }, 'text', { text: 'back' });
       assert.equal(sent.content.text, 'back');
+    });
+
+    it('connect() while a reconnect\'s handshake is in flight sends no second handshake', async () => {
+      const { client } = await online('alice');
+      const before = server.handshakes.length;
+      server.handshakeDelayMs = 300;
+      server.dropTransport(alice);
+      await waitFor('the reconnect\'s handshake to arrive', () => server.handshaking === 1);
+      await client.connect();
+      await sleep(400);
+      assert.equal(server.handshakes.length - before, 1);
+      assert.equal(server.socketsOf(alice).length, 1);
     });
 
     it('stops when a reconnect is refused for its token, or after reconnection.attempts passing refusals in a row', async () => {

@@ -43,6 +43,9 @@ export class ClientTestServer {
   readonly faults: SendFault[] = [];
   /** The next handshakes are refused with these errors (a limit, an outage), whatever their token. */
   readonly refusals: Array<FailedReply['error']> = [];
+  /** Each handshake is answered this long after it arrived; `handshaking` counts those not answered yet. */
+  handshakeDelayMs = 0;
+  handshaking = 0;
   /** The server's largest sync page (the contract clamps larger limits to it). */
   maxSyncLimit = 100;
   /** Like egg-im when the recipient acknowledged in time: a one-to-one send's ack carries its delivered cursor. */
@@ -57,25 +60,35 @@ export class ClientTestServer {
     });
     this.io = new Server(this.httpServer, { transports: [ 'websocket', 'polling' ] });
     this.io.use((socket, next) => {
-      const token = socket.handshake.auth?.token;
-      const session = typeof token === 'string' ? this.sessions.get(token) : undefined;
-      const forced = this.refusals.shift();
-      const refusal = forced?.code ?? (!session ? 'UNAUTHORIZED' : session.expired ? 'SESSION_EXPIRED' : undefined);
-      this.handshakes.push({ token, queryToken: socket.handshake.query.token, cursors: socket.handshake.auth?.cursors, accepted: !refusal, transport: socket.conn.transport.name, at: Date.now() });
-      if (forced) {
-        const err = new Error(forced.code) as Error & { data?: unknown };
-        err.data = forced;
-        return next(err);
-      }
-      if (refusal || !session) {
-        const err = new Error(refusal) as Error & { data?: unknown };
-        err.data = { code: refusal, message: refusal === 'UNAUTHORIZED' ? 'missing or unknown token' : 'the session expired' };
-        return next(err);
-      }
-      Object.assign(socket.data, { userId: session.userId, token: session.token, sessionId: session.sessionId });
-      next();
+      if (this.handshakeDelayMs === 0) return this.#handshake(socket, next);
+      this.handshaking++;
+      setTimeout(() => {
+        this.handshaking--;
+        this.#handshake(socket, next);
+      }, this.handshakeDelayMs);
     });
     this.io.on('connection', (socket: ServerSocket) => this.#onConnection(socket));
+  }
+
+  /** Decides a handshake: refused (a queued refusal, an unknown or expired token) or accepted. */
+  #handshake(socket: Socket, next: (err?: Error) => void): void {
+    const token = socket.handshake.auth?.token;
+    const session = typeof token === 'string' ? this.sessions.get(token) : undefined;
+    const forced = this.refusals.shift();
+    const refusal = forced?.code ?? (!session ? 'UNAUTHORIZED' : session.expired ? 'SESSION_EXPIRED' : undefined);
+    this.handshakes.push({ token, queryToken: socket.handshake.query.token, cursors: socket.handshake.auth?.cursors, accepted: !refusal, transport: socket.conn.transport.name, at: Date.now() });
+    if (forced) {
+      const err = new Error(forced.code) as Error & { data?: unknown };
+      err.data = forced;
+      return next(err);
+    }
+    if (refusal || !session) {
+      const err = new Error(refusal) as Error & { data?: unknown };
+      err.data = { code: refusal, message: refusal === 'UNAUTHORIZED' ? 'missing or unknown token' : 'the session expired' };
+      return next(err);
+    }
+    Object.assign(socket.data, { userId: session.userId, token: session.token, sessionId: session.sessionId });
+    next();
   }
 
   static async start(): Promise<ClientTestServer> {
