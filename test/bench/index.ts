@@ -870,15 +870,14 @@ class Bench {
     }
     await this.quiesce([ node1, node2 ]);
     const sockets = await Promise.all([ node1, node2 ].map(n => this.eggStats(n).then(s => s.sockets)));
-    this.log(`egg-im two nodes: sockets ${sockets.join(' + ')}; one-to-one steady, ${settings.twoNodes.rate} msg/s for ${settings.twoNodes.seconds} s`);
     const pids = { 'egg-im worker 1': [ node1.workerPid ], 'egg-im worker 2': [ node2.workerPid ] };
     const options = { pids, stats: () => this.eggStats(node1, '?reset=1'), checkStore: true, classify, node: node1, otherNodes: [ node2 ] };
     const pairs = Math.floor(users.length / 2);
     const crossing = Array.from({ length: pairs }, (_, p) => p % 4 >= 2).filter(Boolean).length;
     const layout = { socketsPerNode: sockets, pairs, crossingPairs: crossing };
     // First at the rate the two-node target is stated at (normal load: the cross-node path below one node's
-    // ceiling), then the steady rate, which overloads two nodes on this machine: measured after it, the target's
-    // step met the heaps that overload left (major GCs of node 2 in its slowest second; performance.md).
+    // ceiling), then the steady rate, which overloads two nodes on a machine of two cores: measured after it, the
+    // target's step met the heaps that overload left (major GCs of node 2 in its slowest second; performance.md).
     const { targetRate, targetSeconds } = settings.twoNodes;
     this.log(`egg-im two nodes: sockets ${sockets.join(' + ')}; at the target's rate, ${targetRate} msg/s for ${targetSeconds} s`);
     this.scenario('twoNodes at the target rate', 'start');

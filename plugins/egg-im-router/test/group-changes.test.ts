@@ -48,6 +48,7 @@ describe('egg-im-router: group changes per user', () => {
     assert.equal(groups.length, 8);
   });
 
+  // Closes the app: the last test of this file.
   it('logs the refusals past the digest\'s lines as a count, written when the app closes', async () => {
     const dave = await h.user('dave');
     const bob = await h.user('bob');

@@ -288,7 +288,7 @@ export function renderMarkdown(report: any): string {
     const t = eggIm.twoNodes;
     p('## 6. Two nodes', `Two egg-im processes (one worker each) joined by the socket.io Redis adapter, ${t.socketsPerNode.join(' + ')} sockets; ` +
       `the steady load (${t.targetRate.toLocaleString('en')} msg/s for ${n(t.seconds, 0)} s) with ${t.crossingPairs} of ${t.pairs} pairs split across the nodes` +
-      (eggIm.twoNodesAtTargetRate ? `, after ${n(eggIm.twoNodesAtTargetRate.seconds, 0)} s at the two-node target's rate (measured first, before the steady load overloads the two nodes).` : '.'));
+      (eggIm.twoNodesAtTargetRate ? `, after ${n(eggIm.twoNodesAtTargetRate.seconds, 0)} s at the two-node target's rate (measured first: a step after the steady load would meet what that load left).` : '.'));
     const t2 = eggIm.twoNodesAtTargetRate;
     const cols = t2 ? [ t, t2, eggIm.steady, bare.steady ] : [ t, eggIm.steady, bare.steady ];
     const rows = trafficRows(cols);
