@@ -102,7 +102,7 @@ export class SocketServer implements ImSockets {
         callback('origin not allowed', false);
       },
     });
-    this.io.use((socket, next) => { this.authenticate(socket).then(() => this.admit(socket)).then(() => next(), next); });
+    this.io.use((socket, next) => { this.authenticate(socket).then(() => this.admit(socket)).then(() => next(), err => next(this.refusal(socket, err))); });
     this.io.on('connection', socket => this.onSocketOpened(socket));
     this.nodes = new NodeBus(this.nodeChannel(), this.nodeId, app.config.imConnection.nodes, app.coreLogger);
     this.nodes.subscribe(NodeMessageType.SessionEnded, ({ sessionId }) => this.endLocalSession(sessionId));
@@ -244,21 +244,27 @@ export class SocketServer implements ImSockets {
   }
 
   private async authenticate(socket: ImSocket): Promise<void> {
-    try {
-      // The token is read from the handshake's auth payload only: query strings end up in access logs.
-      const { auth } = socket.handshake;
-      const headers = this.handshakeHeaders.get(socket.conn) ?? socket.handshake.headers;
-      this.handshakeHeaders.delete(socket.conn);
-      const cursors = auth?.cursors === undefined ? false : auth.cursors;
-      if (typeof cursors !== 'boolean') throw new ImError('VALIDATION_FAILED', 'auth.cursors must be true or false', { field: 'auth.cursors' });
-      const ip = clientAddress(this.app.config, headers, socket.handshake.address);
-      const session = await this.app.imSessions.authenticate(auth?.token, { transport: 'socket', headers, deviceId: auth?.deviceId, ip });
-      Object.assign(socket.data, session, { cursors });
-    } catch (err) {
-      const error = isImError(err) ? err : new ImError('INTERNAL', 'could not check the session');
-      if (!isImError(err)) this.app.coreLogger.error(new Error('[egg-im-connection] handshake failed', { cause: err }));
-      throw Object.assign(new Error(error.code), { data: error.toBody() });
+    // The token is read from the handshake's auth payload only: query strings end up in access logs.
+    const { auth } = socket.handshake;
+    const headers = this.handshakeHeaders.get(socket.conn) ?? socket.handshake.headers;
+    this.handshakeHeaders.delete(socket.conn);
+    const cursors = auth?.cursors === undefined ? false : auth.cursors;
+    if (typeof cursors !== 'boolean') throw new ImError('VALIDATION_FAILED', 'auth.cursors must be true or false', { field: 'auth.cursors' });
+    const ip = clientAddress(this.app.config, headers, socket.handshake.address);
+    const session = await this.app.imSessions.authenticate(auth?.token, { transport: 'socket', headers, deviceId: auth?.deviceId, ip });
+    Object.assign(socket.data, session, { cursors });
+  }
+
+  /**
+   * A handshake's refusal as socket.io sends it (the code as the `connect_error` message, the error body as its
+   * data). Anything but an ImError is logged here and goes out as INTERNAL: its own message stays in the log.
+   */
+  private refusal(socket: ImSocket, err: unknown): HandshakeRefusal {
+    if (err instanceof HandshakeRefusal) return err;
+    if (!isImError(err)) {
+      this.app.coreLogger.error(new Error(`[egg-im-connection] handshake failed (user ${socket.data.userId ?? 'not known yet'})`, { cause: err }));
     }
+    return new HandshakeRefusal(isImError(err) ? err : new ImError('INTERNAL', 'could not check the connection'));
   }
 
   /**
@@ -269,12 +275,11 @@ export class SocketServer implements ImSockets {
     const { userId, deviceId } = socket.data;
     // A handshake is a request of its user's too (each connect reads its backlog): a connect loop is limited.
     const retryAfterMs = this.userRate.take(userId);
-    if (retryAfterMs > 0) throw Object.assign(new Error('RATE_LIMITED'), { data: tooManyRequests(retryAfterMs).toBody() });
+    if (retryAfterMs > 0) throw new HandshakeRefusal(tooManyRequests(retryAfterMs));
     const limit = this.app.config.imConnection.socket.maxPerUser;
     if (await this.presence.admit(socket.id, userId, deviceId, limit)) return;
     this.socketsRefused.add(`user ${userId} device ${deviceId}: ${limit} sockets already`);
-    const error = new ImError('RATE_LIMITED', `too many connections for this user (at most ${limit})`, { scope: 'sockets', limit });
-    throw Object.assign(new Error(error.code), { data: error.toBody() });
+    throw new HandshakeRefusal(new ImError('RATE_LIMITED', `too many connections for this user (at most ${limit})`, { scope: 'sockets', limit }));
   }
 
   private onSocketOpened(socket: ImSocket): void {
@@ -405,4 +410,14 @@ export class SocketServer implements ImSockets {
 async function pollUntil(done: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done() && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, DRAIN_POLL_MS));
+}
+
+/** A refused handshake: socket.io sends `message` (the code) and `data` (the error body) as the client's `connect_error`. */
+class HandshakeRefusal extends Error {
+  readonly data: ReturnType<ImError['toBody']>;
+
+  constructor(error: ImError) {
+    super(error.code);
+    this.data = error.toBody();
+  }
 }

@@ -137,6 +137,25 @@ describe('egg-im-connection: sockets per user, across nodes', () => {
     }
   });
 
+  it('refuses a handshake whose admission failed unexpectedly as INTERNAL, its cause in the log only', async () => {
+    const session = await newLogin(await newUser('broken'), 'phone');
+    const presence = socketServerOf(fx.app).presence as any;
+    const admit = presence.admit;
+    presence.admit = async () => { throw new Error('cache internals: key im:presence:x WRONGTYPE'); };
+    try {
+      const err: any = await connect(fx.url, session.token).then(
+        socket => { socket.close(); throw new Error('connected, but INTERNAL was expected'); },
+        (e: unknown) => e,
+      );
+      assert.strictEqual(err.message, 'INTERNAL');
+      assert.deepStrictEqual(err.data, { code: 'INTERNAL', message: 'could not check the connection' });
+    } finally {
+      presence.admit = admit;
+    }
+    await waitFor(() => readLogs(fx.logDir).some(f => f.text.includes(`handshake failed (user ${session.userId})`) && f.text.includes('cache internals')),
+      2000, 'the cause in the log');
+  });
+
   describe('after the run', () => {
     it('wrote no token and no password to any log file', async () => {
       for (const socket of sockets.splice(0)) socket.close();
