@@ -34,6 +34,11 @@ describe('on-CPU samples from perf (test/bench/lib/perfSamples.ts)', () => {
     assert.strictEqual(categoryOf(streams), 'node\'s JavaScript');
     assert.strictEqual(categoryOf(scavenge), 'GC: main thread');
     assert.strictEqual(categoryOf(helper), 'GC: V8 helper threads');
+    // a fault is the kernel's time whoever touched the page: the scavenger promoting into a fresh page, or JavaScript
+    const fault = [ 'clear_page_erms', 'do_anonymous_page', 'handle_mm_fault', 'exc_page_fault', 'asm_exc_page_fault' ];
+    assert.strictEqual(categoryOf([ ...fault, 'v8::internal::Scavenger::ScavengeObject', 'v8::internal::ScavengerCollector::CollectGarbage' ]),
+      'page faults (memory touched the first time)');
+    assert.strictEqual(categoryOf([ ...fault, 'JS:*push /repo/plugins/egg-im-router/lib/delivery/Delivery.ts:312:9' ]), 'page faults (memory touched the first time)');
     // a system call made above a JavaScript frame (in a callback it called) is that frame's, not the call's
     assert.strictEqual(categoryOf([ 'Builtins_LoadIC', 'JS:*cb /repo/plugins/egg-im-store/lib/x.ts:1:1', '__GI___libc_write' ]), 'egg-im code');
   });

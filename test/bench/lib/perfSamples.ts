@@ -26,6 +26,8 @@ export function parsePerfScript(text: string): Stack[] {
 }
 
 const GC_HELPER = /PlatformWorkerThread/;
+/** The kernel's page-fault entry: the process touched memory for the first time (or again, after giving it back). */
+const PAGE_FAULT = /^(asm_)?exc_page_fault$/;
 const GC_MAIN = /Heap::CollectGarbage|ScavengerCollector|MarkCompactCollector|Heap::PerformGarbageCollection/;
 /** libc's entry for each system call the event loop spends its kernel time in. */
 const SYSCALLS: Record<string, string> = {
@@ -38,11 +40,13 @@ const SYSCALLS: Record<string, string> = {
 const SOCKET_IO = new Set([ 'engine.io', 'engine.io-parser', 'socket.io', 'socket.io-parser', 'socket.io-adapter', 'ws', '@socket.io/component-emitter', 'debug', 'base64id' ]);
 
 /**
- * What a sample's time went to: GC (V8's helper threads, or the main thread collecting), a system call made
+ * What a sample's time went to: a page fault (whoever touched the page: on a VM each costs the host's work too),
+ * GC (V8's helper threads, or the main thread collecting), a system call made
  * below the innermost JavaScript frame, else the code of that innermost JavaScript frame (the runtime and
  * builtins it called count as its own): egg-im's, socket.io's stack, another package, node's own JavaScript.
  */
 export function categoryOf(stack: Stack): string {
+  if (stack.some(s => PAGE_FAULT.test(s))) return 'page faults (memory touched the first time)';
   if (stack.some(s => GC_HELPER.test(s))) return 'GC: V8 helper threads';
   if (stack.some(s => GC_MAIN.test(s))) return 'GC: main thread';
   for (const symbol of stack) {
