@@ -59,7 +59,10 @@ function gc(w: Window): string {
 const CPU_CHANGE = 'Less CPU per message in the worker. The statements\' text is now built once per batch shape (about 0.8 points of a ' +
   'core); the one cut measured on the CPU and not made yet is the bus on a node alone (1.3–1.9 points; it needs a join handshake); ' +
   'the rest is what the worker does that the relay does not (validate, sequence and store each message, keep the cursors), spread ' +
-  'over the pipeline with no function above half a point (performance.md, "On the CPU")';
+  'over the pipeline with no function above half a point (performance.md, "On the CPU"). On this VM 3.8 points more are page faults ' +
+  '(the relay 0.07): the old generation, returned to the system at each full GC, faulted in again by what young collections promote; ' +
+  'V8\'s own heap growth removes them and costs as much in full GCs, so they go only with less promotion or a host with cheaper faults ' +
+  '(performance.md, "Page faults")';
 
 /** The rows of the report's "not met" table, by target name. */
 export function causeOf(name: string, eggIm: any, bare: any): Cause | undefined {
