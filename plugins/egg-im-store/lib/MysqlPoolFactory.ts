@@ -10,6 +10,7 @@ type Callback = (err: Error | null, connection?: any) => void;
  * - fail `getConnection` after `acquireTimeoutMs` instead of waiting forever (mysql2 has no such option);
  * - start every new connection in UTC (`SET time_zone = '+00:00'`), to match `timezone: 'Z'`, and with the
  *   tables' NO PAD binary collation (`SET_SESSION_COLLATION`), so literals and parameters compare exactly too;
+ * - give TypeORM one promise wrapper per connection, built at its first query, instead of one per query;
  * and remembers the pool options, so that `ImStore` can open a fresh, verified pool when the
  * current one does not recover after the database restarts (TypeORM never rebuilds its pool).
  */
@@ -55,6 +56,11 @@ export class MysqlPoolFactory {
       });
     };
     pool.on('connection', (connection: any) => {
+      // TypeORM runs every query through `connection.promise()`, which in mysql2 resolves its promise module
+      // (a require) and builds a new wrapper, an EventEmitter, each time: one wrapper per connection serves them all.
+      const promise = connection.promise;
+      let wrapper: unknown;
+      connection.promise = (promiseImpl?: unknown) => (promiseImpl === undefined ? (wrapper ??= promise.call(connection)) : promise.call(connection, promiseImpl));
       // mysql2 removes a failed connection from the pool through a one-shot listener, and TypeORM adds its own
       // only when there is none: a lasting listener keeps a second 'error' from crashing the process. The
       // outage itself is reported by ImStore, so each connection's error is only a debug line.

@@ -119,6 +119,25 @@ describe('egg-im-store on MariaDB', () => {
     assert.deepEqual(applied.map((r: any) => r.name), MIGRATION_NAMES);
   });
 
+  it('builds one promise wrapper per pooled connection, not one per query', async () => {
+    app = boot();
+    await app.ready();
+    const store = app.imStore;
+    const connection = await (store.dataSource.driver as any).obtainMasterConnection();
+    try {
+      const wrapper = connection.promise();
+      assert.equal(connection.promise(), wrapper, 'the same wrapper for every query on the connection');
+      const [ rows ] = await wrapper.query('SELECT 1 AS one');
+      assert.equal(Number(rows[0].one), 1);
+      assert.notEqual(connection.promise(Promise), wrapper, 'a caller naming its own promise type gets a wrapper of its own');
+    } finally {
+      connection.release();
+    }
+    // TypeORM's queries go through it, on this connection and the others
+    const results = await Promise.all([ 1, 2, 3 ].map(n => store.dataSource.query('SELECT ? AS n', [ n ])));
+    assert.deepEqual(results.map(([ row ]) => Number(row.n)), [ 1, 2, 3 ]);
+  });
+
   it('stores and reads users and sessions exactly (ms precision in UTC, binary collation, NULLs)', async () => {
     app = boot();
     await app.ready();
