@@ -85,7 +85,8 @@ export default () => {
       idleTtlMs: 6 * 3600 * 1000,
       /**
        * Committed messages are written to their windows together, at most this long after their commit: one
-       * Redis command for all of them. A read meanwhile takes the newest seqs from the database (pages are exact).
+       * Redis command for all of them and for what pages read from the database meanwhile. A read meanwhile takes
+       * the newest seqs from the database (pages are exact).
        */
       writeLingerMs: 20,
     },

@@ -89,11 +89,30 @@ describe('egg-im-router: hot history (cache-first reads)', function() {
     const body = await page(alice, '?limit=10');
     assert.deepEqual(databaseReads, [ [ 16, 25 ] ]);
     assert.deepEqual(body.messages.map((m: any) => m.content), Array.from({ length: 10 }, (_, i) => ({ text: `m${i + 16}`, n: i + 16, tags: [ 'ü', null ] })));
-    const warm = await app.imCache.windowRange(key, 0, 1000);
-    assert.equal(warm.length, 10, 'what the database supplied went back into the window');
+    // written back with the next linger's write (history.writeLingerMs)
+    await waitFor(async () => (await app.imCache.windowRange(key, 0, 1000)).length === 10, 5000, 'what the database supplied back in the window');
     databaseReads = [];
     await page(alice, '?limit=10');
     assert.deepEqual(databaseReads, [], 'the next read is a hit');
+  });
+
+  it('writes back what pages read from the database in the same linger with one command', async () => {
+    const key = app.imCache.key('hist', conversationId);
+    await app.imCache.del(key);
+    const writes: number[] = [];
+    const windowAddMany = app.imCache.windowAddMany.bind(app.imCache);
+    app.imCache.windowAddMany = async (windows, ...rest) => {
+      writes.push(windows.reduce((n, w) => n + w.items.length, 0));
+      return windowAddMany(windows, ...rest);
+    };
+    try {
+      const pages = await Promise.all([ page(alice, '?limit=10'), page(bob, '?beforeSeq=21&limit=5'), page(bob, '?limit=3') ]);
+      assert.deepEqual(pages.map(p => p.messages.length), [ 10, 5, 3 ]);
+      await waitFor(async () => (await app.imCache.windowRange(key, 0, 1000)).length === 10, 5000, 'the window written back');
+      assert.deepEqual(writes, [ 18 ], 'one command for the three pages');
+    } finally {
+      app.imCache.windowAddMany = windowAddMany;
+    }
   });
 
   it('never serves a message a member may not see: non-members get NOT_FOUND, as for unknown conversations', async () => {

@@ -36,8 +36,8 @@ export class HotHistory {
   ) {}
 
   /**
-   * Queues a committed message for its conversation's window (called once per message, when it is routed).
-   * What is noted within `writeLingerMs` is written together: one Redis command for all the windows.
+   * Queues a committed message for its conversation's window: when it is routed, and when a read had to take it
+   * from the database. What is noted within `writeLingerMs` is written together: one Redis command for all the windows.
    */
   note(message: Message): void {
     if (this.config.windowSize === 0) return;
@@ -110,9 +110,9 @@ export class HotHistory {
       const rows = await Promise.all(missing.map(gap => this.messages.range(conversationId, gap.from, gap.to)));
       const fetched = rows.flat();
       for (const message of fetched) found.set(message.seq, message);
-      // What the database had to supply goes back into the window, so the next read of it is a hit; its JSON
-      // text is made once, for the window and the response.
-      this.remember(fetched.filter(message => to - message.seq < this.config.windowSize)).catch(() => undefined);
+      // What the database had to supply goes back into the window, so the next read of it is a hit: with the next
+      // linger's write, one command for all the pages of that interval. Its JSON text is made once, for both.
+      for (const message of fetched) if (to - message.seq < this.config.windowSize) this.note(message);
     }
     const messages: Array<string | Message> = [];
     for (let seq = from; seq <= to; seq++) {
