@@ -261,10 +261,9 @@ export class SocketServer implements ImSockets {
    */
   private refusal(socket: ImSocket, err: unknown): HandshakeRefusal {
     if (err instanceof HandshakeRefusal) return err;
-    if (!isImError(err)) {
-      this.app.coreLogger.error(new Error(`[egg-im-connection] handshake failed (user ${socket.data.userId ?? 'not known yet'})`, { cause: err }));
-    }
-    return new HandshakeRefusal(isImError(err) ? err : new ImError('INTERNAL', 'could not check the connection'));
+    if (isImError(err)) return new HandshakeRefusal(err);
+    this.app.coreLogger.error(new Error(`[egg-im-connection] handshake failed (user ${socket.data.userId ?? 'not known yet'})`, { cause: err }));
+    return new HandshakeRefusal(new ImError('INTERNAL', 'could not check the connection'));
   }
 
   /**
