@@ -54,8 +54,8 @@ export class HotHistory {
     return this.cache.key('hist', conversationId);
   }
 
-  /** After a commit: the messages join their conversations' windows. Never throws (the cache is optional). */
-  async remember(messages: Message[]): Promise<void> {
+  /** The noted messages join their conversations' windows, in one command. */
+  private async remember(messages: Message[]): Promise<void> {
     if (this.config.windowSize === 0 || messages.length === 0) return;
     const byConversation = new Map<string, Message[]>();
     for (const message of messages) {
